@@ -1,0 +1,90 @@
+// What a run records. Checks and reports are pure functions over these, so they can be
+// tested on synthetic histories with no server. Times are ms from the start of the run.
+
+/** A timeline event: phases, cutover steps, faults, errors. Goes to events.jsonl and results.events. */
+export interface RunEvent {
+  t: number;
+  kind: string;
+  [key: string]: unknown;
+}
+
+export type OpStream = 'write' | 'read' | 'probe';
+export type OpKind = 'insert' | 'update' | 'delete' | 'select' | 'probe';
+
+/**
+ * ok: the server acknowledged it. failed: the server (or the connection, before the
+ * operation was sent) said no. indeterminate: sent, outcome unknown (connection lost while
+ * waiting, timeout). dropped: it could not start on time (all connections busy).
+ */
+export type OpOutcome = 'ok' | 'failed' | 'indeterminate' | 'dropped';
+
+export interface OpError {
+  /** SQLSTATE when the server sent one */
+  sqlstate?: string;
+  /** a short class: 'connection', 'timeout', 'read-only', 'server', ... */
+  class: string;
+  message: string;
+}
+
+/** What a write did, precisely enough to check it later against the final primary. */
+export interface LedgerEntry {
+  table: string;
+  /** primary key value */
+  key: number;
+  op: 'insert' | 'update' | 'delete';
+  /** the row's `version` after an update (1 after an insert) */
+  version: number;
+  /** client-generated id stored in the row's request_id column; finds indeterminate inserts */
+  requestId: string;
+}
+
+/** One intended operation, recorded exactly once. */
+export interface OpRecord {
+  id: number;
+  stream: OpStream;
+  kind: OpKind;
+  /** when the open-loop schedule intended it to start */
+  intendedMs: number;
+  /** when it actually started (absent when dropped) */
+  startMs?: number;
+  /** when its outcome was known (for dropped: when it was given up) */
+  endMs: number;
+  outcome: OpOutcome;
+  error?: OpError;
+  /** write ops: what was (or may have been, when indeterminate) written */
+  ledger?: LedgerEntry;
+  /** probe ops: the server's clock_timestamp() of the committed row, ms since epoch */
+  serverTimeMs?: number;
+}
+
+export interface LagSample {
+  t: number;
+  node: string;
+  /** bytes behind the primary's pg_current_wal_lsn() */
+  sentBytes: number | null;
+  writeBytes: number | null;
+  flushBytes: number | null;
+  replayBytes: number | null;
+  writeLagMs: number | null;
+  flushLagMs: number | null;
+  replayLagMs: number | null;
+  /** the replica's own view */
+  receiveLsn: string | null;
+  replayLsn: string | null;
+  state: string | null;
+  slotActive: boolean | null;
+}
+
+export interface CutoverStep {
+  name: string;
+  startMs: number;
+  endMs: number;
+  ok: boolean;
+  detail: string;
+}
+
+export interface Phase {
+  name: 'setup' | 'seed' | 'sync' | 'load' | 'cutover' | 'verify' | 'teardown';
+  startMs: number;
+  endMs: number;
+}

@@ -1,0 +1,183 @@
+// The resolved scenario: what a scenario file means once it has been validated and every
+// default filled in. Key names are the file's; durations are milliseconds and sizes bytes.
+// This is what runs and what results.json records as `scenario`.
+
+export const SUPPORTED_MAJORS = [13, 14, 15, 16, 17, 18] as const;
+export const DEFAULT_MAJOR = 17;
+
+export type RuntimeKind = 'local' | 'docker';
+export type StrategyKind = 'streaming' | 'dump-restore' | 'logical' | 'failover' | 'patroni';
+
+export interface NodeConfig {
+  name: string;
+  /** PostgreSQL major version, 13..18. */
+  version: number;
+  /** Makes this node a physical streaming standby of the named node, built at setup. */
+  replicaOf?: string;
+  /** Lists this standby in the primary's synchronous_standby_names. */
+  synchronous: boolean;
+  /** postgresql.conf settings, written verbatim (values as strings). */
+  settings: Record<string, string>;
+  /** Docker image; default postgres:<version>. Ignored by the local runtime. */
+  image?: string;
+}
+
+export interface SyncGate {
+  lagBytes: number;
+  /** seconds */
+  lagSeconds: number;
+  consecutiveChecks: number;
+  /** ms */
+  timeout: number;
+}
+
+export interface StrategyConfig {
+  kind: StrategyKind;
+  from: string;
+  to: string;
+  syncGate: SyncGate;
+  /** ms */
+  promoteTimeout: number;
+  fenceOldPrimary: boolean;
+}
+
+export interface SeedConfig {
+  users: number;
+  products: number;
+  orders: number;
+  /** order_items rows per order (1..n, uniform) */
+  itemsPerOrder: number;
+}
+
+export interface WriteMix {
+  insert: number;
+  update: number;
+  delete: number;
+}
+
+export interface WriteLoadConfig {
+  /** intended operations per second; 0 turns writes off */
+  rate: number;
+  connections: number;
+  mix: WriteMix;
+  /** ms: an operation still unanswered after this is indeterminate */
+  timeout: number;
+}
+
+export interface ReadLoadConfig {
+  /** intended reads per second; 0 turns reads off */
+  rate: number;
+  connections: number;
+  /** ms */
+  timeout: number;
+}
+
+export interface ProbeConfig {
+  /** ms between probe writes; 0 turns the probe off */
+  interval: number;
+  /** ms */
+  timeout: number;
+}
+
+export interface WorkloadConfig {
+  writes: WriteLoadConfig;
+  reads: ReadLoadConfig;
+  probe: ProbeConfig;
+}
+
+export type FaultKind =
+  | 'kill'
+  | 'stop'
+  | 'restart'
+  | 'pause'
+  | 'disk-full'
+  | 'latency'
+  | 'bandwidth'
+  | 'partition'
+  | 'reset-peer';
+
+export const NODE_FAULTS: readonly FaultKind[] = ['kill', 'stop', 'restart', 'pause', 'disk-full'];
+export const LINK_FAULTS: readonly FaultKind[] = ['latency', 'bandwidth', 'partition', 'reset-peer'];
+
+export type StopMode = 'smart' | 'fast' | 'immediate';
+
+export interface FaultConfig {
+  kind: FaultKind;
+  /** target node (node faults) */
+  node?: string;
+  /** target link (link faults): "client", "replication" or a replica's name */
+  link?: string;
+  /** ms the fault lasts before it is healed; absent = until the end of the load phase */
+  for?: number;
+  /** latency: ms added per packet burst */
+  delay?: number;
+  /** latency: ms of uniform jitter around delay */
+  jitter?: number;
+  /** bandwidth: bytes per second */
+  bytesPerSecond?: number;
+  /** partition: blackhole (connections hang) or reject (connections reset) */
+  mode?: 'blackhole' | 'reject';
+  /** link faults: which direction is affected */
+  direction?: 'both' | 'upstream' | 'downstream';
+  /** stop: shutdown mode */
+  stopMode?: StopMode;
+  /** kill: restart the node this many ms after the kill; absent = stays down */
+  restartAfter?: number;
+}
+
+export interface CutoverConfig {
+  /** run the checks only, stop before the write freeze */
+  dryRun: boolean;
+}
+
+export interface TimelineEntry {
+  /** ms from the start of the load phase */
+  at: number;
+  fault?: FaultConfig;
+  cutover?: CutoverConfig;
+}
+
+export const THRESHOLD_NAMES = [
+  'writeDowntime',
+  'readDowntime',
+  'serverWriteGap',
+  'lostWrites',
+  'recoveredWrites',
+  'rowCountMismatches',
+  'maxReplayLagBytes',
+  'writeErrorRate',
+  'p99WriteLatency',
+] as const;
+export type ThresholdName = (typeof THRESHOLD_NAMES)[number];
+
+export interface MonitorConfig {
+  /** ms between lag samples */
+  interval: number;
+}
+
+export interface Scenario {
+  name: string;
+  description: string;
+  runtime: RuntimeKind;
+  /** ms: length of the load phase */
+  duration: number;
+  nodes: Record<string, NodeConfig>;
+  strategy?: StrategyConfig;
+  seed: SeedConfig;
+  workload: WorkloadConfig;
+  timeline: TimelineEntry[];
+  /** threshold name -> expression as written ("< 5s", "== 0", "<= 1%") */
+  thresholds: Partial<Record<ThresholdName, string>>;
+  monitor: MonitorConfig;
+}
+
+/** The node with no replicaOf that the workload writes to first. */
+export function initialPrimary(scenario: Scenario): NodeConfig {
+  if (scenario.strategy) return scenario.nodes[scenario.strategy.from];
+  const roots = Object.values(scenario.nodes).filter((n) => !n.replicaOf);
+  return roots[0];
+}
+
+export function replicasOf(scenario: Scenario, primary: string): NodeConfig[] {
+  return Object.values(scenario.nodes).filter((n) => n.replicaOf === primary);
+}
