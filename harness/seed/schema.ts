@@ -20,6 +20,9 @@ export const PROBE_TABLE = 'pgdrill_probe';
 
 export const ALL_TABLES = [...SEED_TABLES.map((t) => t.table), PROBE_TABLE];
 
+/** Every table the integrity check fingerprints, with the key that orders its rows. */
+export const INTEGRITY_TABLES: { table: string; key: string }[] = [...SEED_TABLES, { table: PROBE_TABLE, key: 'id' }];
+
 export const SCHEMA_SQL = `
 CREATE TABLE users (
   id          bigserial PRIMARY KEY,

@@ -1,0 +1,26 @@
+// The programmatic API: what `pgdrill run` uses is what a TypeScript user imports.
+
+export { runScenario } from './run/run-scenario.js';
+export type { RunOptions, RunResult, RunTick } from './run/run-scenario.js';
+export { loadScenarioFile, parseScenarioText, validateScenario } from './scenario/load-scenario.js';
+export { listBundledScenarios } from './scenario/bundled.js';
+export type {
+  Scenario,
+  NodeConfig,
+  StrategyConfig,
+  WorkloadConfig,
+  FaultConfig,
+  TimelineEntry,
+  ThresholdName,
+} from './scenario/scenario.js';
+export type { Results, LoadSummary, Downtime, Integrity, ThresholdResult } from './report/results.js';
+export type { OpRecord, LedgerEntry, LagSample, CutoverStep, RunEvent } from './record/records.js';
+export { Recorder } from './record/recorder.js';
+export { downtimeWindows, serverWriteGapMs } from './checks/downtime.js';
+export { checkLedger } from './checks/ledger-check.js';
+export { evaluateThresholds, verdictOf } from './checks/thresholds.js';
+export { summarizeLoad } from './checks/load-summary.js';
+export { renderSummary } from './report/terminal-summary.js';
+export { createRuntime } from './runtime/create-runtime.js';
+export type { Runtime, RuntimeNode } from './runtime/runtime.js';
+export { PgdrillError, InvalidInputError, EnvironmentError, InterruptedError, EXIT } from './errors.js';

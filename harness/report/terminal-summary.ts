@@ -1,0 +1,55 @@
+// The end-of-run summary printed to the terminal, rendered from results.json alone.
+
+import Table from 'cli-table3';
+import type { Results } from './results.js';
+import { formatBytes, formatDuration } from '../util/units.js';
+
+export function renderSummary(results: Results, folder?: string): string {
+  const { load, downtime, lag, integrity, cutover } = results;
+  const w = load.writes;
+  const table = new Table({ style: { head: [], border: [] }, colWidths: [26, 60], wordWrap: true });
+  const verdict = results.verdict === 'pass' ? 'PASS' : 'FAIL';
+  table.push(
+    [{ colSpan: 2, content: `${results.scenario.name}  ${verdict}  (${results.runtime}, ${formatDuration(results.durationMs)})` }],
+    ['writes', `${w.intended} intended: ${w.ok} ok, ${w.failed} failed, ${w.indeterminate} indeterminate, ${w.dropped} dropped`],
+    ['write rate / latency', `${w.achievedRate.toFixed(1)}/s achieved; p50 ${ms(w.latencyMs.p50)} p95 ${ms(w.latencyMs.p95)} p99 ${ms(w.latencyMs.p99)} max ${ms(w.latencyMs.max)}`],
+  );
+  if (load.reads.intended > 0) {
+    const r = load.reads;
+    table.push(['reads', `${r.intended} intended: ${r.ok} ok, ${r.failed + r.indeterminate} failed, ${r.dropped} dropped; p99 ${ms(r.latencyMs.p99)}`]);
+  }
+  table.push(
+    ['write downtime', `longest ${formatDuration(downtime.writes.longestMs)}, total ${formatDuration(downtime.writes.totalMs)} in ${downtime.writes.windows.length} window(s)`],
+    ['server write gap', downtime.serverWriteGapMs === null ? 'not measured' : formatDuration(downtime.serverWriteGapMs)],
+    ['max replay lag', lag.maxReplayBytes === null ? 'no replica sampled' : `${formatBytes(lag.maxReplayBytes)}${lag.maxReplayLagMs !== null ? `, ${formatDuration(lag.maxReplayLagMs)}` : ''}`],
+  );
+  if (cutover) {
+    const state = cutover.dryRun ? 'dry run' : cutover.ok ? 'done' : cutover.rolledBack ? 'FAILED, rolled back' : 'FAILED';
+    table.push(['cutover', `${cutover.strategy} ${cutover.from} -> ${cutover.to}: ${state}`]);
+    for (const step of cutover.steps) {
+      table.push([`  ${step.ok ? 'ok ' : 'ERR'} ${step.name}`, `${formatDuration(step.endMs - step.startMs)}  ${step.detail}`]);
+    }
+  }
+  if (integrity) {
+    const tables = integrity.tables.length
+      ? `${integrity.tables.filter((t) => t.match).length}/${integrity.tables.length} tables match (${integrity.source} vs ${integrity.target})`
+      : 'no table comparison';
+    table.push(
+      ['integrity', tables],
+      ['write ledger', `${integrity.acknowledgedWrites} acknowledged, ${integrity.lostWrites} lost, ${integrity.recoveredWrites} recovered, ${integrity.indeterminateWrites} indeterminate`],
+    );
+    const behind = integrity.sequences.filter((s) => !s.ok);
+    if (behind.length) table.push(['sequences behind', behind.map((s) => s.sequence).join(', ')]);
+  }
+  for (const t of results.thresholds) {
+    table.push([`${t.pass ? 'ok ' : 'ERR'} ${t.name}`, `${t.actualText} (limit ${t.limit})`]);
+  }
+  if (results.error) table.push(['error', results.error.message]);
+  let out = table.toString();
+  if (folder) out += `\nReport written to ${folder}`;
+  return out;
+}
+
+function ms(v: number): string {
+  return formatDuration(v);
+}

@@ -1,0 +1,347 @@
+// One run of a scenario: set up the servers, seed, sync, drive the load while the
+// timeline injects faults and runs the cutover, verify, tear down, write results.json.
+// One AbortController per run; teardown always runs, in a fixed order, collecting every
+// failure: stop load, heal faults, close the endpoint, stop the monitor, stop the nodes and
+// remove their data.
+
+import { mkdir, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { Recorder } from '../record/recorder.js';
+import { createRuntime } from '../runtime/create-runtime.js';
+import type { NodeCredentials, Runtime } from '../runtime/runtime.js';
+import { initialPrimary, type RuntimeKind, type Scenario } from '../scenario/scenario.js';
+import { buildTopology, type Topology } from '../topology/topology.js';
+import { DATABASE, connectNode, waitFor, withNode } from '../topology/connect.js';
+import { seedDatabase } from '../seed/schema.js';
+import { TcpProxy } from '../endpoint/tcp-proxy.js';
+import { LagMonitor } from '../monitor/lag-monitor.js';
+import { startWorkload, type WorkloadHandle } from '../workload/workload.js';
+import { SUPPORTED_FAULTS, runFault, type ActiveFault } from '../faults/node-faults.js';
+import { strategyFor } from '../strategies/index.js';
+import type { CutoverOutcome } from '../strategies/strategy.js';
+import { verifyIntegrity } from './verify.js';
+import { assembleResults } from './assemble-results.js';
+import type { Results } from '../report/results.js';
+import { InterruptedError, InvalidInputError, PgdrillError, errorMessage } from '../errors.js';
+
+export interface RunOptions {
+  /** overrides scenario.runtime */
+  runtime?: RuntimeKind;
+  /** the run folder; default reports/<name>-<timestamp> under the current directory */
+  out?: string;
+  /** leave data dirs (and containers) for inspection */
+  keep?: boolean;
+  /** aborting it stops the run and cleans up (Ctrl-C) */
+  signal?: AbortSignal;
+  /** called with every timeline event and once a second with live figures */
+  onEvent?: (event: { t: number; kind: string; [k: string]: unknown }) => void;
+  onTick?: (tick: RunTick) => void;
+}
+
+export interface RunTick {
+  elapsedMs: number;
+  phase: string;
+  writes: { ok: number; failed: number; indeterminate: number; dropped: number };
+  p99Ms: number | null;
+  lag: { node: string; replayBytes: number | null }[];
+}
+
+export interface RunResult {
+  results: Results;
+  folder: string;
+  exitCode: number;
+}
+
+export async function runScenario(scenario: Scenario, options: RunOptions = {}): Promise<RunResult> {
+  const runtimeKind = options.runtime ?? scenario.runtime;
+  const resolved: Scenario = { ...scenario, runtime: runtimeKind };
+  refuseUnsupported(resolved);
+
+  const startedAt = new Date();
+  const stamp = startedAt.toISOString().replace(/[:.]/g, '-').replace('Z', '');
+  const runId = `${scenario.name}-${stamp}-${randomBytes(2).toString('hex')}`;
+  const folder = path.resolve(options.out ?? path.join('reports', `${scenario.name}-${stamp}`));
+  await mkdir(folder, { recursive: true });
+
+  const recorder = new Recorder(folder);
+  const stopListening = options.onEvent ? recorder.onEvent(options.onEvent) : () => undefined;
+  const controller = new AbortController();
+  const onAbort = () => controller.abort(new InterruptedError());
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  if (options.signal?.aborted) onAbort();
+  const signal = controller.signal;
+
+  const credentials: NodeCredentials = {
+    superuser: 'pgdrill',
+    superuserPassword: randomBytes(12).toString('base64url'),
+    replicationUser: 'replicator',
+    replicationPassword: randomBytes(12).toString('base64url'),
+  };
+  const primaryName = initialPrimary(resolved).name;
+  const state: RunState = { phase: 'setup', faults: new Set() };
+  let runtime: Runtime | undefined;
+  let topology: Topology | undefined;
+  let endpoint: TcpProxy | undefined;
+  let monitor: LagMonitor | undefined;
+  let workload: WorkloadHandle | undefined;
+  let cutover: CutoverOutcome | undefined;
+  let integrity: Results['integrity'] = null;
+  let failure: PgdrillError | Error | undefined;
+  let loadWindow = { startMs: 0, endMs: 0 };
+  recorder.event('run-start', { scenario: scenario.name, runtime: runtimeKind, runId, folder });
+
+  try {
+    runtime = createRuntime(runtimeKind, { runId, credentials });
+    const rt = runtime;
+    await recorder.phase('setup', async () => {
+      state.phase = 'setup';
+      await rt.preflight(Object.values(resolved.nodes).map((n) => ({ name: n.name, version: n.version, image: n.image })), signal);
+      topology = await buildTopology(resolved, rt, recorder, primaryName, signal);
+    });
+    const topo = topology!;
+
+    await recorder.phase('seed', async () => {
+      state.phase = 'seed';
+      const counts = await withNode(topo.primary, (client) => seedDatabase(client, resolved.seed), { timeout: 600_000 });
+      recorder.event('seeded', { node: topo.primary.name, rows: counts });
+    });
+
+    await recorder.phase('sync', async () => {
+      state.phase = 'sync';
+      await waitReplicasCaughtUp(topo, 120_000, signal);
+    });
+
+    endpoint = new TcpProxy(topo.primary.address);
+    const endpointAddress = await endpoint.listen();
+    recorder.event('endpoint-ready', { address: `${endpointAddress.host}:${endpointAddress.port}`, target: topo.primary.name });
+    monitor = new LagMonitor(topo, recorder, resolved.monitor.interval);
+    monitor.start();
+
+    await recorder.phase('load', async () => {
+      state.phase = 'load';
+      const loadStartMs = recorder.now();
+      workload = startWorkload({
+        target: endpointAddress,
+        credentials: { user: credentials.superuser, password: credentials.superuserPassword, database: DATABASE },
+        config: resolved.workload,
+        seed: resolved.seed,
+        recorder,
+        signal,
+        durationMs: resolved.duration,
+      });
+      const tickTimer = startTicks(options, recorder, state, monitor!);
+      const timeline = runTimeline(resolved, topo, endpoint!, recorder, state, signal, loadStartMs).then((o) => {
+        cutover = o;
+      });
+      try {
+        await workload.done;
+        loadWindow = { startMs: loadStartMs, endMs: recorder.now() };
+        await timeline;
+      } finally {
+        clearInterval(tickTimer);
+      }
+      signal.throwIfAborted();
+    });
+
+    // faults whose `for` outlived the load are healed before anything is verified
+    await healAll(state.faults);
+    await monitor.stop();
+
+    await recorder.phase('verify', async () => {
+      state.phase = 'verify';
+      integrity = await verifyIntegrity({ scenario: resolved, topology: topo, recorder, cutover, signal });
+    });
+  } catch (err) {
+    failure = signal.aborted ? (signal.reason as Error) : (err as Error);
+    recorder.event('error', { message: errorMessage(failure), code: (failure as PgdrillError).code ?? 'PGDRILL_RUN_FAILED' });
+  } finally {
+    await recorder.phase('teardown', async () => {
+      state.phase = 'teardown';
+      const problems = await teardown([
+        ['stop load', async () => workload?.stop()],
+        ['heal faults', async () => healAll(state.faults)],
+        ['close endpoint', async () => endpoint?.close()],
+        ['stop monitor', async () => monitor?.stop()],
+        ['stop nodes and remove data', async () => runtime?.dispose({ keep: options.keep })],
+      ]);
+      for (const p of problems) recorder.event('teardown-failed', p);
+    });
+    options.signal?.removeEventListener('abort', onAbort);
+    stopListening();
+  }
+
+  const results = assembleResults({
+    runId,
+    startedAt,
+    scenario: resolved,
+    recorder,
+    loadWindow,
+    cutover,
+    integrity,
+    topology,
+    failure,
+  });
+  await writeFile(path.join(folder, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+  await recorder.close();
+  return { results, folder, exitCode: exitCodeFor(results, failure) };
+}
+
+interface RunState {
+  phase: string;
+  faults: Set<ActiveFault>;
+}
+
+export function exitCodeFor(results: Results, failure?: Error): number {
+  if (failure instanceof PgdrillError) return failure.exitCode;
+  if (failure) return 1;
+  return results.verdict === 'pass' ? 0 : 1;
+}
+
+/** Refuses, before anything starts, what this version cannot run yet (exit 2). */
+function refuseUnsupported(scenario: Scenario): void {
+  const problems = [];
+  for (const [i, entry] of scenario.timeline.entries()) {
+    if (entry.fault && !SUPPORTED_FAULTS.includes(entry.fault.kind)) {
+      problems.push({
+        path: `timeline[${i}].fault.kind`,
+        message: `"${entry.fault.kind}" faults are not implemented yet; supported now: ${SUPPORTED_FAULTS.join(', ')}`,
+      });
+    }
+  }
+  if (scenario.strategy && !strategyFor(scenario.strategy.kind)) {
+    problems.push({
+      path: 'strategy.kind',
+      message: `strategy "${scenario.strategy.kind}" is not implemented yet; supported now: streaming`,
+    });
+  }
+  if (problems.length) throw new InvalidInputError(problems);
+}
+
+async function runTimeline(
+  scenario: Scenario,
+  topology: Topology,
+  endpoint: TcpProxy,
+  recorder: Recorder,
+  state: RunState,
+  signal: AbortSignal,
+  loadStartMs: number,
+): Promise<CutoverOutcome | undefined> {
+  let outcome: CutoverOutcome | undefined;
+  const tasks = scenario.timeline.map(async (entry) => {
+    const wait = loadStartMs + entry.at - recorder.now();
+    if (wait > 0) await sleepUnlessAborted(wait, signal);
+    if (signal.aborted) return;
+    if (entry.cutover && scenario.strategy) {
+      const strategy = strategyFor(scenario.strategy.kind)!;
+      const dryRun = entry.cutover.dryRun;
+      recorder.event('cutover-start', { strategy: scenario.strategy.kind, dryRun });
+      const startMs = recorder.now();
+      const result = await strategy.cutover(
+        { config: scenario.strategy, topology, endpoint, recorder, signal },
+        { dryRun },
+      );
+      recorder.phases.push({ name: 'cutover', startMs, endMs: recorder.now() });
+      recorder.event('cutover-end', { ok: result.ok, dryRun, rolledBack: result.rolledBack, error: result.error });
+      // a dry run is recorded but does not hide a real cutover's outcome
+      if (!outcome || !dryRun) outcome = result;
+    } else if (entry.fault) {
+      await runFault(entry.fault, topology, recorder, state.faults, signal).catch((err) =>
+        recorder.event('fault-failed', { fault: entry.fault!.kind, error: errorMessage(err) }),
+      );
+    }
+  });
+  await Promise.all(tasks);
+  return outcome;
+}
+
+function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Every replica has replayed what its primary has written so far. */
+async function waitReplicasCaughtUp(topology: Topology, timeout: number, signal: AbortSignal): Promise<void> {
+  const replicas = topology.replicasOf();
+  if (replicas.length === 0) return;
+  const client = await connectNode(topology.primary, { database: 'postgres' });
+  try {
+    const { rows } = await client.query('SELECT pg_current_wal_lsn()::text AS lsn');
+    const target = rows[0].lsn as string;
+    for (const replica of replicas) {
+      await withNode(
+        replica,
+        (rc) =>
+          waitFor(
+            `${replica.name} to replay ${target}`,
+            async () => {
+              const r = await rc.query('SELECT pg_wal_lsn_diff($1::pg_lsn, pg_last_wal_replay_lsn()) <= 0 AS done', [target]);
+              return r.rows[0].done ? true : undefined;
+            },
+            { timeout, interval: 50, signal },
+          ),
+        { database: 'postgres' },
+      );
+    }
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function healAll(faults: Set<ActiveFault>): Promise<void> {
+  const all = [...faults];
+  faults.clear();
+  await Promise.allSettled(all.map((f) => f.heal()));
+}
+
+/** Runs every step in order even when one fails; a step stuck for 60 s is named and skipped. */
+async function teardown(steps: [string, () => Promise<unknown>][]): Promise<{ step: string; error: string }[]> {
+  const problems: { step: string; error: string }[] = [];
+  for (const [name, step] of steps) {
+    let timer: NodeJS.Timeout | undefined;
+    const watchdog = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`teardown step "${name}" is stuck after 60s`)), 60_000);
+    });
+    try {
+      await Promise.race([step(), watchdog]);
+    } catch (err) {
+      problems.push({ step: name, error: errorMessage(err) });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  return problems;
+}
+
+/** Live figures once a second: cumulative write outcomes, the last second's p99, lag per replica. */
+function startTicks(options: RunOptions, recorder: Recorder, state: RunState, monitor: LagMonitor) {
+  const counts = { ok: 0, failed: 0, indeterminate: 0, dropped: 0 };
+  let seen = 0;
+  return setInterval(() => {
+    if (!options.onTick) return;
+    const ops = recorder.ops;
+    const latencies: number[] = [];
+    for (; seen < ops.length; seen++) {
+      const op = ops[seen];
+      if (op.stream !== 'write') continue;
+      counts[op.outcome]++;
+      if (op.outcome === 'ok') latencies.push(op.endMs - op.intendedMs);
+    }
+    latencies.sort((a, b) => a - b);
+    options.onTick({
+      elapsedMs: recorder.now(),
+      phase: state.phase,
+      writes: { ...counts },
+      p99Ms: latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))] : null,
+      lag: [...monitor.latest.values()].map((s) => ({ node: s.node, replayBytes: s.replayBytes })),
+    });
+  }, 1000);
+}
+

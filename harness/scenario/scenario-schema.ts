@@ -1,0 +1,630 @@
+// The scenario FILE as zod schemas: field types, units, per-field bounds and defaults, plus the
+// threshold expression grammar. Checks that relate two fields live in load-scenario.ts.
+import { z } from 'zod';
+import { parseDuration, parseSize, formatDuration } from '../util/units.js';
+import {
+  DEFAULT_MAJOR,
+  SUPPORTED_MAJORS,
+  THRESHOLD_NAMES,
+  type FaultKind,
+  type ThresholdName,
+} from './scenario.js';
+
+export const DAY_MS = 24 * 3_600_000;
+export const MAX_RATE = 50_000;
+export const MAX_CONNECTIONS = 500;
+export const MAX_SEED_ROWS = 10_000_000;
+export const MAX_ITEMS_PER_ORDER = 20;
+/** Sizes above this are certainly typos (a lag gate of 2PB gates nothing). */
+export const MAX_SIZE = 1024 ** 4;
+
+/** Link targets that are not node names; a node may not take these names or they would be ambiguous. */
+export const LINK_KEYWORDS = ['client', 'replication'] as const;
+
+/**
+ * postgresql.conf settings pgdrill itself must control so that the runtime, the endpoint and the
+ * topology can find and rebuild the node; a scenario overriding them would break the run, not tune it.
+ */
+export const MANAGED_SETTINGS = [
+  'port',
+  'listen_addresses',
+  'unix_socket_directories',
+  'data_directory',
+  'config_file',
+  'hba_file',
+  'ident_file',
+] as const;
+
+// ---------------------------------------------------------------------------------------------
+// Message helpers shared with the loader
+
+/** A value as it should appear in an error message: short, quoted when a string. */
+export function show(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
+  let text: string;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > 60 ? text.slice(0, 57) + '...' : text;
+}
+
+function normalizeKey(word: string): string {
+  return word.toLowerCase().replace(/[-_\s]/g, '');
+}
+
+function editDistance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0];
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = prev[j];
+      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = up;
+    }
+  }
+  return prev[b.length];
+}
+
+/**
+ * The candidate a typo most likely meant, if any is close. Case, '-' and '_' are ignored first
+ * because replica_of / ReplicaOf / dump_restore are the commonest slips.
+ */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  const w = normalizeKey(word);
+  if (!w) return undefined;
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(w, normalizeKey(c));
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  const allowed = Math.max(1, Math.floor(w.length / 3));
+  return bestDistance <= allowed ? best : undefined;
+}
+
+export function didYouMean(word: unknown, candidates: readonly string[]): string {
+  if (typeof word !== 'string') return '';
+  const hit = closest(word, candidates);
+  return hit !== undefined && hit !== word ? `; did you mean ${JSON.stringify(hit)}?` : '';
+}
+
+/** Message for keys a strict object does not know; one message per object so all keys are listed. */
+export function unknownKeysMessage(keys: readonly string[], known: readonly string[]): string {
+  const parts = keys.map((key) => {
+    const hit = closest(key, known);
+    return hit !== undefined ? `unknown key ${JSON.stringify(key)}; did you mean ${JSON.stringify(hit)}?` : `unknown key ${JSON.stringify(key)}`;
+  });
+  const anySuggestion = keys.some((k) => closest(k, known) !== undefined);
+  const allowedText = known.length ? `allowed keys: ${known.join(', ')}` : 'no keys are allowed here';
+  return anySuggestion && keys.length === 1 ? parts[0] : `${parts.join('; ')} (${allowedText})`;
+}
+
+const EXPECTED_TEXT: Record<string, string> = {
+  string: 'a string',
+  number: 'a number',
+  int: 'an integer',
+  boolean: 'true or false',
+  object: 'a mapping (key: value)',
+  record: 'a mapping (key: value)',
+  array: 'a list',
+};
+
+/**
+ * The fallback error map for every parse: zod's default wording ("Invalid input: expected
+ * number, received string") names neither the bad value nor what would be right.
+ */
+export const scenarioErrorMap: z.core.$ZodErrorMap = (issue) => {
+  const input = issue.input;
+  switch (issue.code) {
+    case 'invalid_type': {
+      const expected = EXPECTED_TEXT[issue.expected] ?? issue.expected;
+      if (input === undefined) return `required: ${expected}`;
+      if (input === null) return `is empty; expected ${expected} (delete the key to use the default)`;
+      return `expected ${expected}, got ${show(input)}`;
+    }
+    case 'invalid_value': {
+      const allowed = issue.values.map((v) => (typeof v === 'string' ? v : String(v)));
+      return `${show(input)} is not allowed; allowed: ${allowed.join(', ')}${didYouMean(input, allowed)}`;
+    }
+    case 'unrecognized_keys': {
+      const shape = (issue.inst as { _zod?: { def?: { shape?: Record<string, unknown> } } } | undefined)?._zod?.def?.shape;
+      return unknownKeysMessage(issue.keys, Object.keys(shape ?? {}));
+    }
+    case 'too_small':
+      return `must be ${issue.inclusive ? 'at least' : 'more than'} ${String(issue.minimum)}, got ${show(input)}`;
+    case 'too_big':
+      return `must be ${issue.inclusive ? 'at most' : 'less than'} ${String(issue.maximum)}, got ${show(input)}`;
+    case 'invalid_key':
+      // The issue's path already ends with the key, and the key schema's messages quote it.
+      return issue.issues.map((i) => i.message).join('; ');
+    case 'invalid_format':
+      return `${show(input)} has the wrong format${issue.pattern ? ` (must match ${issue.pattern})` : ''}`;
+    default:
+      return undefined;
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Field builders
+
+interface DurationOptions {
+  /** smallest allowed value in ms; 0 allows "0s" */
+  min: number;
+  /** why 0 is special, shown when the value is out of range */
+  zeroMeans?: string;
+  max?: number;
+}
+
+/**
+ * A duration written with a unit, resolved to ms. Bare numbers are refused on purpose:
+ * `timeout: 5` could mean 5ms or 5s, and guessing wrong silently ruins a run.
+ */
+export function durationField(opts: DurationOptions) {
+  const max = opts.max ?? DAY_MS;
+  const example = '"500ms", "10s" or "2m"';
+  return z
+    .string({
+      error: (iss) =>
+        iss.input === undefined
+          ? `required: a duration such as ${example}`
+          : typeof iss.input === 'number'
+            ? `a duration needs a unit: write "${iss.input}s" or "${iss.input}ms", got ${iss.input}`
+            : `expected a duration such as ${example}, got ${show(iss.input)}`,
+    })
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          input: text,
+          message: `expected a duration with a unit (us, ms, s, m, h) such as ${example}, got ${show(text)}`,
+        });
+        return z.NEVER;
+      }
+      const zeroNote = opts.zeroMeans ? ` (0 ${opts.zeroMeans})` : '';
+      if (ms < opts.min) {
+        const bound = `at least ${formatDuration(opts.min)}`;
+        ctx.addIssue({ code: 'custom', input: text, message: `must be ${bound}${zeroNote}, got ${show(text)}` });
+        return z.NEVER;
+      }
+      if (ms > max) {
+        ctx.addIssue({ code: 'custom', input: text, message: `must be at most ${formatDuration(max)}, got ${show(text)}` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+}
+
+/** A size as "64MB"-like text (binary multiples, as PostgreSQL reads them) or a number of bytes. */
+export function sizeField(opts: { min: number; max?: number }) {
+  const max = opts.max ?? MAX_SIZE;
+  const what = 'a size such as "64MB", "512kB" or a number of bytes';
+  return z
+    .union([z.string(), z.number()], {
+      error: (iss) => (iss.input === undefined ? `required: ${what}` : `expected ${what}, got ${show(iss.input)}`),
+    })
+    .transform((value, ctx) => {
+      const bytes = parseSize(value);
+      if (bytes === undefined) {
+        ctx.addIssue({ code: 'custom', input: value, message: `expected ${what} (units B, kB, MB, GB, TB), got ${show(value)}` });
+        return z.NEVER;
+      }
+      if (bytes < opts.min || bytes > max) {
+        const range = opts.min > 0 ? `between ${opts.min} byte${opts.min === 1 ? '' : 's'} and 1TB` : 'at most 1TB';
+        ctx.addIssue({ code: 'custom', input: value, message: `must be ${range}, got ${show(value)}` });
+        return z.NEVER;
+      }
+      return bytes;
+    });
+}
+
+/** A number in [min, max]; one message for wrong type, fraction and range so the fix is obvious. */
+export function numberField(min: number, max: number, what: string, opts: { int?: boolean } = {}) {
+  const kind = opts.int ? 'an integer' : 'a number';
+  const message = (iss: { input?: unknown }) =>
+    iss.input === undefined ? `required: ${what}, ${kind} from ${min} to ${max}` : `expected ${what}: ${kind} from ${min} to ${max}, got ${show(iss.input)}`;
+  const base = z.number({ error: message });
+  const checked = opts.int ? base.int({ error: message }) : base;
+  return checked.min(min, { error: message }).max(max, { error: message });
+}
+
+const intField = (min: number, max: number, what: string) => numberField(min, max, what, { int: true });
+
+function enumField<const T extends readonly [string, ...string[]]>(values: T, what: string) {
+  return z.enum(values, {
+    error: (iss) =>
+      iss.input === undefined
+        ? `required: ${what}, one of: ${values.join(', ')}`
+        : `${show(iss.input)} is not a valid ${what}; allowed: ${values.join(', ')}${didYouMean(iss.input, values)}`,
+  });
+}
+
+const booleanField = (what: string) =>
+  z.boolean({
+    error: (iss) =>
+      iss.input === undefined ? `required: ${what}, true or false` : `expected true or false (${what}), got ${show(iss.input)}`,
+  });
+
+/** YAML writes an empty mapping as `key:` (null); for sections whose fields all default that means "defaults". */
+const nullAsEmpty = (v: unknown) => (v === null ? {} : v);
+
+// ---------------------------------------------------------------------------------------------
+// Sections
+
+export const SCENARIO_NAME_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+export const NODE_NAME_RE = /^[a-z][a-z0-9_-]{0,39}$/;
+const SETTING_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
+
+export const nameSchema = z
+  .string({
+    error: (iss) =>
+      iss.input === undefined
+        ? 'required: a name made of a-z, 0-9, "-" and "_" (it names the report folder)'
+        : `expected a name made of a-z, 0-9, "-" and "_", got ${show(iss.input)}`,
+  })
+  .regex(SCENARIO_NAME_RE, {
+    error: (iss) =>
+      `${show(iss.input)} is not a valid name: use 1-64 characters a-z, 0-9, "-" and "_", starting with a letter or digit (it names the report folder)`,
+  });
+
+export const nodeNameSchema = z
+  .string()
+  .regex(NODE_NAME_RE, {
+    error: (iss) => `${show(iss.input)} is not a valid node name: use 1-40 characters a-z, 0-9, "-" and "_", starting with a letter`,
+  })
+  .refine((n) => !(LINK_KEYWORDS as readonly string[]).includes(n), {
+    error: (iss) => `${show(iss.input)} is reserved for link targets (client, replication); pick another node name`,
+  });
+
+const settingValue = z
+  .union([z.string(), z.number(), z.boolean()], {
+    error: (iss) => `expected a setting value (string, number or boolean), got ${show(iss.input)}`,
+  })
+  // PostgreSQL spells booleans on/off in its own docs and pg_settings output, so keep that form.
+  .transform((v) => (typeof v === 'boolean' ? (v ? 'on' : 'off') : String(v)));
+
+const settingName = z
+  .string()
+  .regex(SETTING_NAME_RE, {
+    error: (iss) => `${show(iss.input)} is not a PostgreSQL setting name (letters, digits and "_", optionally "extension.name")`,
+  })
+  .refine((n) => !(MANAGED_SETTINGS as readonly string[]).includes(n.toLowerCase()), {
+    error: (iss) => `${show(iss.input)} is managed by pgdrill (it decides where each node listens and lives); remove it`,
+  });
+
+export const nodeSchema = z.preprocess(
+  nullAsEmpty,
+  z.strictObject({
+    version: z
+      .number({
+        error: (iss) => `expected a PostgreSQL major version (${SUPPORTED_MAJORS.join(', ')}), got ${show(iss.input)}`,
+      })
+      .refine((v) => (SUPPORTED_MAJORS as readonly number[]).includes(v), {
+        error: (iss) => `unsupported PostgreSQL major version ${show(iss.input)}; supported: ${SUPPORTED_MAJORS.join(', ')}`,
+      })
+      .default(DEFAULT_MAJOR),
+    replicaOf: z
+      .string({ error: (iss) => `expected the name of another node, got ${show(iss.input)}` })
+      .optional(),
+    synchronous: booleanField('list this replica in synchronous_standby_names').default(false),
+    settings: z.record(settingName, settingValue).default({}),
+    image: z
+      .string({ error: (iss) => `expected a Docker image reference such as "postgres:17", got ${show(iss.input)}` })
+      .min(1, { error: 'must not be empty; omit it to use postgres:<version>' })
+      .optional(),
+  }),
+);
+
+export const nodesSchema = z
+  .record(nodeNameSchema, nodeSchema, {
+    error: (iss) =>
+      iss.input === undefined
+        ? 'required: a mapping of node name -> settings, e.g. nodes: { primary: { version: 17 } }'
+        : `expected a mapping of node name -> settings, e.g. nodes: { primary: { version: 17 } }, got ${show(iss.input)}`,
+  })
+  .transform((nodes) => {
+    const named: Record<string, { name: string } & (typeof nodes)[string]> = {};
+    for (const [name, node] of Object.entries(nodes)) named[name] = { name, ...node };
+    return named;
+  });
+
+const STRATEGY_KINDS = ['streaming', 'dump-restore', 'logical', 'failover', 'patroni'] as const;
+const nodeRef = (role: string) =>
+  z.string({
+    error: (iss) =>
+      iss.input === undefined ? `required: the name of the ${role} node` : `expected the name of the ${role} node, got ${show(iss.input)}`,
+  });
+
+export const syncGateSchema = z.strictObject({
+  lagBytes: sizeField({ min: 0 }).default(1024),
+  lagSeconds: z
+    .union([z.number(), z.string()], {
+      error: (iss) => `expected a number of seconds (or a duration such as "1s"), got ${show(iss.input)}`,
+    })
+    .transform((v, ctx) => {
+      // Accept "1s" as well: the field name says seconds, but every other time in the file has units.
+      const seconds = typeof v === 'number' ? v : (parseDuration(v) ?? NaN) / 1000;
+      if (!Number.isFinite(seconds) || seconds < 0 || seconds > DAY_MS / 1000) {
+        ctx.addIssue({ code: 'custom', input: v, message: `expected seconds from 0 to 86400 (or a duration such as "1s"), got ${show(v)}` });
+        return z.NEVER;
+      }
+      return seconds;
+    })
+    .default(1),
+  consecutiveChecks: intField(1, 1000, 'consecutive passing checks').default(3),
+  timeout: durationField({ min: 1 }).default(300_000),
+});
+
+export const strategySchema = z.strictObject({
+  kind: enumField(STRATEGY_KINDS, 'strategy kind'),
+  from: nodeRef('old (source)'),
+  to: nodeRef('new (target)'),
+  syncGate: z.preprocess(nullAsEmpty, syncGateSchema).prefault({}),
+  promoteTimeout: durationField({ min: 1 }).default(30_000),
+  fenceOldPrimary: booleanField('make the old primary read-only after the cutover').default(true),
+});
+
+export const seedSchema = z.strictObject({
+  users: intField(0, MAX_SEED_ROWS, 'a row count').default(1000),
+  products: intField(0, MAX_SEED_ROWS, 'a row count').default(500),
+  orders: intField(0, MAX_SEED_ROWS, 'a row count').default(2000),
+  itemsPerOrder: intField(1, MAX_ITEMS_PER_ORDER, 'the most order_items per order').default(3),
+});
+
+const rateField = (what: string) => numberField(0, MAX_RATE, `${what} per second (0 turns them off)`);
+const connectionsField = () => intField(1, MAX_CONNECTIONS, 'a connection count');
+const weightField = () => numberField(0, 1_000_000, 'a relative weight');
+
+export const DEFAULT_MIX = { insert: 50, update: 40, delete: 10 } as const;
+
+export const writeMixSchema = z
+  // A mix that is written out is taken as the whole mix: `{ insert: 100 }` means inserts only,
+  // not inserts on top of the default updates and deletes.
+  .strictObject({
+    insert: weightField().default(0),
+    update: weightField().default(0),
+    delete: weightField().default(0),
+  })
+  .refine((m) => m.insert + m.update + m.delete > 0, {
+    error: 'all weights are 0; give at least one of insert, update, delete a weight above 0',
+  });
+
+export const workloadSchema = z.strictObject({
+  writes: z
+    .preprocess(
+      nullAsEmpty,
+      z.strictObject({
+        rate: rateField('intended writes').default(200),
+        connections: connectionsField().default(10),
+        mix: writeMixSchema.default({ ...DEFAULT_MIX }),
+        timeout: durationField({ min: 1 }).default(5000),
+      }),
+    )
+    .prefault({}),
+  reads: z
+    .preprocess(
+      nullAsEmpty,
+      z.strictObject({
+        rate: rateField('intended reads').default(0),
+        connections: connectionsField().default(4),
+        timeout: durationField({ min: 1 }).default(5000),
+      }),
+    )
+    .prefault({}),
+  probe: z
+    .preprocess(
+      nullAsEmpty,
+      z.strictObject({
+        interval: durationField({ min: 0, zeroMeans: 'turns the probe off' })
+          .refine((ms) => ms === 0 || ms >= 1, { error: (iss) => `must be 0 (off) or at least 1ms, got ${String(iss.input)}ms` })
+          .default(50),
+        timeout: durationField({ min: 1 }).default(2000),
+      }),
+    )
+    .prefault({}),
+});
+
+export const FAULT_KINDS = [
+  'kill',
+  'stop',
+  'restart',
+  'pause',
+  'disk-full',
+  'latency',
+  'bandwidth',
+  'partition',
+  'reset-peer',
+] as const satisfies readonly FaultKind[];
+
+export const faultSchema = z.strictObject({
+  kind: enumField(FAULT_KINDS, 'fault kind'),
+  node: z.string({ error: (iss) => `expected a node name, got ${show(iss.input)}` }).optional(),
+  link: z.string({ error: (iss) => `expected a link: client, replication or a replica's name, got ${show(iss.input)}` }).optional(),
+  for: durationField({ min: 1 }).optional(),
+  delay: durationField({ min: 1 }).optional(),
+  jitter: durationField({ min: 0 }).optional(),
+  bytesPerSecond: sizeField({ min: 1 }).optional(),
+  mode: enumField(['blackhole', 'reject'], 'partition mode').optional(),
+  direction: enumField(['both', 'upstream', 'downstream'], 'direction').optional(),
+  stopMode: enumField(['smart', 'fast', 'immediate'], 'stop mode').optional(),
+  restartAfter: durationField({ min: 0, zeroMeans: 'restarts at once' }).optional(),
+});
+
+export const cutoverSchema = z.preprocess(
+  nullAsEmpty,
+  z.strictObject({
+    dryRun: booleanField('only check the cutover, stop before the write freeze').default(false),
+  }),
+);
+
+export const timelineEntrySchema = z.strictObject({
+  at: durationField({ min: 0 }),
+  fault: faultSchema.optional(),
+  cutover: cutoverSchema.optional(),
+});
+
+export const timelineSchema = z
+  .array(timelineEntrySchema, {
+    error: (iss) => `expected a list of { at, fault | cutover } entries, got ${show(iss.input)}`,
+  })
+  .default([]);
+
+// ---------------------------------------------------------------------------------------------
+// Thresholds
+
+export type ThresholdKind = 'duration' | 'size' | 'ratio' | 'count';
+export type ThresholdOp = '<' | '<=' | '>' | '>=' | '==' | '!=';
+export const THRESHOLD_OPS: readonly ThresholdOp[] = ['<', '<=', '>', '>=', '==', '!='];
+
+export const THRESHOLD_KINDS: Record<ThresholdName, ThresholdKind> = {
+  writeDowntime: 'duration',
+  readDowntime: 'duration',
+  serverWriteGap: 'duration',
+  p99WriteLatency: 'duration',
+  maxReplayLagBytes: 'size',
+  writeErrorRate: 'ratio',
+  lostWrites: 'count',
+  recoveredWrites: 'count',
+  rowCountMismatches: 'count',
+};
+
+export interface ThresholdExpression {
+  op: ThresholdOp;
+  /** ms for durations, bytes for sizes, 0..1 for ratios, a plain number for counts */
+  value: number;
+  kind: ThresholdKind;
+}
+
+const KIND_HINT: Record<ThresholdKind, string> = {
+  duration: 'a duration such as "< 5s" or "<= 500ms"',
+  size: 'a size such as "< 64MB" or a number of bytes',
+  ratio: 'a percentage such as "<= 1%" or a ratio from 0 to 1 such as "<= 0.01"',
+  count: 'a plain number such as "== 0"',
+};
+
+/**
+ * Parses a threshold like "< 5s" for the named threshold; the value's unit must fit the
+ * threshold's kind. Returns the expression, or a message saying what is wrong and what to write.
+ */
+export function parseThresholdExpression(name: string, text: unknown): ThresholdExpression | string {
+  const kind = (THRESHOLD_KINDS as Record<string, ThresholdKind | undefined>)[name];
+  if (!kind) return `unknown threshold ${show(name)}${didYouMean(name, THRESHOLD_NAMES)}; known thresholds: ${THRESHOLD_NAMES.join(', ')}`;
+  const hint = `${name} takes ${KIND_HINT[kind]}`;
+  if (typeof text !== 'string') {
+    // `lostWrites: 0` is the likeliest slip: YAML read it as a number.
+    const example = typeof text === 'number' ? `; quote it with an operator, e.g. "== ${text}"` : '';
+    return `expected an expression string with an operator (${THRESHOLD_OPS.join(' ')}), got ${show(text)}${example}`;
+  }
+  const m = /^\s*(<=|>=|==|!=|<|>|=)?\s*(.*?)\s*$/.exec(text)!;
+  const [, op, valueText] = m;
+  if (!op) return `${show(text)} has no operator; write one of ${THRESHOLD_OPS.join(' ')} before the value, e.g. "< ${valueText || '5s'}" (${hint})`;
+  if (op === '=') return `${show(text)}: "=" is not an operator; use "==" (${hint})`;
+  if (!valueText) return `${show(text)} has no value after "${op}" (${hint})`;
+
+  let value: number | undefined;
+  switch (kind) {
+    case 'duration':
+      value = /^0+(\.0+)?$/.test(valueText) ? 0 : parseDuration(valueText);
+      break;
+    case 'size':
+      value = parseSize(valueText);
+      break;
+    case 'ratio': {
+      const pct = /^(\d+(?:\.\d+)?)\s*%$/.exec(valueText);
+      if (pct) {
+        value = Number(pct[1]) / 100;
+        if (value > 1) return `${show(text)}: a percentage must be from 0% to 100% (${hint})`;
+      } else if (/^\d+(?:\.\d+)?$/.test(valueText)) {
+        value = Number(valueText);
+        if (value > 1) return `${show(text)}: a ratio must be from 0 to 1; for a percentage write "${valueText}%" (${hint})`;
+      }
+      break;
+    }
+    case 'count':
+      value = /^\d+(?:\.\d+)?$/.test(valueText) ? Number(valueText) : undefined;
+      break;
+  }
+  if (value === undefined || !Number.isFinite(value)) return `${show(text)}: ${show(valueText)} is not a valid value; ${hint}`;
+  return { op: op as ThresholdOp, value, kind };
+}
+
+/** Whether an actual result satisfies a parsed threshold. */
+export function thresholdHolds(expr: Pick<ThresholdExpression, 'op' | 'value'>, actual: number): boolean {
+  switch (expr.op) {
+    case '<':
+      return actual < expr.value;
+    case '<=':
+      return actual <= expr.value;
+    case '>':
+      return actual > expr.value;
+    case '>=':
+      return actual >= expr.value;
+    case '==':
+      return actual === expr.value;
+    case '!=':
+      return actual !== expr.value;
+  }
+}
+
+const thresholdField = (name: ThresholdName) =>
+  z
+    .string({ error: (iss) => parseThresholdExpression(name, iss.input) as string })
+    .superRefine((text, ctx) => {
+      const parsed = parseThresholdExpression(name, text);
+      if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', input: text, message: parsed });
+    })
+    .optional();
+
+export const thresholdsSchema = z
+  .strictObject(
+    Object.fromEntries(THRESHOLD_NAMES.map((n) => [n, thresholdField(n)])) as Record<ThresholdName, ReturnType<typeof thresholdField>>,
+  )
+  .default({});
+
+export const monitorSchema = z.strictObject({
+  interval: durationField({ min: 1 }).default(500),
+});
+
+// ---------------------------------------------------------------------------------------------
+// The whole file
+
+/**
+ * One schema per top-level key, so the loader can validate each section on its own and still run
+ * cross-field checks on the sections that are valid when another one is not.
+ */
+export const sectionSchemas = {
+  name: nameSchema,
+  description: z
+    .string({ error: (iss) => `expected a one-line description (a string), got ${show(iss.input)}` })
+    .default(''),
+  runtime: enumField(['local', 'docker'], 'runtime').default('local'),
+  duration: durationField({ min: 1 }).default(60_000),
+  nodes: nodesSchema,
+  strategy: z.preprocess(nullAsEmpty, strategySchema).optional(),
+  seed: z.preprocess(nullAsEmpty, seedSchema).prefault({}),
+  workload: z.preprocess(nullAsEmpty, workloadSchema).prefault({}),
+  timeline: timelineSchema,
+  thresholds: z.preprocess(nullAsEmpty, thresholdsSchema),
+  monitor: z.preprocess(nullAsEmpty, monitorSchema).prefault({}),
+};
+
+export type SectionName = keyof typeof sectionSchemas;
+export const SECTION_NAMES = Object.keys(sectionSchemas) as SectionName[];
+
+/** The scenario file, every field checked on its own (cross-field rules are in load-scenario.ts). */
+export const scenarioFileSchema = z.strictObject(sectionSchemas);
+export type ScenarioFile = z.input<typeof scenarioFileSchema>;
+export type ScenarioFileParsed = z.output<typeof scenarioFileSchema>;
+
+/** Only the top-level key names, to report unknown sections without re-validating them. */
+export const topLevelKeysSchema = z.strictObject(
+  Object.fromEntries(SECTION_NAMES.map((k) => [k, z.unknown()])) as Record<SectionName, z.ZodUnknown>,
+);

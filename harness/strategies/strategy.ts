@@ -1,0 +1,37 @@
+// What every strategy gets to work with, and what a cutover reports back.
+
+import type { TcpProxy } from '../endpoint/tcp-proxy.js';
+import type { Recorder } from '../record/recorder.js';
+import type { CutoverStep } from '../record/records.js';
+import type { StrategyConfig } from '../scenario/scenario.js';
+import type { Topology } from '../topology/topology.js';
+
+export interface StrategyContext {
+  config: StrategyConfig;
+  topology: Topology;
+  endpoint: TcpProxy;
+  recorder: Recorder;
+  signal: AbortSignal;
+}
+
+/** Table fingerprints taken at the consistent point of a cutover (the freeze). */
+export type Fingerprints = Map<string, { rows: number; hash: string }>;
+
+export interface CutoverOutcome {
+  ok: boolean;
+  dryRun: boolean;
+  rolledBack: boolean;
+  steps: CutoverStep[];
+  /** run time (ms) at which the new primary was promoted */
+  promotedAtMs?: number;
+  /** the target's tables at the freeze, before it took any new write */
+  targetAtFreeze?: Fingerprints;
+  /** the old primary's next transaction id at the freeze: it must not move afterwards */
+  oldPrimaryNextXidAtFreeze?: string;
+  error?: string;
+}
+
+export interface Strategy {
+  /** runs the cutover (or only its checks when dryRun) and never throws: failures are in the outcome */
+  cutover(context: StrategyContext, options: { dryRun: boolean }): Promise<CutoverOutcome>;
+}

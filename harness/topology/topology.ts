@@ -1,0 +1,141 @@
+// Builds the scenario's servers on a runtime: primaries from initdb, streaming standbys
+// from a base backup of their primary, and keeps track of which node is the primary now.
+
+import type { Recorder } from '../record/recorder.js';
+import type { Runtime, RuntimeNode } from '../runtime/runtime.js';
+import type { NodeConfig, Scenario } from '../scenario/scenario.js';
+import { withNode } from './connect.js';
+import { buildStandby } from './standby.js';
+import { quoteIdent, quoteLiteral } from '../util/sql.js';
+
+export class Topology {
+  readonly nodes = new Map<string, RuntimeNode>();
+  /** node name -> the node it streams from, as it stands now (cutovers change this) */
+  readonly upstreamOf = new Map<string, string>();
+  private currentPrimary: string;
+
+  constructor(
+    readonly scenario: Scenario,
+    primary: string,
+  ) {
+    this.currentPrimary = primary;
+  }
+
+  get primaryName(): string {
+    return this.currentPrimary;
+  }
+
+  get primary(): RuntimeNode {
+    return this.node(this.currentPrimary);
+  }
+
+  node(name: string): RuntimeNode {
+    const node = this.nodes.get(name);
+    if (!node) throw new Error(`no node named "${name}" in this run`);
+    return node;
+  }
+
+  /** standbys currently streaming from `name` (by default, from the current primary) */
+  replicasOf(name = this.currentPrimary): RuntimeNode[] {
+    return [...this.upstreamOf].filter(([, up]) => up === name).map(([replica]) => this.node(replica));
+  }
+
+  /** after a promotion: `name` is the primary and streams from nobody */
+  promoted(name: string): void {
+    this.upstreamOf.delete(name);
+    this.currentPrimary = name;
+  }
+}
+
+/** Settings every node gets, before the scenario's own. */
+const BASE_SETTINGS: Record<string, string> = {
+  wal_level: 'logical',
+  max_wal_senders: '16',
+  max_replication_slots: '16',
+  hot_standby: 'on',
+  hot_standby_feedback: 'on',
+  // so the replication view reports write/flush/replay lag promptly
+  wal_receiver_status_interval: '1s',
+  track_commit_timestamp: 'on',
+};
+
+/** Order nodes so every standby comes after the node it streams from. */
+export function buildOrder(nodes: NodeConfig[]): NodeConfig[] {
+  const ordered: NodeConfig[] = [];
+  const placed = new Set<string>();
+  let remaining = [...nodes];
+  while (remaining.length > 0) {
+    const ready = remaining.filter((n) => !n.replicaOf || placed.has(n.replicaOf));
+    if (ready.length === 0) throw new Error(`replicaOf cycle among ${remaining.map((n) => n.name).join(', ')}`);
+    for (const n of ready) {
+      ordered.push(n);
+      placed.add(n.name);
+    }
+    remaining = remaining.filter((n) => !placed.has(n.name));
+  }
+  return ordered;
+}
+
+export async function buildTopology(
+  scenario: Scenario,
+  runtime: Runtime,
+  recorder: Recorder,
+  primaryName: string,
+  signal: AbortSignal,
+): Promise<Topology> {
+  const topology = new Topology(scenario, primaryName);
+  for (const config of buildOrder(Object.values(scenario.nodes))) {
+    signal.throwIfAborted();
+    const node = await runtime.createNode({ name: config.name, version: config.version, image: config.image });
+    topology.nodes.set(config.name, node);
+    const settings = { ...BASE_SETTINGS, ...config.settings };
+    if (!config.replicaOf) {
+      await startPrimary(node, settings, signal);
+      recorder.event('node-ready', { node: config.name, role: 'primary', version: config.version });
+    } else {
+      const upstream = topology.node(config.replicaOf);
+      const method = await buildStandby(upstream, node, settings, runtime, signal);
+      topology.upstreamOf.set(config.name, config.replicaOf);
+      recorder.event('node-ready', { node: config.name, role: 'standby', of: config.replicaOf, baseBackup: method });
+    }
+  }
+  await configureSynchronousStandbys(scenario, topology);
+  return topology;
+}
+
+async function startPrimary(node: RuntimeNode, settings: Record<string, string>, signal: AbortSignal) {
+  await node.initdb();
+  await node.configure(settings);
+  await node.start({ signal });
+  const { replicationUser, replicationPassword } = node.credentials;
+  await withNode(
+    node,
+    async (client) => {
+      // password_encryption is scram-sha-256 by default from 14 on; be explicit for 13
+      await client.query(`SET password_encryption = 'scram-sha-256'`);
+      const exists = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [replicationUser]);
+      const verb = exists.rowCount ? 'ALTER' : 'CREATE';
+      await client.query(
+        `${verb} ROLE ${quoteIdent(replicationUser)} WITH REPLICATION LOGIN PASSWORD ${quoteLiteral(replicationPassword)}`,
+      );
+      await client.query(`CREATE DATABASE pgdrill`);
+    },
+    { database: 'postgres' },
+  );
+}
+
+/** Standbys marked synchronous go into their primary's synchronous_standby_names. */
+async function configureSynchronousStandbys(scenario: Scenario, topology: Topology) {
+  const byPrimary = new Map<string, string[]>();
+  for (const n of Object.values(scenario.nodes)) {
+    if (n.replicaOf && n.synchronous) byPrimary.set(n.replicaOf, [...(byPrimary.get(n.replicaOf) ?? []), n.name]);
+  }
+  for (const [primary, standbys] of byPrimary) {
+    const names = standbys.map((s) => `"${s}"`).join(', ');
+    await withNode(topology.node(primary), async (client) => {
+      await client.query(`ALTER SYSTEM SET synchronous_standby_names = ${quoteLiteral(`ANY 1 (${names})`)}`);
+      await client.query('SELECT pg_reload_conf()');
+    });
+  }
+}
+

@@ -1,0 +1,293 @@
+// The open-loop scheduler: operations are intended at a fixed rate on the run's clock and
+// recorded exactly once each, whatever earlier ones take (no coordinated omission).
+// It knows nothing of PostgreSQL: an executor runs one operation on one connection slot.
+
+import type { LedgerEntry, OpError, OpKind, OpOutcome, OpRecord, OpStream } from '../record/records.js';
+
+/** Time as the scheduler sees it; tests swap in a virtual clock. */
+export interface Clock {
+  /** ms since the start of the run (the recorder's clock) */
+  now(): number;
+  /** resolves after `ms`, or early (never rejects) when `signal` aborts */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+/** A clock over `now` (e.g. `() => recorder.now()`) and real timers. */
+export function realClock(now: () => number): Clock {
+  return {
+    now,
+    sleep(ms, signal) {
+      return new Promise<void>((resolve) => {
+        if (signal?.aborted) return resolve();
+        const done = () => {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', done);
+          resolve();
+        };
+        const timer = setTimeout(done, Math.max(0, ms));
+        signal?.addEventListener('abort', done, { once: true });
+      });
+    },
+  };
+}
+
+/** One operation handed to an executor. */
+export interface ScheduledOp {
+  id: number;
+  kind: OpKind;
+  intendedMs: number;
+  startMs: number;
+  /** the connection slot (0 .. connections-1); a slot runs one operation at a time */
+  slot: number;
+  /** ms the executor has before the operation counts as indeterminate */
+  timeoutMs: number;
+  /** aborts when the scheduler gives up waiting for this operation (at stop) */
+  signal: AbortSignal;
+}
+
+/** What an executor reports; the scheduler adds the times. */
+export interface OpResult {
+  outcome: Exclude<OpOutcome, 'dropped'>;
+  /** overrides the planned kind (e.g. a delete that had no candidate and inserted instead) */
+  kind?: OpKind;
+  error?: OpError;
+  ledger?: LedgerEntry;
+  serverTimeMs?: number;
+}
+
+export type OpExecutor = (op: ScheduledOp) => Promise<OpResult>;
+
+export interface OpenLoopOptions {
+  stream: OpStream;
+  /** intended operations per second; <= 0 schedules nothing */
+  rate: number;
+  /** slots, i.e. at most this many operations in flight */
+  connections: number;
+  /** ms an executor has per operation (it must enforce it: the scheduler only waits at stop) */
+  timeoutMs: number;
+  /** ms an operation may wait for a free slot after its intended time before it is dropped;
+   *  default min(1000, timeoutMs) */
+  maxQueueDelayMs?: number;
+  /** ms an in-flight operation gets past its timeout at stop before it is recorded
+   *  indeterminate anyway; default 1000 */
+  stopGraceMs?: number;
+  /** the first intended time; default clock.now() */
+  startMs?: number;
+  /** nothing is intended at or after startMs + durationMs; default: until aborted */
+  durationMs?: number;
+  /** stops scheduling: queued operations are dropped, in-flight ones awaited */
+  signal?: AbortSignal;
+  clock: Clock;
+  /** the kind of operation number `index` of this stream, chosen when it is intended */
+  plan: (index: number) => OpKind;
+  execute: OpExecutor;
+  /** receives every operation exactly once */
+  record: (record: OpRecord) => void;
+  /** run-wide operation ids; default 1, 2, 3... per scheduler */
+  nextId?: () => number;
+}
+
+export interface OpenLoopSummary {
+  intended: number;
+  ok: number;
+  failed: number;
+  indeterminate: number;
+  dropped: number;
+}
+
+interface Pending {
+  id: number;
+  kind: OpKind;
+  intendedMs: number;
+  startMs?: number;
+  recorded: boolean;
+  controller?: AbortController;
+}
+
+/** Resolves everyone waiting whenever something finishes; cheaper than a promise per op. */
+class Notifier {
+  private waiters: Array<() => void> = [];
+  wait(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+  notify(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+  }
+}
+
+/**
+ * Runs one stream until its deadline or until `signal` aborts, then waits for what is in
+ * flight. Resolves when every intended operation has been recorded.
+ */
+export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopSummary> {
+  const { stream, clock, execute, record, plan, signal } = options;
+  const summary: OpenLoopSummary = { intended: 0, ok: 0, failed: 0, indeterminate: 0, dropped: 0 };
+  if (!(options.rate > 0) || options.connections < 1) return summary;
+
+  const timeoutMs = options.timeoutMs;
+  const maxQueueDelayMs = options.maxQueueDelayMs ?? Math.min(1000, timeoutMs);
+  const stopGraceMs = options.stopGraceMs ?? 1000;
+  let counter = 0;
+  const nextId = options.nextId ?? (() => ++counter);
+
+  const queue: Pending[] = []; // intended, waiting for a slot, oldest first
+  let queueHead = 0; // index of the oldest entry: shifting a long array per op is O(n)
+  const freeSlots: number[] = [];
+  for (let s = options.connections - 1; s >= 0; s--) freeSlots.push(s);
+  const inflight = new Set<Pending>();
+  const settled = new Notifier();
+
+  const finish = (p: Pending, endMs: number, result: OpResult | { outcome: 'dropped' }) => {
+    if (p.recorded) return; // a late executor after a forced record at stop
+    p.recorded = true;
+    const r = result as Partial<OpResult> & { outcome: OpOutcome };
+    const rec: OpRecord = {
+      id: p.id,
+      stream,
+      kind: r.kind ?? p.kind,
+      intendedMs: p.intendedMs,
+      ...(p.startMs !== undefined ? { startMs: p.startMs } : {}),
+      endMs,
+      outcome: r.outcome,
+      ...(r.error ? { error: r.error } : {}),
+      ...(r.ledger ? { ledger: r.ledger } : {}),
+      ...(r.serverTimeMs !== undefined ? { serverTimeMs: r.serverTimeMs } : {}),
+    };
+    summary[r.outcome]++;
+    record(rec);
+  };
+
+  const start = (p: Pending, slot: number, now: number) => {
+    p.startMs = now;
+    p.controller = new AbortController();
+    inflight.add(p);
+    const op: ScheduledOp = {
+      id: p.id,
+      kind: p.kind,
+      intendedMs: p.intendedMs,
+      startMs: now,
+      slot,
+      timeoutMs,
+      signal: p.controller.signal,
+    };
+    let promise: Promise<OpResult>;
+    try {
+      promise = execute(op);
+    } catch (err) {
+      promise = Promise.reject(err);
+    }
+    promise
+      .catch(
+        (err): OpResult => ({
+          // an executor that throws broke its contract; the op may have been sent
+          outcome: 'indeterminate',
+          error: { class: 'internal', message: err instanceof Error ? err.message : String(err) },
+        }),
+      )
+      .then((result) => {
+        finish(p, clock.now(), result);
+        inflight.delete(p);
+        freeSlots.push(slot);
+        // start the next queued op now, not at the loop's next wake-up: a freed slot is the
+        // only thing that lets a queued op start
+        dispatch();
+        settled.notify();
+      });
+  };
+
+  const dispatch = () => {
+    const now = clock.now();
+    while (queueHead < queue.length) {
+      const p = queue[queueHead];
+      if (now - p.intendedMs > maxQueueDelayMs) {
+        queueHead++;
+        finish(p, now, { outcome: 'dropped' });
+        continue;
+      }
+      const slot = freeSlots.pop();
+      if (slot === undefined) break;
+      queueHead++;
+      start(p, slot, now);
+    }
+    if (queueHead > 1024 && queueHead * 2 > queue.length) {
+      queue.splice(0, queueHead);
+      queueHead = 0;
+    }
+  };
+
+  const dropQueued = () => {
+    const now = clock.now();
+    while (queueHead < queue.length) finish(queue[queueHead++], now, { outcome: 'dropped' });
+    queue.length = 0;
+    queueHead = 0;
+  };
+
+  const t0 = options.startMs ?? clock.now();
+  const intervalMs = 1000 / options.rate;
+  const endMs = options.durationMs !== undefined ? t0 + options.durationMs : Infinity;
+  let index = 0;
+
+  // The loop sleeps until the next intended time and then issues everything that is due:
+  // a late wake-up (timer slack, a busy event loop) becomes a burst, never a drift, because
+  // intended times come from the index, not from when the previous op went out.
+  while (!signal?.aborted) {
+    const now = clock.now();
+    for (;;) {
+      const intendedMs = t0 + index * intervalMs;
+      if (intendedMs > now || intendedMs >= endMs) break;
+      queue.push({ id: nextId(), kind: plan(index), intendedMs, recorded: false });
+      summary.intended++;
+      index++;
+    }
+    dispatch();
+    const next = t0 + index * intervalMs;
+    if (next >= endMs) break;
+    // also wake when the oldest queued op runs out of grace, so drops are recorded on time
+    const wake = queueHead < queue.length ? Math.min(next, queue[queueHead].intendedMs + maxQueueDelayMs) : next;
+    await clock.sleep(Math.max(0, wake - clock.now()), signal);
+  }
+
+  if (signal?.aborted) {
+    // stopping: what has not started will not start
+    dropQueued();
+  } else {
+    // the deadline: queued ops still get their grace to find a slot
+    while (queueHead < queue.length) {
+      dispatch();
+      if (queueHead >= queue.length) break;
+      const expiry = queue[queueHead].intendedMs + maxQueueDelayMs;
+      const abortWait = new AbortController();
+      await Promise.race([settled.wait(), clock.sleep(Math.max(0, expiry - clock.now()) + 0.001, abortWait.signal)]);
+      abortWait.abort();
+      if (signal?.aborted) dropQueued();
+    }
+  }
+
+  // In flight: wait for each up to its timeout plus a grace, then record it indeterminate
+  // (it was sent, nobody knows whether it happened) and tell its executor to let go.
+  while (inflight.size > 0) {
+    const now = clock.now();
+    let earliest = Infinity;
+    for (const p of inflight) {
+      const giveUpAt = (p.startMs ?? now) + timeoutMs + stopGraceMs;
+      if (giveUpAt <= now) {
+        inflight.delete(p);
+        finish(p, now, {
+          outcome: 'indeterminate',
+          error: { class: 'stopped', message: `still running ${Math.round(now - (p.startMs ?? now))}ms after it started when the load stopped` },
+        });
+        p.controller?.abort();
+      } else {
+        earliest = Math.min(earliest, giveUpAt);
+      }
+    }
+    if (inflight.size === 0) break;
+    const abortWait = new AbortController();
+    await Promise.race([settled.wait(), clock.sleep(earliest - now, abortWait.signal)]);
+    abortWait.abort();
+  }
+
+  return summary;
+}
