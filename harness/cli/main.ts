@@ -108,17 +108,21 @@ export function buildProgram(): Command {
       if (!SUPPORTED_MAJORS.includes(n as (typeof SUPPORTED_MAJORS)[number])) {
         throw new InvalidInputError([{ path: '<major>', message: `"${major}" is not a supported major; use one of ${SUPPORTED_MAJORS.join(', ')}` }], 'command line');
       }
-      const found = await installPostgres(n);
-      process.stdout.write(`PostgreSQL ${n}: ${found.binDir} (${found.source}, ${found.version})\n`);
+      const { binaries, alreadyInstalled } = await installPostgres(n);
+      process.stdout.write(
+        `PostgreSQL ${n} server binaries ${alreadyInstalled ? 'already present' : 'installed'}: ${binaries.binDir} (${binaries.source}, ${binaries.version})\n`,
+      );
     });
 
   program
     .command('cleanup')
     .description('stop servers and remove data dirs that crashed or killed runs left behind')
     .action(async () => {
-      const removed = await cleanupStaleLocalRuns();
-      if (removed.length === 0) process.stdout.write('nothing to clean up\n');
-      for (const line of removed) process.stdout.write(`removed ${line}\n`);
+      const { killedPids, removedDirs, activeRuns } = await cleanupStaleLocalRuns();
+      for (const pid of killedPids) process.stdout.write(`stopped leftover postgres process ${pid}\n`);
+      for (const dir of removedDirs) process.stdout.write(`removed ${dir}\n`);
+      for (const run of activeRuns) process.stdout.write(`left alone (its run is still going): ${run}\n`);
+      if (killedPids.length === 0 && removedDirs.length === 0) process.stdout.write('nothing to clean up\n');
     });
 
   return program;

@@ -74,7 +74,7 @@ export class LagMonitor {
   start(): void {
     const tick = () => {
       // never overlap: a slow tick delays the next one instead of stacking up
-      this.running = this.sampleOnce().finally(() => {
+      this.running = this.sampleOnce().then(() => undefined, () => undefined).finally(() => {
         if (this.timer !== undefined) this.timer = setTimeout(tick, this.interval);
       });
     };

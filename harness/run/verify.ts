@@ -13,7 +13,7 @@ import type { CutoverOutcome, Fingerprints } from '../strategies/strategy.js';
 import type { Integrity } from '../report/results.js';
 import { connectNode, waitFor, withNode } from '../topology/connect.js';
 import { INTEGRITY_TABLES } from '../seed/schema.js';
-import { compareTables, sequenceChecks, tableFingerprints } from '../checks/integrity.js';
+import { compareTables, countMismatches, sequenceChecks, tableFingerprints } from '../checks/integrity.js';
 import { checkLedger, keysOfInterest } from '../checks/ledger-check.js';
 import { fetchObservedRows } from '../checks/ledger-state.js';
 import { errorMessage } from '../errors.js';
@@ -26,51 +26,58 @@ export interface VerifyInput {
   signal: AbortSignal;
 }
 
+interface Side {
+  name: string;
+  fingerprints: Fingerprints;
+}
+
 export async function verifyIntegrity({ topology, recorder, cutover, signal }: VerifyInput): Promise<Integrity> {
   const finalPrimary = topology.primary;
-  const promoted = cutover?.ok && !cutover.dryRun && cutover.targetAtFreeze;
-
-  let source: { name: string; fingerprints: Fingerprints } | null = null;
-  let target: { name: string; fingerprints: Fingerprints } | null = null;
-  let writesAfterPromotion = 0;
   const primaryClient = await connectNode(finalPrimary, { timeout: 120_000 });
   try {
-    if (promoted) {
+    let source: Side | null = null;
+    let target: Side | null = null;
+    let writesAfterPromotion = 0;
+    if (cutover?.ok && !cutover.dryRun && cutover.targetAtFreeze) {
       const oldName = topology.scenario.strategy!.from;
-      const old = topology.node(oldName);
-      await withNode(
-        old,
+      const nextXidAtFreeze = cutover.oldPrimaryNextXidAtFreeze;
+      const old = await withNode(
+        topology.node(oldName),
         async (client) => {
-          source = { name: oldName, fingerprints: await tableFingerprints(client, INTEGRITY_TABLES) };
+          const fingerprints = await tableFingerprints(client, INTEGRITY_TABLES);
           const { rows } = await client.query('SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xid');
-          // transaction ids the old primary handed out after the freeze: writes that split brain would keep
-          writesAfterPromotion = Math.max(0, Number(BigInt(rows[0].xid) - BigInt(cutover!.oldPrimaryNextXidAtFreeze ?? rows[0].xid)));
+          return { fingerprints, nextXid: BigInt(rows[0].xid) };
         },
         { timeout: 120_000 },
-      ).catch((err) => recorder.event('verify-warning', { message: `old primary ${oldName} unreadable: ${errorMessage(err)}` }));
-      target = { name: finalPrimary.name, fingerprints: cutover!.targetAtFreeze! };
+      ).catch((err) => {
+        recorder.event('verify-warning', { message: `old primary ${oldName} unreadable: ${errorMessage(err)}` });
+        return null;
+      });
+      if (old) {
+        source = { name: oldName, fingerprints: old.fingerprints };
+        // transaction ids the fenced old primary handed out after the freeze: split-brain writes
+        if (nextXidAtFreeze) writesAfterPromotion = Math.max(0, Number(old.nextXid - BigInt(nextXidAtFreeze)));
+      }
+      target = { name: finalPrimary.name, fingerprints: cutover.targetAtFreeze };
     } else {
-      const replica = topology.replicasOf(finalPrimary.name)[0];
       source = { name: finalPrimary.name, fingerprints: await tableFingerprints(primaryClient, INTEGRITY_TABLES) };
+      const replica = topology.replicasOf(finalPrimary.name)[0];
       if (replica) {
         await waitCaughtUp(primaryClient, replica, signal);
-        await withNode(replica, async (client) => {
-          target = { name: replica.name, fingerprints: await tableFingerprints(client, INTEGRITY_TABLES) };
-        });
+        const fingerprints = await withNode(replica, (client) => tableFingerprints(client, INTEGRITY_TABLES));
+        target = { name: replica.name, fingerprints };
       }
     }
 
     const ledger = checkLedger(recorder.ops, await fetchObservedRows(primaryClient, keysOfInterest(recorder.ops)));
     const sequences = await sequenceChecks(primaryClient);
-    const s = source as { name: string; fingerprints: Fingerprints } | null;
-    const t = target as { name: string; fingerprints: Fingerprints } | null;
-    const tables = s && t ? compareTables(s.fingerprints, t.fingerprints) : [];
+    const tables =
+      source && target ? compareTables(source.fingerprints, target.fingerprints, INTEGRITY_TABLES.map((t) => t.table)) : [];
     const integrity: Integrity = {
-      source: s?.name ?? null,
-      target: t?.name ?? null,
+      source: source?.name ?? null,
+      target: target?.name ?? null,
       tables,
-      rowCountMismatches: tables.filter((x) => x.sourceRows !== x.targetRows).length,
-      hashMismatches: tables.filter((x) => x.sourceHash !== x.targetHash).length,
+      ...countMismatches(tables),
       sequences,
       acknowledgedWrites: ledger.acknowledgedWrites,
       lostWrites: ledger.lostWrites,

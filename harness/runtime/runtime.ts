@@ -60,6 +60,8 @@ export interface RuntimeNode {
   /** the data directory in the node's own filesystem (the container's, on docker) */
   readonly dataDir: string;
   readonly state: NodeState;
+  /** where this node's server came from, for the report ("npm 17.10.0-beta.17 (/path/bin)", an image) */
+  readonly origin: string;
 
   /** initdb with the run's superuser, scram-sha-256 on TCP, and pgdrill's base settings */
   initdb(): Promise<void>;

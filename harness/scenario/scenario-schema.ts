@@ -1,7 +1,7 @@
 // The scenario FILE as zod schemas: field types, units, per-field bounds and defaults, plus the
 // threshold expression grammar. Checks that relate two fields live in load-scenario.ts.
 import { z } from 'zod';
-import { parseDuration, parseSize, formatDuration } from '../util/units.js';
+import { parseDuration, parseSize } from '../util/units.js';
 import {
   DEFAULT_MAJOR,
   SUPPORTED_MAJORS,
@@ -38,6 +38,14 @@ export const MANAGED_SETTINGS = [
 // ---------------------------------------------------------------------------------------------
 // Message helpers shared with the loader
 
+/** An exact duration for messages (units.formatDuration rounds 70s to "1.2m", which reads as 72s). */
+export function exactDuration(ms: number): string {
+  if (ms !== 0 && ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms !== 0 && ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms !== 0 && ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
+
 /** A value as it should appear in an error message: short, quoted when a string. */
 export function show(value: unknown): string {
   if (value === undefined) return 'nothing';
@@ -56,18 +64,17 @@ function normalizeKey(word: string): string {
   return word.toLowerCase().replace(/[-_\s]/g, '');
 }
 
+/** Edit distance counting a swap of two neighbours as one edit: "alpah" is one slip from "alpha". */
 function editDistance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
   for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0];
-    prev[0] = i;
     for (let j = 1; j <= b.length; j++) {
-      const up = prev[j];
-      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = up;
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
     }
   }
-  return prev[b.length];
+  return d[a.length][b.length];
 }
 
 /**
@@ -98,13 +105,18 @@ export function didYouMean(word: unknown, candidates: readonly string[]): string
 
 /** Message for keys a strict object does not know; one message per object so all keys are listed. */
 export function unknownKeysMessage(keys: readonly string[], known: readonly string[]): string {
-  const parts = keys.map((key) => {
+  const allowed = known.length ? `allowed keys: ${known.join(', ')}` : 'no keys are allowed here';
+  if (keys.length === 1) {
+    const hit = closest(keys[0], known);
+    return hit !== undefined
+      ? `unknown key ${JSON.stringify(keys[0])}; did you mean ${JSON.stringify(hit)}?`
+      : `unknown key ${JSON.stringify(keys[0])}; ${allowed}`;
+  }
+  const listed = keys.map((key) => {
     const hit = closest(key, known);
-    return hit !== undefined ? `unknown key ${JSON.stringify(key)}; did you mean ${JSON.stringify(hit)}?` : `unknown key ${JSON.stringify(key)}`;
+    return hit !== undefined ? `${JSON.stringify(key)} (did you mean ${JSON.stringify(hit)}?)` : JSON.stringify(key);
   });
-  const anySuggestion = keys.some((k) => closest(k, known) !== undefined);
-  const allowedText = known.length ? `allowed keys: ${known.join(', ')}` : 'no keys are allowed here';
-  return anySuggestion && keys.length === 1 ? parts[0] : `${parts.join('; ')} (${allowedText})`;
+  return `unknown keys ${listed.join(', ')}; ${allowed}`;
 }
 
 const EXPECTED_TEXT: Record<string, string> = {
@@ -127,7 +139,7 @@ export const scenarioErrorMap: z.core.$ZodErrorMap = (issue) => {
     case 'invalid_type': {
       const expected = EXPECTED_TEXT[issue.expected] ?? issue.expected;
       if (input === undefined) return `required: ${expected}`;
-      if (input === null) return `is empty; expected ${expected} (delete the key to use the default)`;
+      if (input === null) return `is empty (null); expected ${expected}`;
       return `expected ${expected}, got ${show(input)}`;
     }
     case 'invalid_value': {
@@ -191,12 +203,12 @@ export function durationField(opts: DurationOptions) {
       }
       const zeroNote = opts.zeroMeans ? ` (0 ${opts.zeroMeans})` : '';
       if (ms < opts.min) {
-        const bound = `at least ${formatDuration(opts.min)}`;
+        const bound = `at least ${exactDuration(opts.min)}`;
         ctx.addIssue({ code: 'custom', input: text, message: `must be ${bound}${zeroNote}, got ${show(text)}` });
         return z.NEVER;
       }
       if (ms > max) {
-        ctx.addIssue({ code: 'custom', input: text, message: `must be at most ${formatDuration(max)}, got ${show(text)}` });
+        ctx.addIssue({ code: 'custom', input: text, message: `must be at most ${exactDuration(max)}, got ${show(text)}` });
         return z.NEVER;
       }
       return ms;
@@ -249,9 +261,17 @@ function enumField<const T extends readonly [string, ...string[]]>(values: T, wh
 
 const booleanField = (what: string) =>
   z.boolean({
-    error: (iss) =>
-      iss.input === undefined ? `required: ${what}, true or false` : `expected true or false (${what}), got ${show(iss.input)}`,
+    error: (iss) => {
+      if (iss.input === undefined) return `required: ${what}, true or false`;
+      // YAML 1.2 reads yes/no/on/off (and anything quoted) as strings.
+      const hint = typeof iss.input === 'string' && /^(yes|no|on|off|true|false|y|n)$/i.test(iss.input) ? ' (write true or false, unquoted)' : '';
+      return `expected true or false (${what}), got ${show(iss.input)}${hint}`;
+    },
   });
+
+function isPlainMapping(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
 
 /** YAML writes an empty mapping as `key:` (null); for sections whose fields all default that means "defaults". */
 const nullAsEmpty = (v: unknown) => (v === null ? {} : v);
@@ -300,33 +320,35 @@ const settingName = z
     error: (iss) => `${show(iss.input)} is managed by pgdrill (it decides where each node listens and lives); remove it`,
   });
 
-export const nodeSchema = z.preprocess(
-  nullAsEmpty,
-  z.strictObject({
-    version: z
-      .number({
-        error: (iss) => `expected a PostgreSQL major version (${SUPPORTED_MAJORS.join(', ')}), got ${show(iss.input)}`,
-      })
-      .refine((v) => (SUPPORTED_MAJORS as readonly number[]).includes(v), {
-        error: (iss) => `unsupported PostgreSQL major version ${show(iss.input)}; supported: ${SUPPORTED_MAJORS.join(', ')}`,
-      })
-      .default(DEFAULT_MAJOR),
-    replicaOf: z
-      .string({ error: (iss) => `expected the name of another node, got ${show(iss.input)}` })
-      .optional(),
-    synchronous: booleanField('list this replica in synchronous_standby_names').default(false),
-    settings: z.record(settingName, settingValue).default({}),
-    image: z
-      .string({ error: (iss) => `expected a Docker image reference such as "postgres:17", got ${show(iss.input)}` })
-      .min(1, { error: 'must not be empty; omit it to use postgres:<version>' })
-      .optional(),
-  }),
-);
+export const nodeFieldsSchema = z.strictObject({
+  version: z
+    .number({
+      error: (iss) => `expected a PostgreSQL major version (${SUPPORTED_MAJORS.join(', ')}), got ${show(iss.input)}`,
+    })
+    .refine((v) => (SUPPORTED_MAJORS as readonly number[]).includes(v), {
+      error: (iss) => `unsupported PostgreSQL major version ${show(iss.input)}; supported: ${SUPPORTED_MAJORS.join(', ')}`,
+    })
+    .default(DEFAULT_MAJOR),
+  replicaOf: z
+    .string({ error: (iss) => `expected the name of another node, got ${show(iss.input)}` })
+    .optional(),
+  synchronous: booleanField('list this replica in synchronous_standby_names').default(false),
+  settings: z.record(settingName, settingValue).default({}),
+  image: z
+    .string({ error: (iss) => `expected a Docker image reference such as "postgres:17", got ${show(iss.input)}` })
+    .min(1, { error: 'must not be empty; omit it to use postgres:<version>' })
+    .optional(),
+});
+
+export const nodeSchema = z.preprocess(nullAsEmpty, nodeFieldsSchema);
 
 export const nodesSchema = z
   .record(nodeNameSchema, nodeSchema, {
+    // Only the record's own type issue: a bad node name (invalid_key) keeps the key schema's message.
     error: (iss) =>
-      iss.input === undefined
+      iss.code !== 'invalid_type'
+        ? undefined
+        : iss.input === undefined
         ? 'required: a mapping of node name -> settings, e.g. nodes: { primary: { version: 17 } }'
         : `expected a mapping of node name -> settings, e.g. nodes: { primary: { version: 17 } }, got ${show(iss.input)}`,
   })
@@ -395,6 +417,8 @@ export const writeMixSchema = z
   })
   .refine((m) => m.insert + m.update + m.delete > 0, {
     error: 'all weights are 0; give at least one of insert, update, delete a weight above 0',
+    // A negative weight is already reported on its own field; do not add a second, vaguer problem.
+    when: (payload) => payload.issues.length === 0,
   });
 
 export const workloadSchema = z.strictObject({
@@ -465,15 +489,28 @@ export const cutoverSchema = z.preprocess(
   }),
 );
 
-export const timelineEntrySchema = z.strictObject({
+const timelineEntryShape = {
   at: durationField({ min: 0 }),
   fault: faultSchema.optional(),
   cutover: cutoverSchema.optional(),
+};
+
+export const timelineEntrySchema = z.strictObject(timelineEntryShape, {
+  // Writing the fault's fields flat on the entry is the commonest timeline slip; say where they go.
+  error: (iss) => {
+    if (iss.code !== 'unrecognized_keys') return undefined;
+    const message = unknownKeysMessage(iss.keys, Object.keys(timelineEntryShape));
+    const faultKeys = Object.keys(faultSchema.shape);
+    return iss.keys.some((k) => faultKeys.includes(k))
+      ? `${message}; fault fields go inside fault:, e.g. { at: 10s, fault: { kind: kill, node: primary } }`
+      : message;
+  },
 });
 
 export const timelineSchema = z
   .array(timelineEntrySchema, {
-    error: (iss) => `expected a list of { at, fault | cutover } entries, got ${show(iss.input)}`,
+    error: (iss) =>
+      `expected a list of { at, fault | cutover } entries, got ${show(iss.input)}${isPlainMapping(iss.input) ? ' (start each entry with "- ")' : ''}`,
   })
   .default([]);
 
@@ -520,13 +557,16 @@ export function parseThresholdExpression(name: string, text: unknown): Threshold
   const hint = `${name} takes ${KIND_HINT[kind]}`;
   if (typeof text !== 'string') {
     // `lostWrites: 0` is the likeliest slip: YAML read it as a number.
-    const example = typeof text === 'number' ? `; quote it with an operator, e.g. "== ${text}"` : '';
-    return `expected an expression string with an operator (${THRESHOLD_OPS.join(' ')}), got ${show(text)}${example}`;
+    return `expected a quoted expression with an operator (${THRESHOLD_OPS.join(' ')}), got ${show(text)}; ${hint}`;
   }
   const m = /^\s*(<=|>=|==|!=|<|>|=)?\s*(.*?)\s*$/.exec(text)!;
   const [, op, valueText] = m;
   if (!op) return `${show(text)} has no operator; write one of ${THRESHOLD_OPS.join(' ')} before the value, e.g. "< ${valueText || '5s'}" (${hint})`;
-  if (op === '=') return `${show(text)}: "=" is not an operator; use "==" (${hint})`;
+  if (op === '=') {
+    const swapped = /^[<>]/.exec(valueText)?.[0];
+    if (swapped) return `${show(text)}: "=${swapped}" is not an operator; did you mean "${swapped}="? (${hint})`;
+    return `${show(text)}: "=" is not an operator; use "==" (${hint})`;
+  }
   if (!valueText) return `${show(text)} has no value after "${op}" (${hint})`;
 
   let value: number | undefined;
@@ -552,26 +592,11 @@ export function parseThresholdExpression(name: string, text: unknown): Threshold
       value = /^\d+(?:\.\d+)?$/.test(valueText) ? Number(valueText) : undefined;
       break;
   }
+  if (value === undefined && kind === 'duration' && /^\d+(?:\.\d+)?$/.test(valueText)) {
+    return `${show(text)}: a duration needs a unit, e.g. "${op} ${valueText}s" or "${op} ${valueText}ms" (${hint})`;
+  }
   if (value === undefined || !Number.isFinite(value)) return `${show(text)}: ${show(valueText)} is not a valid value; ${hint}`;
   return { op: op as ThresholdOp, value, kind };
-}
-
-/** Whether an actual result satisfies a parsed threshold. */
-export function thresholdHolds(expr: Pick<ThresholdExpression, 'op' | 'value'>, actual: number): boolean {
-  switch (expr.op) {
-    case '<':
-      return actual < expr.value;
-    case '<=':
-      return actual <= expr.value;
-    case '>':
-      return actual > expr.value;
-    case '>=':
-      return actual >= expr.value;
-    case '==':
-      return actual === expr.value;
-    case '!=':
-      return actual !== expr.value;
-  }
 }
 
 const thresholdField = (name: ThresholdName) =>
@@ -626,5 +651,5 @@ export type ScenarioFileParsed = z.output<typeof scenarioFileSchema>;
 
 /** Only the top-level key names, to report unknown sections without re-validating them. */
 export const topLevelKeysSchema = z.strictObject(
-  Object.fromEntries(SECTION_NAMES.map((k) => [k, z.unknown()])) as Record<SectionName, z.ZodUnknown>,
+  Object.fromEntries(SECTION_NAMES.map((k) => [k, z.unknown().optional()])) as Record<SectionName, z.ZodOptional<z.ZodUnknown>>,
 );

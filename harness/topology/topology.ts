@@ -88,6 +88,7 @@ export async function buildTopology(
     signal.throwIfAborted();
     const node = await runtime.createNode({ name: config.name, version: config.version, image: config.image });
     topology.nodes.set(config.name, node);
+    recorder.event('node-binaries', { node: config.name, source: node.origin });
     const settings = { ...BASE_SETTINGS, ...config.settings };
     if (!config.replicaOf) {
       await startPrimary(node, settings, signal);

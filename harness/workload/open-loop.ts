@@ -39,9 +39,9 @@ export interface ScheduledOp {
   startMs: number;
   /** the connection slot (0 .. connections-1); a slot runs one operation at a time */
   slot: number;
-  /** ms the executor has before the operation counts as indeterminate */
+  /** ms the executor has before the operation counts as indeterminate; it must enforce it */
   timeoutMs: number;
-  /** aborts when the scheduler gives up waiting for this operation (at stop) */
+  /** aborts when the scheduler has given up on this operation (timeout + grace) */
   signal: AbortSignal;
 }
 
@@ -63,14 +63,14 @@ export interface OpenLoopOptions {
   rate: number;
   /** slots, i.e. at most this many operations in flight */
   connections: number;
-  /** ms an executor has per operation (it must enforce it: the scheduler only waits at stop) */
+  /** ms an executor has per operation (it must enforce it; the scheduler's watchdog is a backstop) */
   timeoutMs: number;
   /** ms an operation may wait for a free slot after its intended time before it is dropped;
    *  default min(1000, timeoutMs) */
   maxQueueDelayMs?: number;
-  /** ms an in-flight operation gets past its timeout at stop before it is recorded
-   *  indeterminate anyway; default 1000 */
-  stopGraceMs?: number;
+  /** ms an executor may overrun timeoutMs before the scheduler records its op indeterminate
+   *  itself and aborts the op's signal; default 1000 */
+  graceMs?: number;
   /** the first intended time; default clock.now() */
   startMs?: number;
   /** nothing is intended at or after startMs + durationMs; default: until aborted */
@@ -119,7 +119,8 @@ class Notifier {
 
 /**
  * Runs one stream until its deadline or until `signal` aborts, then waits for what is in
- * flight. Resolves when every intended operation has been recorded.
+ * flight (each op at most timeoutMs + graceMs). Resolves when every intended operation has
+ * been recorded.
  */
 export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopSummary> {
   const { stream, clock, execute, record, plan, signal } = options;
@@ -128,7 +129,7 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopSum
 
   const timeoutMs = options.timeoutMs;
   const maxQueueDelayMs = options.maxQueueDelayMs ?? Math.min(1000, timeoutMs);
-  const stopGraceMs = options.stopGraceMs ?? 1000;
+  const graceMs = options.graceMs ?? 1000;
   let counter = 0;
   const nextId = options.nextId ?? (() => ++counter);
 
@@ -140,7 +141,7 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopSum
   const settled = new Notifier();
 
   const finish = (p: Pending, endMs: number, result: OpResult | { outcome: 'dropped' }) => {
-    if (p.recorded) return; // a late executor after a forced record at stop
+    if (p.recorded) return; // a late executor after its watchdog recorded the op
     p.recorded = true;
     const r = result as Partial<OpResult> & { outcome: OpOutcome };
     const rec: OpRecord = {
@@ -172,6 +173,19 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopSum
       timeoutMs,
       signal: p.controller.signal,
     };
+    // The watchdog: an executor that overruns its timeout by the grace does not keep its op
+    // out of the record. The slot stays busy until the executor really lets go.
+    const watchdog = new AbortController();
+    void clock.sleep(timeoutMs + graceMs, watchdog.signal).then(() => {
+      if (watchdog.signal.aborted || p.recorded) return;
+      inflight.delete(p);
+      finish(p, clock.now(), {
+        outcome: 'indeterminate',
+        error: { class: 'timeout', message: `no verdict within ${timeoutMs}ms (+${graceMs}ms grace); the executor was told to let go` },
+      });
+      p.controller?.abort();
+      settled.notify();
+    });
     let promise: Promise<OpResult>;
     try {
       promise = execute(op);
@@ -187,6 +201,7 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopSum
         }),
       )
       .then((result) => {
+        watchdog.abort();
         finish(p, clock.now(), result);
         inflight.delete(p);
         freeSlots.push(slot);
@@ -201,7 +216,7 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopSum
     const now = clock.now();
     while (queueHead < queue.length) {
       const p = queue[queueHead];
-      if (now - p.intendedMs > maxQueueDelayMs) {
+      if (now - p.intendedMs >= maxQueueDelayMs) {
         queueHead++;
         finish(p, now, { outcome: 'dropped' });
         continue;
@@ -259,35 +274,14 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopSum
       if (queueHead >= queue.length) break;
       const expiry = queue[queueHead].intendedMs + maxQueueDelayMs;
       const abortWait = new AbortController();
-      await Promise.race([settled.wait(), clock.sleep(Math.max(0, expiry - clock.now()) + 0.001, abortWait.signal)]);
+      await Promise.race([settled.wait(), clock.sleep(Math.max(0, expiry - clock.now()), abortWait.signal)]);
       abortWait.abort();
       if (signal?.aborted) dropQueued();
     }
   }
 
-  // In flight: wait for each up to its timeout plus a grace, then record it indeterminate
-  // (it was sent, nobody knows whether it happened) and tell its executor to let go.
-  while (inflight.size > 0) {
-    const now = clock.now();
-    let earliest = Infinity;
-    for (const p of inflight) {
-      const giveUpAt = (p.startMs ?? now) + timeoutMs + stopGraceMs;
-      if (giveUpAt <= now) {
-        inflight.delete(p);
-        finish(p, now, {
-          outcome: 'indeterminate',
-          error: { class: 'stopped', message: `still running ${Math.round(now - (p.startMs ?? now))}ms after it started when the load stopped` },
-        });
-        p.controller?.abort();
-      } else {
-        earliest = Math.min(earliest, giveUpAt);
-      }
-    }
-    if (inflight.size === 0) break;
-    const abortWait = new AbortController();
-    await Promise.race([settled.wait(), clock.sleep(earliest - now, abortWait.signal)]);
-    abortWait.abort();
-  }
+  // In flight: each op is recorded by its executor, or by its watchdog at the latest.
+  while (inflight.size > 0) await settled.wait();
 
   return summary;
 }

@@ -65,12 +65,15 @@ const INDETERMINATE_SQLSTATES = new Set([
   '57P05', // idle_session_timeout / connection killed while we were waiting
 ]);
 
-/** Error class of a server-rejected statement, by SQLSTATE. */
+/**
+ * Error class of a statement's error, by SQLSTATE. 'connection' is kept for "never sent";
+ * a connection exception after sending is 'connection-lost'.
+ */
 export function sqlstateClass(sqlstate: string): string {
   if (sqlstate === '25006') return 'read-only';
   if (sqlstate === '57014') return 'canceled';
   if (sqlstate.startsWith('57P')) return 'shutdown';
-  if (sqlstate.startsWith('08')) return 'connection';
+  if (sqlstate.startsWith('08')) return 'connection-lost';
   if (sqlstate.startsWith('40')) return 'conflict';
   if (sqlstate.startsWith('23')) return 'constraint';
   if (sqlstate.startsWith('53')) return 'resources';
@@ -130,6 +133,8 @@ export class ReconnectingClient {
   private attempts = 0;
   private lostAtMs: number | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** the client a connect in progress will produce (so close() can end it) */
+  private pendingClient: pg.Client | undefined;
   private readonly backoff: BackoffOptions;
   private readonly random: () => number;
 
@@ -181,7 +186,10 @@ export class ReconnectingClient {
       if (result === 'timeout' || result === 'aborted') {
         // The connection is stuck behind this statement (and pg's query_timeout would leave
         // it so): destroy it, so the next op gets a fresh one. The statement may still commit.
-        this.discard(client, { class: result === 'timeout' ? 'timeout' : 'connection-lost', message: 'connection destroyed' });
+        this.discard(client, {
+          class: result === 'timeout' ? 'timeout' : 'aborted',
+          message: result === 'timeout' ? `destroyed: no answer within ${timeoutMs}ms` : 'destroyed: the load stopped',
+        });
         return {
           outcome: 'indeterminate',
           error: {
@@ -194,7 +202,8 @@ export class ReconnectingClient {
     } catch (err) {
       const verdict = classifyQueryError(err);
       // A connection-level error leaves this client unusable; its 'end' will come, but do
-      // not let the next op pick it up in between.
+      // not let the next op pick it up in between. A statement the server merely rejected
+      // (constraint, read-only...) leaves a healthy connection: keep it.
       if (verdict.outcome === 'indeterminate' || verdict.error.class === 'connection') this.discard(client, verdict.error);
       return verdict;
     } finally {
@@ -212,9 +221,6 @@ export class ReconnectingClient {
     const current = (state.kind === 'connected' ? state.client : undefined) ?? this.pendingClient;
     if (current) await endQuietly(current);
   }
-
-  /** The client a connect in progress will produce (so close() can end it). */
-  private pendingClient: pg.Client | undefined;
 
   private async acquire(deadline: number, signal: AbortSignal | undefined): Promise<pg.Client | { error: OpError }> {
     for (;;) {

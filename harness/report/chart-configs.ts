@@ -1,0 +1,342 @@
+// The charts of a run as chart.js configurations built from results.json: plain JSON (no
+// callbacks), so the same configuration draws the PNGs in Node and is inlined into
+// report.html. Time runs in seconds from the start of the load phase; fault and cutover
+// windows are shaded by the `pgdrillWindows` plugin below, downtime is a strip along the bottom.
+
+import type { Results, SecondBucket } from './results.js';
+import { cutoverWindows, downtimeRunWindows, faultWindows, loadStartMs, type RunWindow, type WindowKind } from './report-model.js';
+
+export type ChartId = 'writes' | 'reads' | 'latency' | 'lag-bytes' | 'lag-time';
+
+export interface ChartSpec {
+  id: ChartId;
+  title: string;
+  /** one sentence under the title: how to read the chart */
+  caption: string;
+  /** a chart.js configuration, JSON-serialisable */
+  config: ChartConfigJson;
+}
+
+/** The subset of a chart.js configuration built here (kept loose: it is serialised anyway). */
+export interface ChartConfigJson {
+  type: 'bar' | 'line';
+  data: { datasets: Record<string, unknown>[] };
+  options: Record<string, unknown> & { plugins: Record<string, unknown> & { pgdrillWindows: WindowsPluginOptions } };
+}
+
+/** A window in chart coordinates: seconds from the start of the load phase. */
+export interface ChartWindow {
+  from: number;
+  to: number;
+  kind: WindowKind;
+  label: string;
+}
+
+export interface WindowsPluginOptions {
+  windows: ChartWindow[];
+}
+
+export const OUTCOME_COLORS = { ok: '#4c9a6a', failed: '#d1242f', indeterminate: '#e8912d', dropped: '#8c959f' } as const;
+const PERCENTILE_COLORS = { p50: '#7cb7f0', p95: '#2f6fd6', p99: '#0a2f6b' } as const;
+const NODE_COLORS = ['#0969da', '#bf3989', '#1a7f37', '#9a6700', '#8250df', '#57606a'];
+
+/** More points than this per series are merged (keeping peaks): long runs stay small. */
+const MAX_POINTS = 1500;
+
+type Point = [number, number | null];
+
+export function buildChartSpecs(results: Results): ChartSpec[] {
+  const t0 = loadStartMs(results);
+  const windows = chartWindows(results, t0);
+  const range = xRange(results, t0);
+  const specs: ChartSpec[] = [];
+  const { writes, reads } = results.load;
+
+  if (writes.intended > 0) {
+    specs.push({
+      id: 'writes',
+      title: 'Writes per second by outcome',
+      caption: 'Each bar is one second of intended writes: acknowledged (ok), refused (failed), unknown (indeterminate) or never started (dropped).',
+      config: outcomeChart(writes.perSecond, 'writes / s', windows, range),
+    });
+  }
+  if (reads.intended > 0) {
+    specs.push({
+      id: 'reads',
+      title: 'Reads per second by outcome',
+      caption: 'Intended reads per second by outcome.',
+      config: outcomeChart(reads.perSecond, 'reads / s', windows, range),
+    });
+  }
+  if (writes.intended > 0 || reads.intended > 0) {
+    specs.push({
+      id: 'latency',
+      title: 'Latency per second',
+      caption: 'Percentiles of acknowledged operations, measured from their intended start (a stall counts in full). Log scale.',
+      config: latencyChart(results, windows, range),
+    });
+  }
+  const samples = results.lag.samples;
+  if (samples.length > 0) {
+    specs.push({
+      id: 'lag-bytes',
+      title: 'Replication lag (bytes not yet replayed)',
+      caption: 'WAL bytes each replica has not replayed yet, as its primary reports them.',
+      config: lagChart(results, t0, 'bytes', windows, range),
+    });
+    if (samples.some((s) => s.replayLagMs !== null)) {
+      specs.push({
+        id: 'lag-time',
+        title: 'Replication lag (time)',
+        caption: 'replay_lag from pg_stat_replication: how old the newest replayed change is. Empty while the replica is idle and caught up.',
+        config: lagChart(results, t0, 'time', windows, range),
+      });
+    }
+  }
+  return specs;
+}
+
+function chartWindows(results: Results, t0: number): ChartWindow[] {
+  const toChart = (w: RunWindow): ChartWindow => ({
+    from: round((w.startMs - t0) / 1000, 3),
+    to: round((w.endMs - t0) / 1000, 3),
+    kind: w.kind,
+    label: w.label,
+  });
+  return [...faultWindows(results), ...cutoverWindows(results), ...downtimeRunWindows(results)].map(toChart);
+}
+
+function xRange(results: Results, t0: number): { min: number; max: number } {
+  let max = results.scenario.duration / 1000;
+  let min = 0;
+  for (const b of [...results.load.writes.perSecond, ...results.load.reads.perSecond]) {
+    max = Math.max(max, b.second + 1);
+    min = Math.min(min, b.second);
+  }
+  for (const s of results.lag.samples) {
+    const x = (s.t - t0) / 1000;
+    max = Math.max(max, x);
+    min = Math.min(min, x);
+  }
+  return { min: Math.floor(min), max: Math.ceil(max) };
+}
+
+function baseOptions(yTitle: string, windows: ChartWindow[], range: { min: number; max: number }, yExtra: Record<string, unknown> = {}) {
+  return {
+    animation: false as const,
+    responsive: false,
+    maintainAspectRatio: false,
+    parsing: true,
+    normalized: true,
+    interaction: { mode: 'nearest', axis: 'x', intersect: false },
+    plugins: {
+      legend: { position: 'top', align: 'end', labels: { boxWidth: 12, boxHeight: 12 } },
+      tooltip: { enabled: true },
+      pgdrillWindows: { windows },
+    },
+    scales: {
+      x: {
+        type: 'linear',
+        min: range.min,
+        max: range.max,
+        offset: false,
+        title: { display: true, text: 'seconds from the start of the load' },
+        ticks: { maxTicksLimit: 20 },
+        grid: { color: '#eaeef2' },
+      },
+      y: { beginAtZero: true, title: { display: true, text: yTitle }, grid: { color: '#eaeef2' }, ...yExtra },
+    },
+  };
+}
+
+function outcomeChart(buckets: SecondBucket[], yTitle: string, windows: ChartWindow[], range: { min: number; max: number }): ChartConfigJson {
+  // a bucket counts [s, s+1): its bar is centred on s+0.5 so it sits over the second it counts
+  const series = (pick: (b: SecondBucket) => number): Point[] =>
+    downsample(buckets.map((b) => [b.second + 0.5, pick(b)] as Point), 'mean');
+  const bar = (label: keyof typeof OUTCOME_COLORS, pick: (b: SecondBucket) => number) => ({
+    label,
+    data: series(pick),
+    backgroundColor: OUTCOME_COLORS[label],
+    borderWidth: 0,
+    barPercentage: 0.92,
+    categoryPercentage: 1,
+    stack: 'outcome',
+  });
+  const options = baseOptions(yTitle, windows, range);
+  (options.scales.x as Record<string, unknown>).stacked = true;
+  (options.scales.y as Record<string, unknown>).stacked = true;
+  return {
+    type: 'bar',
+    data: {
+      datasets: [
+        bar('ok', (b) => b.ok),
+        bar('failed', (b) => b.failed),
+        bar('indeterminate', (b) => b.indeterminate),
+        bar('dropped', (b) => b.dropped),
+      ],
+    },
+    options,
+  };
+}
+
+function latencyChart(results: Results, windows: ChartWindow[], range: { min: number; max: number }): ChartConfigJson {
+  const { writes, reads } = results.load;
+  // a log axis cannot place 0; an empty second is a gap, not a fast second
+  const series = (buckets: SecondBucket[], p: 'p50' | 'p95' | 'p99'): Point[] =>
+    downsample(
+      buckets.map((b) => [b.second + 0.5, b.latencyMs && b.latencyMs[p] > 0 ? round(b.latencyMs[p], 3) : null] as Point),
+      'max',
+    );
+  const line = (label: string, data: Point[], color: string, dashed = false) => ({
+    label,
+    data,
+    borderColor: color,
+    backgroundColor: color,
+    borderWidth: dashed ? 1.5 : 2,
+    borderDash: dashed ? [5, 4] : [],
+    pointRadius: 0,
+    pointHitRadius: 4,
+    spanGaps: false,
+    tension: 0,
+  });
+  const datasets = [];
+  if (writes.intended > 0) {
+    datasets.push(
+      line('writes p50', series(writes.perSecond, 'p50'), PERCENTILE_COLORS.p50),
+      line('writes p95', series(writes.perSecond, 'p95'), PERCENTILE_COLORS.p95),
+      line('writes p99', series(writes.perSecond, 'p99'), PERCENTILE_COLORS.p99),
+    );
+  }
+  if (reads.intended > 0) datasets.push(line('reads p99', series(reads.perSecond, 'p99'), '#bf8700', true));
+  return { type: 'line', data: { datasets }, options: baseOptions('milliseconds (log)', windows, range, { type: 'logarithmic', beginAtZero: false }) };
+}
+
+function lagChart(results: Results, t0: number, measure: 'bytes' | 'time', windows: ChartWindow[], range: { min: number; max: number }): ChartConfigJson {
+  const samples = results.lag.samples;
+  const nodes = [...new Set(samples.map((s) => s.node))];
+  const raw = (s: (typeof samples)[number]) => (measure === 'bytes' ? s.replayBytes : s.replayLagMs);
+  const max = Math.max(0, ...samples.map((s) => raw(s) ?? 0));
+  const unit = measure === 'bytes' ? byteUnit(max) : timeUnit(max);
+  const datasets = nodes.map((node, i) => {
+    const color = NODE_COLORS[i % NODE_COLORS.length];
+    const points = samples
+      .filter((s) => s.node === node)
+      .map((s) => {
+        const v = raw(s);
+        return [round((s.t - t0) / 1000, 3), v === null ? null : round(v / unit.divisor, 3)] as Point;
+      });
+    return {
+      label: node,
+      data: downsample(points, 'max'),
+      borderColor: color,
+      backgroundColor: color,
+      borderWidth: 2,
+      pointRadius: 0,
+      pointHitRadius: 4,
+      spanGaps: false,
+      stepped: false,
+      tension: 0,
+    };
+  });
+  return { type: 'line', data: { datasets }, options: baseOptions(unit.name, windows, range) };
+}
+
+function byteUnit(max: number): { name: string; divisor: number } {
+  if (max >= 1024 ** 3) return { name: 'GB', divisor: 1024 ** 3 };
+  if (max >= 1024 ** 2) return { name: 'MB', divisor: 1024 ** 2 };
+  if (max >= 1024) return { name: 'kB', divisor: 1024 };
+  return { name: 'bytes', divisor: 1 };
+}
+
+function timeUnit(max: number): { name: string; divisor: number } {
+  return max >= 2000 ? { name: 'seconds', divisor: 1000 } : { name: 'milliseconds', divisor: 1 };
+}
+
+/**
+ * Merges neighbouring points until at most MAX_POINTS remain. Counts are averaged (the
+ * y axis stays "per second"); latencies and lag keep the maximum so a spike stays visible.
+ */
+export function downsample(points: Point[], how: 'mean' | 'max', maxPoints = MAX_POINTS): Point[] {
+  if (points.length <= maxPoints) return points;
+  const size = Math.ceil(points.length / maxPoints);
+  const out: Point[] = [];
+  for (let i = 0; i < points.length; i += size) {
+    const chunk = points.slice(i, i + size);
+    const values = chunk.map((p) => p[1]).filter((v): v is number => v !== null);
+    const x = chunk.reduce((sum, p) => sum + p[0], 0) / chunk.length;
+    const y = values.length === 0 ? null : how === 'max' ? Math.max(...values) : values.reduce((a, b) => a + b, 0) / values.length;
+    out.push([round(x, 3), y === null ? null : round(y, 3)]);
+  }
+  return out;
+}
+
+function round(v: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+}
+
+/** Colours of the shaded windows, shared by the plugin and the HTML legend. */
+export const WINDOW_COLORS: Record<WindowKind, string> = {
+  fault: 'rgba(209, 36, 47, 0.10)',
+  cutover: 'rgba(9, 105, 218, 0.12)',
+  'write-downtime': 'rgba(130, 7, 30, 0.85)',
+  'read-downtime': 'rgba(191, 135, 0, 0.85)',
+};
+
+// Minimal shapes of what the plugin touches, so it type-checks without chart.js internals.
+interface PluginScale {
+  getPixelForValue(value: number): number;
+}
+interface PluginChart {
+  ctx: CanvasRenderingContext2D;
+  chartArea: { left: number; right: number; top: number; bottom: number };
+  scales: Record<string, PluginScale>;
+}
+
+/**
+ * chart.js plugin hook (beforeDatasetsDraw): shades fault and cutover windows behind the
+ * data and draws client downtime as a strip along the bottom. It must stay self-contained:
+ * report.html inlines its source text (Function.prototype.toString) so the browser and the
+ * PNGs draw windows with the very same code.
+ */
+export function drawWindows(chart: PluginChart, _args: unknown, options: WindowsPluginOptions): void {
+  const windows = (options && options.windows) || [];
+  const area = chart.chartArea;
+  const x = chart.scales.x;
+  if (!area || !x || windows.length === 0) return;
+  const colors: Record<string, string> = {
+    fault: 'rgba(209, 36, 47, 0.10)',
+    cutover: 'rgba(9, 105, 218, 0.12)',
+    'write-downtime': 'rgba(130, 7, 30, 0.85)',
+    'read-downtime': 'rgba(191, 135, 0, 0.85)',
+  };
+  const ctx = chart.ctx;
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(area.left, area.top, area.right - area.left, area.bottom - area.top);
+  ctx.clip();
+  let labelRow = 0;
+  for (let i = 0; i < windows.length; i++) {
+    const w = windows[i];
+    const left = Math.max(area.left, x.getPixelForValue(w.from));
+    const right = Math.min(area.right, x.getPixelForValue(w.to));
+    if (right < area.left || left > area.right) continue;
+    // an instant (a restart, a 50 ms gap) still gets a visible mark
+    const width = Math.max(2, right - left);
+    ctx.fillStyle = colors[w.kind] || 'rgba(0,0,0,0.08)';
+    if (w.kind === 'write-downtime' || w.kind === 'read-downtime') {
+      const h = 5;
+      const y = w.kind === 'write-downtime' ? area.bottom - h : area.bottom - 2 * h - 1;
+      ctx.fillRect(left, y, width, h);
+      continue;
+    }
+    ctx.fillRect(left, area.top, width, area.bottom - area.top);
+    ctx.fillStyle = w.kind === 'fault' ? 'rgba(150, 20, 30, 0.9)' : 'rgba(9, 70, 160, 0.9)';
+    ctx.font = '11px system-ui, -apple-system, "Segoe UI", Roboto, "Liberation Sans", Arial, sans-serif';
+    ctx.textBaseline = 'top';
+    // labels of windows close together are staggered so they do not overprint
+    ctx.fillText(w.label, left + 3, area.top + 3 + 13 * (labelRow % 3));
+    labelRow++;
+  }
+  ctx.restore();
+}

@@ -1,0 +1,398 @@
+// report.html: one self-contained page (chart.js and the data inlined, opens offline) that
+// tells a run from the verdict down: thresholds, downtime, timeline, charts, cutover steps,
+// integrity and the scenario as run. Rendered from a Results object alone.
+
+import YAML from 'yaml';
+import type { Downtime, LoadSummary, Results } from './results.js';
+import { formatBytes, formatDuration } from '../util/units.js';
+import { integrityFailures } from '../checks/thresholds.js';
+import { buildChartSpecs, OUTCOME_COLORS, WINDOW_COLORS, type ChartSpec } from './chart-configs.js';
+import {
+  cutoverWindows,
+  downtimeRunWindows,
+  faultWindows,
+  formatLoadTime,
+  loadStartMs,
+  timelineRows,
+  type RunWindow,
+} from './report-model.js';
+import { escapeHtml as h, renderPage } from './html-kit.js';
+
+export function renderHtml(results: Results): string {
+  const charts = buildChartSpecs(results);
+  const t0 = loadStartMs(results);
+  const body = `<main>
+${headerSection(results)}
+${thresholdsSection(results)}
+${downtimeSection(results, t0)}
+${timelineSection(results, t0)}
+${chartsSection(charts)}
+${cutoverSection(results, t0)}
+${integritySection(results)}
+${loadSection(results)}
+${scenarioSection(results)}
+<footer>pgdrill ${h(results.pgdrillVersion)} · run ${h(results.runId)} · rendered from results.json</footer>
+</main>`;
+  return renderPage({
+    title: `${results.verdict.toUpperCase()} · ${results.scenario.name} · pgdrill`,
+    body,
+    charts: charts.map((c) => ({ id: c.id, config: c.config })),
+  });
+}
+
+/** Why the run failed, in sentences: failing thresholds, integrity, the cutover, a run error. */
+export function failureReasons(results: Results): string[] {
+  const reasons: string[] = [];
+  if (results.error) reasons.push(`the run did not finish: ${results.error.message} (${results.error.code})`);
+  for (const t of results.thresholds) if (!t.pass) reasons.push(`threshold ${t.name} ${t.limit}: measured ${t.actualText}`);
+  if (results.cutover && !results.cutover.ok) {
+    const failed = results.cutover.steps.find((s) => !s.ok);
+    reasons.push(`the cutover failed${failed ? ` at step ${failed.name}: ${failed.detail}` : ''}${results.cutover.rolledBack ? ' (rolled back)' : ''}`);
+  }
+  reasons.push(...integrityFailures(results.integrity));
+  if (!results.integrity && !results.error) reasons.push('integrity was not verified');
+  return reasons;
+}
+
+function headerSection(r: Results): string {
+  const verdict = r.verdict === 'pass' ? 'pass' : 'fail';
+  const reasons = verdict === 'fail' ? failureReasons(r) : [];
+  const strategy = r.cutover ? `${r.cutover.strategy}: ${r.cutover.from} → ${r.cutover.to}` : r.scenario.strategy ? `${r.scenario.strategy.kind} (no cutover ran)` : 'no cutover';
+  const meta = [
+    `started ${h(r.startedAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC'))}`,
+    `took ${h(formatDuration(r.durationMs))}`,
+    `runtime ${h(r.runtime)}`,
+    h(strategy),
+    `nodes ${r.nodes.map((n) => `${h(n.name)} (PG ${n.version})`).join(', ')}`,
+  ];
+  return `<section class="card" id="verdict-section">
+<header class="run">
+  <div class="titles">
+    <h1>${h(r.scenario.name)}</h1>
+    ${r.scenario.description ? `<p class="muted">${h(r.scenario.description)}</p>` : ''}
+    <div class="meta">${meta.map((m) => `<span>${m}</span>`).join('')}</div>
+  </div>
+  <div id="verdict" class="verdict ${verdict}" data-verdict="${verdict}" title="verdict">${verdict === 'pass' ? 'PASS' : 'FAIL'}</div>
+</header>
+${reasons.length ? `<div class="reasons"><strong>Why it failed</strong><ul>${reasons.map((x) => `<li>${h(x)}</li>`).join('')}</ul></div>` : ''}
+${keyFigures(r)}
+<nav class="sections">${[
+    ['thresholds', 'Thresholds'],
+    ['downtime', 'Downtime'],
+    ['timeline', 'Timeline'],
+    ['charts', 'Charts'],
+    ['cutover', 'Cutover'],
+    ['integrity', 'Integrity'],
+    ['load', 'Load'],
+    ['scenario', 'Scenario as run'],
+  ]
+    .map(([id, label]) => `<a href="#${id}">${label}</a>`)
+    .join('')}</nav>
+</section>`;
+}
+
+type FigureState = 'good' | 'bad' | 'neutral';
+
+function keyFigures(r: Results): string {
+  const byThreshold = (name: string): FigureState => {
+    const t = r.thresholds.find((x) => x.name === name);
+    return t ? (t.pass ? 'good' : 'bad') : 'neutral';
+  };
+  const w = r.load.writes;
+  const figures: { label: string; value: string; sub: string; state: FigureState }[] = [];
+  const dw = r.downtime.writes;
+  figures.push({
+    label: 'Write downtime',
+    value: w.intended > 0 ? formatDuration(dw.longestMs) : '–',
+    sub: w.intended > 0 ? `longest of ${dw.windows.length} window${dw.windows.length === 1 ? '' : 's'}, ${formatDuration(dw.totalMs)} in all` : 'no write load',
+    state: byThreshold('writeDowntime'),
+  });
+  figures.push({
+    label: 'Server write gap',
+    value: r.downtime.serverWriteGapMs === null ? '–' : formatDuration(r.downtime.serverWriteGapMs),
+    sub: 'largest gap between committed probe writes',
+    state: byThreshold('serverWriteGap'),
+  });
+  const i = r.integrity;
+  figures.push({
+    label: 'Lost writes',
+    value: i ? String(i.lostWrites) : '–',
+    sub: i ? `of ${i.acknowledgedWrites} acknowledged` : 'not verified',
+    state: i ? (i.lostWrites > 0 ? 'bad' : 'good') : 'bad',
+  });
+  figures.push({
+    label: 'Max replay lag',
+    value: r.lag.maxReplayBytes === null ? '–' : formatBytes(r.lag.maxReplayBytes),
+    sub: r.lag.maxReplayLagMs === null ? (r.lag.samples.length ? 'no time lag reported' : 'no replica sampled') : `${formatMs(r.lag.maxReplayLagMs)} at most`,
+    state: byThreshold('maxReplayLagBytes'),
+  });
+  figures.push({
+    label: 'p99 write latency',
+    value: w.ok > 0 ? formatMs(w.latencyMs.p99) : '–',
+    sub: w.ok > 0 ? `p50 ${formatMs(w.latencyMs.p50)}, max ${formatMs(w.latencyMs.max)}` : 'no acknowledged write',
+    state: byThreshold('p99WriteLatency'),
+  });
+  const notOk = w.failed + w.indeterminate + w.dropped;
+  figures.push({
+    label: 'Writes acknowledged',
+    value: w.intended > 0 ? `${percent(w.ok / w.intended)}` : '–',
+    sub: `${w.ok} of ${w.intended}; ${notOk} not ok`,
+    state: byThreshold('writeErrorRate'),
+  });
+  if (r.cutover) {
+    const c = r.cutover;
+    const span = c.steps.length ? c.steps[c.steps.length - 1].endMs - c.steps[0].startMs : 0;
+    figures.push({
+      label: c.dryRun ? 'Cutover (dry run)' : 'Cutover',
+      value: c.ok ? formatDuration(span) : 'failed',
+      sub: `${c.steps.length} steps${c.rolledBack ? ', rolled back' : ''}`,
+      state: c.ok ? 'good' : 'bad',
+    });
+  }
+  return `<div class="figures">${figures
+    .map(
+      (f) => `<div class="figure ${f.state === 'neutral' ? '' : f.state}"><div class="label">${h(f.label)}</div><div class="value">${h(f.value)}</div><div class="sub">${h(f.sub)}</div></div>`,
+    )
+    .join('')}</div>`;
+}
+
+function thresholdsSection(r: Results): string {
+  const rows = r.thresholds
+    .map(
+      (t) => `<tr class="${t.pass ? '' : 'bad'}"><td><code>${h(t.name)}</code></td><td><code>${h(t.limit)}</code></td><td class="num">${h(t.actualText)}</td><td>${status(t.pass)}</td></tr>`,
+    )
+    .join('');
+  const integrity = integrityFailures(r.integrity);
+  return `<section class="card" id="thresholds">
+<h2>Thresholds</h2>
+${
+  r.thresholds.length
+    ? `<table><thead><tr><th>threshold</th><th>limit</th><th class="num">measured</th><th>result</th></tr></thead><tbody>${rows}</tbody></table>`
+    : '<p class="muted">The scenario sets no thresholds: the verdict rests on the integrity checks and the cutover.</p>'
+}
+<p class="small muted">Independently of thresholds, a run fails when an acknowledged write is lost, tables differ, a sequence is behind, the old primary took writes after the promotion, or the cutover failed.${
+    r.integrity ? (integrity.length ? ` This run: ${h(integrity.join('; '))}.` : ' None of these happened in this run.') : ' Integrity was not verified in this run.'
+  }</p>
+</section>`;
+}
+
+function downtimeSection(r: Results, t0: number): string {
+  const table = (name: string, d: Downtime, stream: LoadSummary) => {
+    if (stream.intended === 0) return `<div><h3>${name}</h3><p class="muted">No ${name.toLowerCase()} load in this run.</p></div>`;
+    if (d.windows.length === 0) return `<div><h3>${name}</h3><p>No downtime: every second had acknowledged ${name.toLowerCase()}.</p></div>`;
+    const rows = d.windows
+      .map(
+        (w) => `<tr><td class="num">${formatLoadTime(w.startMs, t0)}</td><td class="num">${formatLoadTime(w.endMs, t0)}</td><td class="num"><strong>${h(formatDuration(w.durationMs))}</strong></td><td class="num">${w.failedOps}</td><td>${w.openAtEnd ? 'still down at the end' : ''}</td></tr>`,
+      )
+      .join('');
+    return `<div><h3>${name}: longest ${h(formatDuration(d.longestMs))}, total ${h(formatDuration(d.totalMs))}</h3>
+<table><thead><tr><th class="num">from</th><th class="num">to</th><th class="num">duration</th><th class="num">ops not ok</th><th></th></tr></thead><tbody>${rows}</tbody></table></div>`;
+  };
+  const gap = r.downtime.serverWriteGapMs;
+  return `<section class="card" id="downtime">
+<h2>Downtime</h2>
+<p class="small muted">As the clients saw it: a window opens at the intended start of the first operation that did not succeed after a success and closes at the next success. Times are from the start of the load phase (T).</p>
+<div class="two">${table('Writes', r.downtime.writes, r.load.writes)}${table('Reads', r.downtime.reads, r.load.reads)}</div>
+<h3>Server write gap: ${gap === null ? 'not measured' : h(formatDuration(gap))}</h3>
+<p class="small muted">The largest gap between two consecutive committed probe writes by the servers' own clock (one probe every ${h(formatDuration(r.scenario.workload.probe.interval))}): the time no write could commit anywhere, whatever the clients saw.</p>
+</section>`;
+}
+
+function timelineSection(r: Results, t0: number): string {
+  const end = Math.max(r.durationMs, ...r.phases.map((p) => p.endMs));
+  const pos = (ms: number) => Math.max(0, Math.min(100, (ms / end) * 100));
+  const seg = (cls: string, startMs: number, endMs: number, label: string, title: string) =>
+    `<div class="seg ${cls}" style="left:${pos(startMs).toFixed(3)}%;width:${(pos(endMs) - pos(startMs)).toFixed(3)}%" title="${h(title)}">${h(label)}</div>`;
+  const row = (name: string, segs: string) => `<div class="row"><div class="name">${h(name)}</div><div class="track">${segs}</div></div>`;
+  const windowSegs = (ws: RunWindow[]) =>
+    ws.map((w) => seg(w.kind, w.startMs, w.endMs, w.label, `${w.label}: ${formatLoadTime(w.startMs, t0)} to ${formatLoadTime(w.endMs, t0)} (${formatDuration(w.endMs - w.startMs)})${w.open ? ', never closed' : ''}`)).join('');
+  const phases = r.phases
+    .filter((p) => p.name !== 'cutover')
+    .map((p) => seg(`phase-${p.name}`, p.startMs, p.endMs, p.name, `${p.name}: ${formatDuration(p.endMs - p.startMs)}`))
+    .join('');
+  const faults = faultWindows(r);
+  const cutovers = cutoverWindows(r);
+  const downtime = downtimeRunWindows(r);
+  const rows = [
+    row('phases', phases),
+    row('cutover', windowSegs(cutovers)),
+    row('faults', windowSegs(faults)),
+    row('write downtime', windowSegs(downtime.filter((w) => w.kind === 'write-downtime'))),
+  ];
+  if (r.load.reads.intended > 0) rows.push(row('read downtime', windowSegs(downtime.filter((w) => w.kind === 'read-downtime'))));
+  const ticks = timeTicks(end, t0)
+    .map((t) => `<span style="left:${pos(t.ms).toFixed(3)}%">${h(t.label)}</span>`)
+    .join('');
+  const events = timelineRows(r);
+  const eventRows = events
+    .map(
+      (e) => `<tr class="${e.bad ? 'bad' : ''}"><td class="num">${formatLoadTime(e.t, t0)}</td><td class="num muted">${h(formatDuration(e.t))}</td><td><code>${h(e.kind)}</code></td><td>${h(e.text)}</td></tr>`,
+    )
+    .join('');
+  return `<section class="card" id="timeline">
+<h2>Timeline</h2>
+<p class="small muted">The whole run; T is the start of the load phase, ${h(formatDuration(t0))} into the run.${faults.length === 0 ? ' No fault was injected.' : ''} Hover a bar for exact times.</p>
+<div class="gantt">${rows.join('')}<div class="axis">${ticks}</div></div>
+<details open><summary>${events.length} timeline events</summary>
+<div style="max-height:420px;overflow:auto">
+<table><thead><tr><th class="num">T</th><th class="num">run time</th><th>event</th><th>what happened</th></tr></thead><tbody>${eventRows}</tbody></table>
+</div></details>
+</section>`;
+}
+
+/** About ten labelled ticks over the run, at round load-relative seconds. */
+function timeTicks(endMs: number, t0: number): { ms: number; label: string }[] {
+  const steps = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600];
+  const span = endMs / 1000;
+  const step = steps.find((s) => span / s <= 12) ?? Math.ceil(span / 12);
+  const ticks: { ms: number; label: string }[] = [];
+  const first = Math.ceil(-t0 / 1000 / step) * step;
+  for (let s = first; t0 + s * 1000 <= endMs; s += step) {
+    ticks.push({ ms: t0 + s * 1000, label: s === 0 ? 'T' : `${s > 0 ? '+' : '−'}${formatDuration(Math.abs(s) * 1000)}` });
+  }
+  return ticks;
+}
+
+function chartsSection(charts: ChartSpec[]): string {
+  const legend = `<div class="legend">
+<span><span class="swatch" style="background:${WINDOW_COLORS.cutover}"></span>cutover</span>
+<span><span class="swatch" style="background:${WINDOW_COLORS.fault}"></span>fault</span>
+<span><span class="swatch strip" style="background:${WINDOW_COLORS['write-downtime']}"></span>write downtime</span>
+<span><span class="swatch strip" style="background:${WINDOW_COLORS['read-downtime']}"></span>read downtime</span>
+<span>outcomes: ${(Object.keys(OUTCOME_COLORS) as (keyof typeof OUTCOME_COLORS)[])
+    .map((k) => `<span class="swatch" style="background:${OUTCOME_COLORS[k]}"></span>${k}`)
+    .join(' ')}</span>
+</div>`;
+  const blocks = charts
+    .map(
+      (c) => `<div class="chart"><h3>${h(c.title)}</h3><p class="caption">${h(c.caption)}</p><div class="box"><canvas id="chart-${c.id}" role="img" aria-label="${h(c.title)}"></canvas></div></div>`,
+    )
+    .join('\n');
+  return `<section class="card" id="charts">
+<h2>Over time</h2>
+${legend}
+${charts.length ? blocks : '<p class="muted">Nothing was measured over time in this run.</p>'}
+</section>`;
+}
+
+function cutoverSection(r: Results, t0: number): string {
+  const c = r.cutover;
+  if (!c) {
+    return `<section class="card" id="cutover"><h2>Cutover</h2><p class="muted">${r.scenario.strategy ? 'No cutover ran in this run.' : 'This scenario has no cutover.'}</p></section>`;
+  }
+  const first = c.steps.length ? c.steps[0].startMs : 0;
+  const last = c.steps.length ? Math.max(...c.steps.map((s) => s.endMs)) : 0;
+  const span = Math.max(1, last - first);
+  const rows = c.steps
+    .map((s, i) => {
+      const left = ((s.startMs - first) / span) * 100;
+      const width = ((s.endMs - s.startMs) / span) * 100;
+      return `<tr class="${s.ok ? '' : 'bad'}"><td class="num">${i + 1}</td><td><code>${h(s.name)}</code></td><td class="num">${formatLoadTime(s.startMs, t0)}</td><td class="num">${h(formatMs(s.endMs - s.startMs))}</td><td><div class="waterfall"><span class="${s.ok ? '' : 'fail'}" style="left:${left.toFixed(2)}%;width:${width.toFixed(2)}%"></span></div></td><td>${status(s.ok)}</td><td class="small">${h(s.detail)}</td></tr>`;
+    })
+    .join('');
+  const state = c.dryRun ? 'dry run' : c.ok ? 'done' : c.rolledBack ? 'failed, rolled back' : 'failed';
+  return `<section class="card" id="cutover">
+<h2>Cutover: ${h(c.strategy)} ${h(c.from)} → ${h(c.to)}, ${h(state)} in ${h(formatDuration(last - first))}</h2>
+<table><thead><tr><th class="num">#</th><th>step</th><th class="num">start</th><th class="num">took</th><th>when</th><th>result</th><th>detail</th></tr></thead><tbody>${rows}</tbody></table>
+</section>`;
+}
+
+function integritySection(r: Results): string {
+  const i = r.integrity;
+  if (!i) {
+    return `<section class="card" id="integrity"><h2>Integrity</h2><p class="reasons">Integrity was not verified: the run stopped before the verify phase${r.error ? ` (${h(r.error.message)})` : ''}.</p></section>`;
+  }
+  const short = (hash: string | null) => (hash === null ? '–' : `<span title="${h(hash)}">${h(hash.slice(0, 12))}</span>`);
+  const rows = i.tables
+    .map(
+      (t) => `<tr class="${t.match ? '' : 'bad'}"><td><code>${h(t.table)}</code></td><td class="num">${t.sourceRows ?? '–'}</td><td class="num">${t.targetRows ?? '–'}</td><td class="hash">${short(t.sourceHash)}</td><td class="hash">${short(t.targetHash)}</td><td>${status(t.match, t.match ? 'match' : 'differ')}</td></tr>`,
+    )
+    .join('');
+  const tables = i.tables.length
+    ? `<table><thead><tr><th>table</th><th class="num">rows on ${h(i.source)}</th><th class="num">rows on ${h(i.target)}</th><th>hash on ${h(i.source)}</th><th>hash on ${h(i.target)}</th><th>result</th></tr></thead><tbody>${rows}</tbody></table>`
+    : '<p class="muted">No table comparison: no second copy of the data to compare with.</p>';
+  const ledger: [string, number, boolean][] = [
+    ['acknowledged', i.acknowledgedWrites, false],
+    ['lost', i.lostWrites, i.lostWrites > 0],
+    ['recovered', i.recoveredWrites, false],
+    ['indeterminate', i.indeterminateWrites, false],
+    ['written to the old primary after promotion', i.writesAfterPromotion, i.writesAfterPromotion > 0],
+  ];
+  const lost = i.lost.length
+    ? `<h3>Lost writes (${i.lost.length === i.lostWrites ? 'all' : `${i.lost.length} examples of ${i.lostWrites}`})</h3>
+<table><thead><tr><th>table</th><th class="num">key</th><th>operation</th><th class="num">version</th><th>request id</th><th>on the final primary</th></tr></thead><tbody>${i.lost
+        .map((l) => `<tr class="bad"><td><code>${h(l.table)}</code></td><td class="num">${l.key}</td><td>${h(l.op)}</td><td class="num">${l.version}</td><td class="hash">${h(l.requestId)}</td><td>${h(l.found)}</td></tr>`)
+        .join('')}</tbody></table>`
+    : '';
+  const sequences = i.sequences.length
+    ? `<details><summary>${i.sequences.length} sequences checked, ${i.sequences.filter((s) => !s.ok).length} behind</summary><table><thead><tr><th>sequence</th><th>column</th><th class="num">last value</th><th class="num">max in column</th><th>result</th></tr></thead><tbody>${i.sequences
+        .map((s) => `<tr class="${s.ok ? '' : 'bad'}"><td><code>${h(s.sequence)}</code></td><td><code>${h(s.table)}.${h(s.column)}</code></td><td class="num">${s.lastValue}</td><td class="num">${s.maxValue}</td><td>${status(s.ok)}</td></tr>`)
+        .join('')}</tbody></table></details>`
+    : '';
+  return `<section class="card" id="integrity">
+<h2>Integrity: ${h(i.source ?? '?')} vs ${h(i.target ?? '?')}</h2>
+<div class="two">
+<div><h3>Tables: ${i.tables.filter((t) => t.match).length} of ${i.tables.length} match</h3>${tables}</div>
+<div><h3>Write ledger</h3>
+<p class="small muted">Every write the server acknowledged, checked against the final primary. Lost: acknowledged but missing. Recovered: outcome unknown to the client, yet present.</p>
+<table><tbody>${ledger.map(([label, n, bad]) => `<tr class="${bad ? 'bad' : ''}"><td>${h(label)}</td><td class="num"><strong>${n}</strong></td></tr>`).join('')}</tbody></table>
+${sequences}
+</div>
+</div>
+${lost}
+</section>`;
+}
+
+function loadSection(r: Results): string {
+  const streams: [string, LoadSummary][] = [
+    ['writes', r.load.writes],
+    ['reads', r.load.reads],
+    ['probe', r.load.probe],
+  ];
+  const rows = streams
+    .filter(([, s]) => s.intended > 0)
+    .map(
+      ([name, s]) => `<tr><td>${name}</td><td class="num">${s.intended}</td><td class="num">${s.ok}</td><td class="num">${s.failed}</td><td class="num">${s.indeterminate}</td><td class="num">${s.dropped}</td><td class="num">${s.achievedRate.toFixed(1)}/s</td><td class="num">${formatMs(s.latencyMs.p50)}</td><td class="num">${formatMs(s.latencyMs.p95)}</td><td class="num">${formatMs(s.latencyMs.p99)}</td><td class="num">${formatMs(s.latencyMs.max)}</td></tr>`,
+    )
+    .join('');
+  const errors = streams.flatMap(([name, s]) => Object.entries(s.errors).map(([kind, n]) => ({ name, kind, n })));
+  const nodes = r.nodes
+    .map((n) => `<tr><td><code>${h(n.name)}</code></td><td class="num">${n.version}</td><td>${h(n.role)}</td><td class="small muted">${h(n.binaries)}</td></tr>`)
+    .join('');
+  const w = r.scenario.workload;
+  return `<section class="card" id="load">
+<h2>Load</h2>
+<p class="small muted">Open loop: ${w.writes.rate} writes/s on ${w.writes.connections} connections (insert ${w.writes.mix.insert}%, update ${w.writes.mix.update}%, delete ${w.writes.mix.delete}%), ${w.reads.rate} reads/s, a probe write every ${h(formatDuration(w.probe.interval))}. Latency counts from each operation's intended start.</p>
+<table><thead><tr><th>stream</th><th class="num">intended</th><th class="num">ok</th><th class="num">failed</th><th class="num">indeterminate</th><th class="num">dropped</th><th class="num">achieved</th><th class="num">p50</th><th class="num">p95</th><th class="num">p99</th><th class="num">max</th></tr></thead><tbody>${rows}</tbody></table>
+<div class="two">
+<div><h3>Errors by kind</h3>${
+    errors.length
+      ? `<table><thead><tr><th>stream</th><th>kind</th><th class="num">count</th></tr></thead><tbody>${errors.map((e) => `<tr><td>${e.name}</td><td><code>${h(e.kind)}</code></td><td class="num">${e.n}</td></tr>`).join('')}</tbody></table>`
+      : '<p class="muted">No operation failed.</p>'
+  }</div>
+<div><h3>Nodes</h3><table><thead><tr><th>node</th><th class="num">version</th><th>role</th><th>binaries</th></tr></thead><tbody>${nodes}</tbody></table></div>
+</div>
+</section>`;
+}
+
+function scenarioSection(r: Results): string {
+  return `<section class="card" id="scenario">
+<h2>Scenario as run</h2>
+<p class="small muted">Every default filled in; durations in milliseconds, sizes in bytes.</p>
+<details open><summary>YAML</summary><pre class="scenario">${h(YAML.stringify(r.scenario))}</pre></details>
+</section>`;
+}
+
+function status(ok: boolean, text?: string): string {
+  return `<span class="status ${ok ? 'pass' : 'fail'}">${h(text ?? (ok ? 'pass' : 'FAIL'))}</span>`;
+}
+
+function formatMs(ms: number): string {
+  if (ms > 0 && ms < 10) return `${Number(ms.toPrecision(2))}ms`;
+  return formatDuration(ms);
+}
+
+function percent(ratio: number): string {
+  if (ratio === 1) return '100%';
+  return `${Math.min(99.99, Number((ratio * 100).toFixed(2)))}%`;
+}

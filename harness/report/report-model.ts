@@ -1,0 +1,203 @@
+// The time structure of a run as the reports draw it: where the load phase starts, which
+// windows (faults, cutovers, downtime) to shade, and which events belong on the timeline.
+// Pure, over a Results object only, shared by the HTML page, the PNG charts and comparisons.
+
+import type { Results } from './results.js';
+import type { RunEvent } from '../record/records.js';
+
+export type WindowKind = 'fault' | 'cutover' | 'write-downtime' | 'read-downtime';
+
+/** A span of the run, in ms from the start of the run (like every time in results.json). */
+export interface RunWindow {
+  kind: WindowKind;
+  label: string;
+  startMs: number;
+  endMs: number;
+  /** the window was never closed: a fault never healed, a downtime still open at the end */
+  open: boolean;
+}
+
+/**
+ * Charts and the timeline count time from the start of the load phase, the clock a
+ * scenario's `timeline[].at` is written in: "cutover at 30s" is drawn at 30.
+ */
+export function loadStartMs(results: Results): number {
+  return results.phases.find((p) => p.name === 'load')?.startMs ?? 0;
+}
+
+export function loadEndMs(results: Results): number {
+  const load = results.phases.find((p) => p.name === 'load');
+  return load ? load.endMs : results.durationMs;
+}
+
+/** Faults as windows: fault-start paired with the next fault-end of the same fault and target. */
+export function faultWindows(results: Results): RunWindow[] {
+  const windows: RunWindow[] = [];
+  const open = new Map<string, RunWindow[]>();
+  for (const event of results.events) {
+    if (event.kind !== 'fault-start' && event.kind !== 'fault-end') continue;
+    const key = faultLabel(event);
+    if (event.kind === 'fault-start') {
+      const w: RunWindow = { kind: 'fault', label: key, startMs: event.t, endMs: event.t, open: true };
+      windows.push(w);
+      open.set(key, [...(open.get(key) ?? []), w]);
+    } else {
+      const started = open.get(key)?.shift();
+      if (started) {
+        started.endMs = event.t;
+        started.open = false;
+      }
+    }
+  }
+  // a fault never healed lasted at least until the load stopped
+  const until = Math.max(loadEndMs(results), 0);
+  for (const w of windows) if (w.open) w.endMs = Math.max(w.startMs, until);
+  return windows;
+}
+
+/** Each cutover (a dry run too) as the span its strategy ran, from the phases or the events. */
+export function cutoverWindows(results: Results): RunWindow[] {
+  const fromPhases = results.phases.filter((p) => p.name === 'cutover');
+  const dryRun = results.cutover?.dryRun ?? false;
+  if (fromPhases.length > 0) {
+    return fromPhases.map((p) => ({ kind: 'cutover', label: dryRun ? 'cutover (dry run)' : 'cutover', startMs: p.startMs, endMs: p.endMs, open: false }));
+  }
+  const windows: RunWindow[] = [];
+  let start: RunEvent | undefined;
+  for (const event of results.events) {
+    if (event.kind === 'cutover-start') start = event;
+    if (event.kind === 'cutover-end' && start) {
+      windows.push({ kind: 'cutover', label: event.dryRun ? 'cutover (dry run)' : 'cutover', startMs: start.t, endMs: event.t, open: false });
+      start = undefined;
+    }
+  }
+  if (start) windows.push({ kind: 'cutover', label: 'cutover (unfinished)', startMs: start.t, endMs: results.durationMs, open: true });
+  return windows;
+}
+
+export function downtimeRunWindows(results: Results): RunWindow[] {
+  const of = (kind: 'write-downtime' | 'read-downtime', label: string, d: Results['downtime']['writes']): RunWindow[] =>
+    d.windows.map((w) => ({ kind, label, startMs: w.startMs, endMs: w.endMs, open: w.openAtEnd }));
+  return [
+    ...of('write-downtime', 'writes down', results.downtime.writes),
+    ...of('read-downtime', 'reads down', results.downtime.reads),
+  ];
+}
+
+export function faultLabel(event: RunEvent): string {
+  const fault = String(event.fault ?? 'fault');
+  const target = event.node ?? event.link;
+  return target === undefined ? fault : `${fault} ${String(target)}`;
+}
+
+/** Events worth a row on the timeline: what changed, not each connection's reconnect. */
+const TIMELINE_KINDS = new Set([
+  'run-start',
+  'phase-start',
+  'phase-end',
+  'node-ready',
+  'seeded',
+  'endpoint-ready',
+  'workload-start',
+  'workload-end',
+  'workload-retarget',
+  'cutover-start',
+  'cutover-step',
+  'cutover-end',
+  'fault-start',
+  'fault-end',
+  'fault-failed',
+  'fault-heal-failed',
+  'integrity',
+  'verify-warning',
+  'teardown-failed',
+  'error',
+]);
+
+export interface TimelineRow {
+  t: number;
+  kind: string;
+  /** a short sentence for people */
+  text: string;
+  /** worth attention: a failure or an error */
+  bad: boolean;
+}
+
+/**
+ * The notable events in order, each told in a sentence. Connection churn is summarised per
+ * stream rather than listed: a cutover drops every connection at once.
+ */
+export function timelineRows(results: Results): TimelineRow[] {
+  const rows: TimelineRow[] = [];
+  const lost = new Map<string, { first: number; count: number }>();
+  for (const e of results.events) {
+    if (e.kind === 'workload-connection-lost') {
+      const key = String(e.stream ?? '?');
+      const seen = lost.get(key);
+      if (seen) seen.count++;
+      else lost.set(key, { first: e.t, count: 1 });
+      continue;
+    }
+    if (!TIMELINE_KINDS.has(e.kind) && !e.kind.includes('fail') && !e.kind.includes('error')) continue;
+    rows.push({ t: e.t, kind: e.kind, text: describeEvent(e), bad: isBad(e) });
+  }
+  for (const [stream, { first, count }] of lost) {
+    rows.push({ t: first, kind: 'workload-connection-lost', text: `${stream} connections lost: ${count} time(s) over the run`, bad: false });
+  }
+  return rows.sort((a, b) => a.t - b.t);
+}
+
+function isBad(e: RunEvent): boolean {
+  if (e.kind === 'error' || e.kind.includes('fail') || e.kind === 'verify-warning') return true;
+  if ((e.kind === 'cutover-step' || e.kind === 'cutover-end') && e.ok === false) return true;
+  return false;
+}
+
+function describeEvent(e: RunEvent): string {
+  const s = (v: unknown) => (v === undefined || v === null ? '' : String(v));
+  switch (e.kind) {
+    case 'run-start':
+      return `run ${s(e.runId)} started (${s(e.runtime)})`;
+    case 'phase-start':
+      return `${s(e.phase)} phase started`;
+    case 'phase-end':
+      return `${s(e.phase)} phase ended after ${s(e.durationMs)} ms`;
+    case 'node-ready':
+      return `${s(e.node)} ready as ${s(e.role)}${e.of ? ` of ${s(e.of)}` : ''}${e.version ? ` (PostgreSQL ${s(e.version)})` : ''}`;
+    case 'seeded':
+      return `${s(e.node)} seeded${e.rows && typeof e.rows === 'object' ? `: ${Object.entries(e.rows as Record<string, unknown>).map(([k, v]) => `${k} ${s(v)}`).join(', ')}` : ''}`;
+    case 'endpoint-ready':
+      return `endpoint ${s(e.address)} -> ${s(e.target)}`;
+    case 'workload-start':
+      return `load started: ${s(e.writes)} writes/s, ${s(e.reads)} reads/s`;
+    case 'workload-end':
+      return 'load stopped';
+    case 'workload-retarget':
+      return `clients re-pointed to ${s(e.host)}:${s(e.port)}`;
+    case 'cutover-start':
+      return `cutover started (${s(e.strategy)}${e.dryRun ? ', dry run' : ''})`;
+    case 'cutover-step':
+      return `step ${s(e.step)} ${e.ok ? 'done' : 'FAILED'} in ${s(e.durationMs)} ms${e.detail ? `: ${s(e.detail)}` : ''}`;
+    case 'cutover-end':
+      return `cutover ${e.ok ? 'done' : 'FAILED'}${e.rolledBack ? ', rolled back' : ''}${e.error ? `: ${s(e.error)}` : ''}`;
+    case 'fault-start':
+      return `fault injected: ${faultLabel(e)}`;
+    case 'fault-end':
+      return `fault healed: ${faultLabel(e)}`;
+    case 'integrity':
+      return `integrity checked (${s(e.source)} vs ${s(e.target)}): ${s(e.lostWrites)} lost writes, ${s(e.rowCountMismatches)} row count mismatches`;
+    case 'error':
+      return `error ${s(e.code)}: ${s(e.message)}`;
+    default: {
+      const rest = Object.entries(e).filter(([k]) => k !== 't' && k !== 'kind');
+      return rest.map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : s(v)}`).join(' ');
+    }
+  }
+}
+
+/** "T+12.3s": a run time (ms) relative to the start of the load phase. */
+export function formatLoadTime(ms: number, loadStart: number): string {
+  const s = (ms - loadStart) / 1000;
+  const sign = s < 0 ? '−' : '+';
+  return `T${sign}${Math.abs(s).toFixed(Math.abs(s) < 10 ? 2 : 1)}s`;
+}

