@@ -144,15 +144,16 @@ function baseOptions(yTitle: string, windows: ChartWindow[], range: { min: numbe
         ticks: { maxTicksLimit: 20 },
         grid: { color: '#eaeef2' },
       },
-      y: { beginAtZero: true, title: { display: true, text: yTitle }, grid: { color: '#eaeef2' }, ...yExtra },
+      y: { beginAtZero: true, grace: '12%', title: { display: true, text: yTitle }, grid: { color: '#eaeef2' }, ...yExtra },
     },
   };
 }
 
 function outcomeChart(buckets: SecondBucket[], yTitle: string, windows: ChartWindow[], range: { min: number; max: number }): ChartConfigJson {
   // a bucket counts [s, s+1): its bar is centred on s+0.5 so it sits over the second it counts
-  const series = (pick: (b: SecondBucket) => number): Point[] =>
-    downsample(buckets.map((b) => [b.second + 0.5, pick(b)] as Point), 'mean');
+  // objects, not [x, y] pairs: a bar chart reads a pair as a floating bar from x to y
+  const series = (pick: (b: SecondBucket) => number) =>
+    downsample(buckets.map((b) => [b.second + 0.5, pick(b)] as Point), 'mean').map(([x, y]) => ({ x, y }));
   const bar = (label: keyof typeof OUTCOME_COLORS, pick: (b: SecondBucket) => number) => ({
     label,
     data: series(pick),
@@ -231,10 +232,10 @@ function lagChart(results: Results, t0: number, measure: 'bytes' | 'time', windo
       borderColor: color,
       backgroundColor: color,
       borderWidth: 2,
-      pointRadius: 0,
+      // replay_lag is null between bursts of WAL, leaving short segments: dots keep lone samples visible
+      pointRadius: measure === 'time' ? 1.5 : 0,
       pointHitRadius: 4,
       spanGaps: false,
-      stepped: false,
       tension: 0,
     };
   });
@@ -275,7 +276,7 @@ function round(v: number, digits: number): number {
   return Math.round(v * f) / f;
 }
 
-/** Colours of the shaded windows, shared by the plugin and the HTML legend. */
+/** Colours of the windows for the HTML legend; the plugin functions keep their own copy (they must be self-contained). */
 export const WINDOW_COLORS: Record<WindowKind, string> = {
   fault: 'rgba(209, 36, 47, 0.10)',
   cutover: 'rgba(9, 105, 218, 0.12)',
@@ -294,49 +295,82 @@ interface PluginChart {
 }
 
 /**
- * chart.js plugin hook (beforeDatasetsDraw): shades fault and cutover windows behind the
- * data and draws client downtime as a strip along the bottom. It must stay self-contained:
- * report.html inlines its source text (Function.prototype.toString) so the browser and the
- * PNGs draw windows with the very same code.
+ * chart.js plugin hook (beforeDatasetsDraw): shades fault and cutover windows behind the data.
+ * It and markWindows must stay self-contained: report.html inlines their source text
+ * (Function.prototype.toString), so the browser and the PNGs draw windows with the same code.
  */
-export function drawWindows(chart: PluginChart, _args: unknown, options: WindowsPluginOptions): void {
+export function shadeWindows(chart: PluginChart, _args: unknown, options: WindowsPluginOptions): void {
   const windows = (options && options.windows) || [];
   const area = chart.chartArea;
   const x = chart.scales.x;
   if (!area || !x || windows.length === 0) return;
-  const colors: Record<string, string> = {
-    fault: 'rgba(209, 36, 47, 0.10)',
-    cutover: 'rgba(9, 105, 218, 0.12)',
-    'write-downtime': 'rgba(130, 7, 30, 0.85)',
-    'read-downtime': 'rgba(191, 135, 0, 0.85)',
-  };
+  const ctx = chart.ctx;
+  ctx.save();
+  for (let i = 0; i < windows.length; i++) {
+    const w = windows[i];
+    if (w.kind !== 'fault' && w.kind !== 'cutover') continue;
+    const left = Math.max(area.left, x.getPixelForValue(w.from));
+    const right = Math.min(area.right, x.getPixelForValue(w.to));
+    if (right < area.left || left > area.right) continue;
+    ctx.fillStyle = w.kind === 'fault' ? 'rgba(209, 36, 47, 0.10)' : 'rgba(9, 105, 218, 0.12)';
+    // an instant (a restart, a 50 ms step) still gets a visible band
+    ctx.fillRect(left, area.top, Math.max(3, right - left), area.bottom - area.top);
+  }
+  ctx.restore();
+}
+
+/**
+ * chart.js plugin hook (afterDatasetsDraw): over the data, a dashed line where each fault or
+ * cutover starts with its label, and client downtime as strips along the bottom, so a window
+ * stays visible when bars fill the whole plot.
+ */
+export function markWindows(chart: PluginChart, _args: unknown, options: WindowsPluginOptions): void {
+  const windows = (options && options.windows) || [];
+  const area = chart.chartArea;
+  const x = chart.scales.x;
+  if (!area || !x || windows.length === 0) return;
   const ctx = chart.ctx;
   ctx.save();
   ctx.beginPath();
   ctx.rect(area.left, area.top, area.right - area.left, area.bottom - area.top);
   ctx.clip();
+  ctx.font = '11px system-ui, -apple-system, "Segoe UI", Roboto, "Liberation Sans", Arial, sans-serif';
+  ctx.textBaseline = 'top';
   let labelRow = 0;
   for (let i = 0; i < windows.length; i++) {
     const w = windows[i];
     const left = Math.max(area.left, x.getPixelForValue(w.from));
     const right = Math.min(area.right, x.getPixelForValue(w.to));
     if (right < area.left || left > area.right) continue;
-    // an instant (a restart, a 50 ms gap) still gets a visible mark
-    const width = Math.max(2, right - left);
-    ctx.fillStyle = colors[w.kind] || 'rgba(0,0,0,0.08)';
     if (w.kind === 'write-downtime' || w.kind === 'read-downtime') {
       const h = 5;
-      const y = w.kind === 'write-downtime' ? area.bottom - h : area.bottom - 2 * h - 1;
-      ctx.fillRect(left, y, width, h);
+      ctx.fillStyle = w.kind === 'write-downtime' ? 'rgba(130, 7, 30, 0.9)' : 'rgba(191, 135, 0, 0.9)';
+      ctx.fillRect(left, w.kind === 'write-downtime' ? area.bottom - h : area.bottom - 2 * h - 1, Math.max(2, right - left), h);
       continue;
     }
-    ctx.fillRect(left, area.top, width, area.bottom - area.top);
-    ctx.fillStyle = w.kind === 'fault' ? 'rgba(150, 20, 30, 0.9)' : 'rgba(9, 70, 160, 0.9)';
-    ctx.font = '11px system-ui, -apple-system, "Segoe UI", Roboto, "Liberation Sans", Arial, sans-serif';
-    ctx.textBaseline = 'top';
+    const color = w.kind === 'fault' ? 'rgba(160, 20, 35, 0.95)' : 'rgba(9, 80, 180, 0.95)';
+    ctx.strokeStyle = color;
+    ctx.lineWidth = 1;
+    ctx.setLineDash([4, 3]);
+    ctx.beginPath();
+    ctx.moveTo(Math.round(left) + 0.5, area.top);
+    ctx.lineTo(Math.round(left) + 0.5, area.bottom);
+    ctx.stroke();
+    ctx.setLineDash([]);
     // labels of windows close together are staggered so they do not overprint
-    ctx.fillText(w.label, left + 3, area.top + 3 + 13 * (labelRow % 3));
+    const label = w.label;
+    const y = area.top + 4 + 15 * (labelRow % 3);
+    const width = ctx.measureText(label).width;
+    ctx.fillStyle = 'rgba(255, 255, 255, 0.85)';
+    ctx.fillRect(left + 3, y - 1, width + 6, 14);
+    ctx.fillStyle = color;
+    ctx.fillText(label, left + 6, y);
     labelRow++;
   }
   ctx.restore();
+}
+
+/** The plugin's JavaScript source, for pages that draw the same configurations in a browser. */
+export function windowsPluginSource(): string {
+  return `{ id: 'pgdrillWindows', beforeDatasetsDraw: ${shadeWindows.toString()}, afterDatasetsDraw: ${markWindows.toString()} }`;
 }

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { drawWindows } from './chart-configs.js';
+import { windowsPluginSource } from './chart-configs.js';
 
 export function escapeHtml(value: unknown): string {
   return String(value ?? '')
@@ -51,7 +51,7 @@ export function chartsScript(): string {
   var specs = JSON.parse(document.getElementById('pgdrill-charts').textContent);
   Chart.defaults.font.family = ${JSON.stringify(FONT_STACK)};
   Chart.defaults.color = '#424a53';
-  var windowsPlugin = { id: 'pgdrillWindows', beforeDatasetsDraw: ${drawWindows.toString()} };
+  var windowsPlugin = ${windowsPluginSource()};
   function paintedPixels(canvas) {
     var ctx = canvas.getContext('2d');
     var pixels = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
@@ -66,7 +66,7 @@ export function chartsScript(): string {
       var painted = paintedPixels(canvas);
       var points = 0;
       chart.data.datasets.forEach(function (d) {
-        d.data.forEach(function (p) { if (p && p[1] !== null && p[1] !== undefined) points++; });
+        d.data.forEach(function (p) { var y = Array.isArray(p) ? p[1] : p !== null && typeof p === 'object' ? p.y : p; if (y !== null && y !== undefined) points++; });
       });
       canvas.setAttribute('data-painted-pixels', String(painted));
       canvas.setAttribute('data-points', String(points));
@@ -157,7 +157,7 @@ header.run .titles { flex: 1; min-width: 0; }
 .meta { display: flex; flex-wrap: wrap; gap: 2px 18px; color: var(--muted); font-size: 0.88rem; margin-top: 6px; }
 .reasons { margin: 12px 0 0; padding: 10px 14px; border-radius: 6px; background: #ffebe9; border: 1px solid #ffcecb; color: #82071e; }
 .reasons ul { margin: 4px 0 0; padding-left: 20px; }
-.figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(180px, 1fr)); gap: 10px; margin-top: 16px; }
+.figures { display: grid; grid-template-columns: repeat(auto-fit, minmax(150px, 1fr)); gap: 10px; margin-top: 16px; }
 .figure { border: 1px solid var(--line); border-left: 4px solid var(--line); border-radius: 6px; padding: 8px 12px; background: #fff; }
 .figure.good { border-left-color: var(--pass); }
 .figure.bad { border-left-color: var(--fail); }

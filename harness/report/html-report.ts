@@ -201,8 +201,11 @@ function downtimeSection(r: Results, t0: number): string {
 function timelineSection(r: Results, t0: number): string {
   const end = Math.max(r.durationMs, ...r.phases.map((p) => p.endMs));
   const pos = (ms: number) => Math.max(0, Math.min(100, (ms / end) * 100));
-  const seg = (cls: string, startMs: number, endMs: number, label: string, title: string) =>
-    `<div class="seg ${cls}" style="left:${pos(startMs).toFixed(3)}%;width:${(pos(endMs) - pos(startMs)).toFixed(3)}%" title="${h(title)}">${h(label)}</div>`;
+  // a label only where it fits; the title (hover) always carries it
+  const seg = (cls: string, startMs: number, endMs: number, label: string, title: string) => {
+    const width = pos(endMs) - pos(startMs);
+    return `<div class="seg ${cls}" style="left:${pos(startMs).toFixed(3)}%;width:${width.toFixed(3)}%" title="${h(title)}">${width > label.length * 0.7 ? h(label) : ''}</div>`;
+  };
   const row = (name: string, segs: string) => `<div class="row"><div class="name">${h(name)}</div><div class="track">${segs}</div></div>`;
   const windowSegs = (ws: RunWindow[]) =>
     ws.map((w) => seg(w.kind, w.startMs, w.endMs, w.label, `${w.label}: ${formatLoadTime(w.startMs, t0)} to ${formatLoadTime(w.endMs, t0)} (${formatDuration(w.endMs - w.startMs)})${w.open ? ', never closed' : ''}`)).join('');
@@ -234,7 +237,7 @@ function timelineSection(r: Results, t0: number): string {
 <p class="small muted">The whole run; T is the start of the load phase, ${h(formatDuration(t0))} into the run.${faults.length === 0 ? ' No fault was injected.' : ''} Hover a bar for exact times.</p>
 <div class="gantt">${rows.join('')}<div class="axis">${ticks}</div></div>
 <details open><summary>${events.length} timeline events</summary>
-<div style="max-height:420px;overflow:auto">
+<div style="max-height:340px;overflow:auto">
 <table><thead><tr><th class="num">T</th><th class="num">run time</th><th>event</th><th>what happened</th></tr></thead><tbody>${eventRows}</tbody></table>
 </div></details>
 </section>`;

@@ -7,13 +7,14 @@ import path from 'node:path';
 import { createCanvas, type SKRSContext2D } from '@napi-rs/canvas';
 import { Chart, registerables, type ChartConfiguration, type Plugin } from 'chart.js';
 import type { Results } from './results.js';
-import { buildChartSpecs, drawWindows, type ChartId, type ChartSpec } from './chart-configs.js';
+import { buildChartSpecs, markWindows, shadeWindows, type ChartId, type ChartSpec } from './chart-configs.js';
 
 Chart.register(...registerables);
 
 const windowsPlugin = {
   id: 'pgdrillWindows',
-  beforeDatasetsDraw: drawWindows,
+  beforeDatasetsDraw: shadeWindows,
+  afterDatasetsDraw: markWindows,
 } as unknown as Plugin;
 
 const WIDTH = 1200;
@@ -85,6 +86,7 @@ function drawChart(ctx: SKRSContext2D, spec: ChartSpec): Chart {
   config.options.responsive = false;
   config.options.animation = false;
   config.options.devicePixelRatio = 1;
+  config.options.layout = { padding: { left: 12, right: 18, top: 6, bottom: 6 } };
   const plugins = config.options.plugins as Record<string, unknown>;
   plugins.title = { display: true, text: spec.title, align: 'start', font: { size: 14, weight: 'bold' }, color: '#1f2328' };
   config.plugins = [windowsPlugin];

@@ -37,6 +37,12 @@ export interface RunOptions {
   /** called with every timeline event and once a second with live figures */
   onEvent?: (event: { t: number; kind: string; [k: string]: unknown }) => void;
   onTick?: (tick: RunTick) => void;
+  /**
+   * Called after the load, before verification, with the run's servers. For tests and
+   * experiments that tamper with the final state (e.g. delete acknowledged rows to prove
+   * that the ledger check catches a loss).
+   */
+  beforeVerify?: (context: { topology: Topology }) => Promise<void>;
 }
 
 export interface RunTick {
@@ -148,6 +154,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     await healAll(state.faults);
     await monitor.stop();
 
+    await options.beforeVerify?.({ topology: topo });
     await recorder.phase('verify', async () => {
       state.phase = 'verify';
       integrity = await verifyIntegrity({ scenario: resolved, topology: topo, recorder, cutover, signal });

@@ -392,6 +392,7 @@ export const strategySchema = z.strictObject({
   syncGate: z.preprocess(nullAsEmpty, syncGateSchema).prefault({}),
   promoteTimeout: durationField({ min: 1 }).default(30_000),
   fenceOldPrimary: booleanField('make the old primary read-only after the cutover').default(true),
+  holdConnections: booleanField('hold new client connections at the endpoint during the freeze').default(false),
 });
 
 export const seedSchema = z.strictObject({

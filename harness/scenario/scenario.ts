@@ -39,6 +39,12 @@ export interface StrategyConfig {
   /** ms */
   promoteTimeout: number;
   fenceOldPrimary: boolean;
+  /**
+   * During the write freeze, hold new client connections at the endpoint (they wait, as
+   * behind PgBouncer PAUSE) instead of letting them reach the read-only old primary and fail.
+   * Holding turns downtime into latency; off by default so client downtime shows the freeze.
+   */
+  holdConnections: boolean;
 }
 
 export interface SeedConfig {

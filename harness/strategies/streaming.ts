@@ -2,10 +2,11 @@
 // prerequisites -> wait for sync -> freeze writes -> final LSN check -> snapshot -> promote
 // -> validate -> re-point the endpoint -> fence the old primary -> resume.
 //
-// The freeze: the endpoint holds new connections (they wait, as behind PgBouncer PAUSE),
-// the old primary turns read-only (ALTER SYSTEM default_transaction_read_only + reload) and
-// its client sessions are ended so no write transaction is left open on it. After the
-// final LSN is replayed on the standby nothing acknowledged can be missing from it.
+// The freeze: the old primary turns read-only (ALTER SYSTEM default_transaction_read_only
+// + reload) and its client sessions are ended, so no write transaction is left open on it;
+// clients that reconnect meanwhile get read-only errors, or, with holdConnections, wait at
+// the endpoint as behind PgBouncer PAUSE. After the standby has replayed the old primary's
+// final LSN, nothing acknowledged can be missing from it.
 
 import type pg from 'pg';
 import type { RuntimeNode } from '../runtime/runtime.js';
@@ -82,35 +83,51 @@ export const streamingStrategy: Strategy = {
 
       let finalLsn = '';
       await steps.run('freeze-writes', async () => {
-        endpoint.hold();
+        if (config.holdConnections) endpoint.hold();
         await source!.query('ALTER SYSTEM SET default_transaction_read_only = on');
         await source!.query('SELECT pg_reload_conf()');
-        const ended = await source!.query(
-          `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
-           WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
-             AND NOT (application_name = ANY($1))`,
+        // the postmaster applies a reload asynchronously: once a fresh session sees the
+        // setting, every session started from then on is read-only
+        await waitFor(
+          'the read-only setting to reach new sessions',
+          async () => {
+            const fresh = await open(from);
+            try {
+              const { rows } = await fresh.query('SHOW default_transaction_read_only');
+              return rows[0].default_transaction_read_only === 'on' ? true : undefined;
+            } finally {
+              await fresh.end().catch(() => undefined);
+            }
+          },
+          { timeout: 10_000, interval: 5 },
+        );
+        // sessions from before the reload may still be inside a write transaction: end them
+        // (the subquery keeps the filter ahead of pg_terminate_backend: AND has no order)
+        const ended = await source!.query<{ pid: number }>(
+          `SELECT pid, pg_terminate_backend(pid) FROM (
+             SELECT pid FROM pg_stat_activity
+             WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+               AND NOT (application_name = ANY($1))
+             OFFSET 0) AS clients`,
           [HARNESS_APPS],
         );
-        endpoint.closeSessionsTo(from.address);
-        // a backend that was mid-commit finishes before it exits; wait until none is left
+        const pids = ended.rows.map((r) => r.pid);
+        if (config.holdConnections) endpoint.closeSessionsTo(from.address);
+        // a backend that was mid-commit finishes before it exits; wait until all are gone
         await waitFor(
-          'client sessions on the old primary to end',
+          'ended client sessions to exit',
           async () => {
-            const { rows } = await source!.query(
-              `SELECT count(*)::int AS n FROM pg_stat_activity
-               WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
-                 AND NOT (application_name = ANY($1))`,
-              [HARNESS_APPS],
-            );
+            const { rows } = await source!.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ANY($1)', [pids]);
             return rows[0].n === 0 ? true : undefined;
           },
-          { timeout: 10_000, interval: 20 },
+          { timeout: 10_000, interval: 5 },
         );
         const xid = await source!.query('SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xid');
         outcome.oldPrimaryNextXidAtFreeze = xid.rows[0].xid;
         const lsn = await source!.query('SELECT pg_current_wal_lsn()::text AS lsn');
         finalLsn = lsn.rows[0].lsn;
-        return `${from.name} read-only; ${ended.rows[0].n} client sessions ended; new connections held at the endpoint; final LSN ${finalLsn}`;
+        const clients = config.holdConnections ? 'new connections held at the endpoint' : 'clients reconnecting get read-only errors';
+        return `${from.name} read-only; ${pids.length} client sessions ended; ${clients}; final LSN ${finalLsn}`;
       });
 
       await steps.run('final-lsn-check', async () => {
@@ -136,13 +153,14 @@ export const streamingStrategy: Strategy = {
       });
 
       await steps.run('promote', async () => {
-        const seconds = Math.max(1, Math.ceil(config.promoteTimeout / 1000));
-        const { rows } = await target!.query({
-          text: 'SELECT pg_promote(true, $1) AS promoted',
-          values: [seconds],
-          query_timeout: config.promoteTimeout + 5_000,
-        } as pg.QueryConfig);
-        if (!rows[0].promoted) throw new Error(`pg_promote did not finish within ${seconds}s`);
+        // pg_promote(wait => true) checks for the end of recovery only every 100 ms; polling
+        // ourselves every 5 ms takes that much off the downtime
+        await target!.query('SELECT pg_promote(false)');
+        await waitFor(
+          `${to.name} to leave recovery`,
+          async () => ((await target!.query('SELECT pg_is_in_recovery() AS r')).rows[0].r ? undefined : true),
+          { timeout: config.promoteTimeout, interval: 5, signal: context.signal },
+        );
         promoted = true;
         outcome.promotedAtMs = recorder.now();
         topology.promoted(to.name);
@@ -167,7 +185,9 @@ export const streamingStrategy: Strategy = {
 
       await steps.run('repoint-endpoint', async () => {
         endpoint.retarget(to.address);
-        return `endpoint -> ${to.name} (${to.address.host}:${to.address.port})`;
+        // sessions still open to the old primary are ended so their clients reconnect here
+        const moved = endpoint.closeSessionsTo(from.address);
+        return `endpoint -> ${to.name} (${to.address.host}:${to.address.port}); ${moved} sessions to ${from.name} closed`;
       });
 
       await steps.run('fence-old-primary', async () => {
@@ -176,7 +196,6 @@ export const streamingStrategy: Strategy = {
           await source!.query('SELECT pg_reload_conf()');
           return `fenceOldPrimary is false: ${from.name} left writable (split brain is possible)`;
         }
-        const closed = endpoint.closeSessionsTo(from.address);
         // prove the fence: a write on a fresh session must be refused
         const probe = await open(from);
         try {
@@ -187,19 +206,19 @@ export const streamingStrategy: Strategy = {
         } finally {
           await probe.end().catch(() => undefined);
         }
-        return `${from.name} read-only (a write was refused with 25006); ${closed} endpoint sessions to it closed`;
+        return `${from.name} read-only (a write was refused with 25006)`;
       });
 
       await steps.run('resume', async () => {
         endpoint.release();
-        return 'held connections released to the new primary';
+        return config.holdConnections ? 'held connections released to the new primary' : 'clients reach the new primary';
       });
       outcome.ok = true;
     } catch (err) {
       outcome.error = errorMessage(err);
       if (!promoted) {
         // before promotion every change is undone, even if the freeze had not begun
-        await rollback(steps, context, from, source).catch(() => undefined);
+        await rollback(steps, context, from).catch(() => undefined);
         outcome.rolledBack = true;
       } else {
         // past promotion there is no way back; let clients through to whoever is primary now
@@ -214,11 +233,16 @@ export const streamingStrategy: Strategy = {
 };
 
 /** Before promotion, a failed cutover gives the old primary back its writes, unchanged endpoint. */
-async function rollback(steps: StepRunner, context: StrategyContext, from: RuntimeNode, source?: pg.Client) {
+async function rollback(steps: StepRunner, context: StrategyContext, from: RuntimeNode) {
   await steps.run('rollback', async () => {
-    const client = source ?? (await connectNode(from, { applicationName: 'pgdrill-cutover' }));
-    await client.query('ALTER SYSTEM RESET default_transaction_read_only');
-    await client.query('SELECT pg_reload_conf()');
+    // a fresh session: the step that failed may have lost the one it used
+    const client = await connectNode(from, { applicationName: 'pgdrill-cutover' });
+    try {
+      await client.query('ALTER SYSTEM RESET default_transaction_read_only');
+      await client.query('SELECT pg_reload_conf()');
+    } finally {
+      await client.end().catch(() => undefined);
+    }
     // a reload reaches backends asynchronously; give it a moment before clients return
     await sleep(50);
     context.endpoint.retarget(from.address);

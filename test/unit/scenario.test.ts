@@ -127,6 +127,7 @@ const EXPECTED_EXAMPLE: Scenario = {
     syncGate: { lagBytes: 1024, lagSeconds: 1, consecutiveChecks: 3, timeout: 300_000 },
     promoteTimeout: 30_000,
     fenceOldPrimary: true,
+    holdConnections: false,
   },
   seed: { users: 1000, products: 500, orders: 2000, itemsPerOrder: 3 },
   workload: {
@@ -182,6 +183,8 @@ describe('defaults', () => {
       syncGate: { lagBytes: 1024, lagSeconds: 1, consecutiveChecks: 3, timeout: 300_000 },
       promoteTimeout: 30_000,
       fenceOldPrimary: true,
+      holdConnections: false,
+    holdConnections: false,
     });
   });
 

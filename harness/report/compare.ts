@@ -1,0 +1,128 @@
+// Several runs side by side (typically one workload through different strategies): one row
+// per run, as a cli-table3 table with a downtime bar for the terminal and as an HTML page
+// with the same table and a bar chart. Rendered from results files alone.
+
+import Table from 'cli-table3';
+import type { Results } from './results.js';
+import { formatBytes, formatDuration } from '../util/units.js';
+import { escapeHtml as h, renderPage } from './html-kit.js';
+
+export interface CompareRow {
+  /** how the run is named in the comparison: its folder, usually */
+  label: string;
+  scenario: string;
+  strategy: string;
+  runtime: string;
+  durationMs: number;
+  writeDowntimeMs: number | null;
+  serverGapMs: number | null;
+  lostWrites: number | null;
+  maxLagBytes: number | null;
+  p99WriteMs: number | null;
+  verdict: 'pass' | 'fail';
+}
+
+export function compareRow(results: Results, label: string): CompareRow {
+  const writes = results.load.writes;
+  return {
+    label,
+    scenario: results.scenario.name,
+    strategy: results.cutover ? `${results.cutover.strategy}${results.cutover.dryRun ? ' (dry run)' : ''}` : (results.scenario.strategy?.kind ?? 'none'),
+    runtime: results.runtime,
+    durationMs: results.durationMs,
+    writeDowntimeMs: writes.intended > 0 ? results.downtime.writes.longestMs : null,
+    serverGapMs: results.downtime.serverWriteGapMs,
+    lostWrites: results.integrity ? results.integrity.lostWrites : null,
+    maxLagBytes: results.lag.maxReplayBytes,
+    p99WriteMs: writes.ok > 0 ? writes.latencyMs.p99 : null,
+    verdict: results.verdict,
+  };
+}
+
+const HEAD = ['run', 'scenario', 'strategy', 'runtime', 'took', 'write downtime', 'server gap', 'lost writes', 'max lag', 'p99 write', 'verdict'];
+
+export function renderCompareTable(rows: CompareRow[]): string {
+  const table = new Table({ head: HEAD, style: { head: [], border: [] } });
+  for (const r of rows) {
+    table.push([
+      r.label,
+      r.scenario,
+      r.strategy,
+      r.runtime,
+      formatDuration(r.durationMs),
+      ms(r.writeDowntimeMs),
+      ms(r.serverGapMs),
+      r.lostWrites === null ? 'not verified' : String(r.lostWrites),
+      r.maxLagBytes === null ? '–' : formatBytes(r.maxLagBytes),
+      ms(r.p99WriteMs),
+      r.verdict === 'pass' ? 'PASS' : 'FAIL',
+    ]);
+  }
+  return `${table.toString()}\n\nwrite downtime per run\n${downtimeBars(rows)}`;
+}
+
+const BAR_WIDTH = 40;
+const EIGHTHS = ['', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
+
+/** A horizontal bar per run, scaled to the longest downtime, in eighths of a character. */
+export function downtimeBars(rows: CompareRow[]): string {
+  const max = Math.max(0, ...rows.map((r) => r.writeDowntimeMs ?? 0));
+  const labelWidth = Math.max(...rows.map((r) => r.label.length), 3);
+  return rows
+    .map((r) => {
+      const v = r.writeDowntimeMs;
+      const eighths = v === null || max === 0 ? 0 : Math.round((v / max) * BAR_WIDTH * 8);
+      const bar = '█'.repeat(Math.floor(eighths / 8)) + EIGHTHS[eighths % 8];
+      return `${r.label.padEnd(labelWidth)}  ${(bar || (v === null ? '' : '▏')).padEnd(BAR_WIDTH)}  ${ms(v)}`;
+    })
+    .join('\n');
+}
+
+export function renderCompareHtml(rows: CompareRow[]): string {
+  const body = rows
+    .map(
+      (r) => `<tr><td><code>${h(r.label)}</code></td><td>${h(r.scenario)}</td><td>${h(r.strategy)}</td><td>${h(r.runtime)}</td><td class="num">${h(formatDuration(r.durationMs))}</td><td class="num">${h(ms(r.writeDowntimeMs))}</td><td class="num">${h(ms(r.serverGapMs))}</td><td class="num">${r.lostWrites === null ? 'not verified' : r.lostWrites}</td><td class="num">${r.maxLagBytes === null ? '–' : h(formatBytes(r.maxLagBytes))}</td><td class="num">${h(ms(r.p99WriteMs))}</td><td><span class="status ${r.verdict}">${r.verdict === 'pass' ? 'PASS' : 'FAIL'}</span></td></tr>`,
+    )
+    .join('');
+  const labels = rows.map((r) => r.label);
+  const chart = {
+    id: 'downtime',
+    config: {
+      type: 'bar',
+      data: {
+        labels,
+        datasets: [
+          { label: 'write downtime (longest, s)', data: rows.map((r) => seconds(r.writeDowntimeMs)), backgroundColor: '#82071e' },
+          { label: 'server write gap (s)', data: rows.map((r) => seconds(r.serverGapMs)), backgroundColor: '#0969da' },
+        ],
+      },
+      options: {
+        indexAxis: 'y',
+        animation: false,
+        plugins: { legend: { position: 'top', align: 'end' }, pgdrillWindows: { windows: [] } },
+        scales: { x: { beginAtZero: true, title: { display: true, text: 'seconds' } } },
+      },
+    },
+  };
+  const height = Math.max(160, 60 + rows.length * 56);
+  const page = `<main>
+<section class="card">
+<h1>pgdrill comparison</h1>
+<p class="muted">${rows.length} runs side by side. Each column comes from the run's results.json.</p>
+<div class="table-wrap"><table><thead><tr>${HEAD.map((x, i) => `<th class="${i >= 4 && i <= 9 ? 'num' : ''}">${h(x)}</th>`).join('')}</tr></thead><tbody>${body}</tbody></table></div>
+</section>
+<section class="card">
+<h2>Downtime per run</h2>
+<div class="chart"><div class="box" style="height:${height}px"><canvas id="chart-downtime" role="img" aria-label="downtime per run"></canvas></div></div>
+</section>
+</main>`;
+  return renderPage({ title: 'pgdrill comparison', body: page, charts: [chart] });
+}
+
+function ms(v: number | null): string {
+  return v === null ? '–' : v > 0 && v < 10 ? `${Number(v.toPrecision(2))}ms` : formatDuration(v);
+}
+
+function seconds(v: number | null): number | null {
+  return v === null ? null : Math.round(v) / 1000;
+}
