@@ -4,11 +4,16 @@
 // to the exit codes of product.md.
 
 import { Command, CommanderError, Option } from 'commander';
-import { createRequire } from 'node:module';
+import { packageVersion } from '../util/package-info.js';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { loadScenarioFile } from '../scenario/load-scenario.js';
 import { listBundledScenarios, resolveScenarioPath } from '../scenario/bundled.js';
 import { runScenario } from '../run/run-scenario.js';
 import { renderSummary } from '../report/terminal-summary.js';
+import { readResultsFile, resolveResultsPath, runLabels } from '../report/read-results.js';
+import { writeReports } from '../report/write-reports.js';
+import { compareRow, renderCompareHtml, renderCompareTable, workloadDifferences } from '../report/compare.js';
 import { ProgressPrinter } from './progress.js';
 import { runDoctor } from './doctor.js';
 import { installPostgres } from '../runtime/local/pg-binaries.js';
@@ -16,7 +21,6 @@ import { cleanupStaleLocalRuns } from '../runtime/local/local-runtime.js';
 import { EXIT, InterruptedError, InvalidInputError, PgdrillError, errorMessage } from '../errors.js';
 import { SUPPORTED_MAJORS, type RuntimeKind } from '../scenario/scenario.js';
 
-const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string };
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -25,7 +29,7 @@ function collect(value: string, previous: string[]): string[] {
 export function buildProgram(): Command {
   const program = new Command('pgdrill')
     .description('Fire drills for PostgreSQL migrations: real servers, a write load, faults and a cutover,\nand a report of downtime, replication lag and lost writes.')
-    .version(pkg.version)
+    .version(packageVersion())
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
 
@@ -71,6 +75,42 @@ export function buildProgram(): Command {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
       }
+    });
+
+  program
+    .command('report')
+    .description('render report.html, the PNG charts and junit.xml again from a results.json')
+    .argument('<results>', 'a results.json, or the run folder holding it')
+    .option('--out <dir>', 'where to write them (default: the folder of the results.json)')
+    .addHelpText('after', '\nExit codes: 0 rendered (whatever the run\'s verdict), 2 not a results file,\n3 a reporter failed (the others were still written).')
+    .action(async (resultsArg: string, opts: { out?: string }) => {
+      const file = await resolveResultsPath(resultsArg);
+      const results = await readResultsFile(file);
+      const folder = path.resolve(opts.out ?? path.dirname(file));
+      await mkdir(folder, { recursive: true });
+      const { files, failures } = await writeReports(results, folder);
+      process.stdout.write(renderSummary(results) + '\n');
+      for (const f of files) process.stdout.write(`wrote ${f}\n`);
+      for (const f of failures) process.stderr.write(`pgdrill: the ${f.reporter} report could not be written: ${f.error}\n`);
+      if (failures.length) process.exitCode = EXIT.environment;
+    });
+
+  program
+    .command('compare')
+    .description('put runs side by side (one workload through several strategies, say): a table here and an HTML page')
+    .argument('<results...>', 'results.json files, or the run folders holding them')
+    .option('--out <file>', 'the comparison page (default: reports/comparison-<timestamp>.html)')
+    .action(async (resultsArgs: string[], opts: { out?: string }) => {
+      const files = await Promise.all(resultsArgs.map((arg) => resolveResultsPath(arg)));
+      const runs = await Promise.all(files.map((f) => readResultsFile(f)));
+      const labels = runLabels(files);
+      const rows = runs.map((results, i) => compareRow(results, labels[i]));
+      const differences = workloadDifferences(runs);
+      const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace('Z', '');
+      const out = path.resolve(opts.out ?? path.join('reports', `comparison-${stamp}.html`));
+      await mkdir(path.dirname(out), { recursive: true });
+      await writeFile(out, renderCompareHtml(rows, differences));
+      process.stdout.write(`${renderCompareTable(rows, differences)}\n\nComparison written to ${out}\n`);
     });
 
   program

@@ -141,7 +141,8 @@ function baseOptions(yTitle: string, windows: ChartWindow[], range: { min: numbe
         max: range.max,
         offset: false,
         title: { display: true, text: 'seconds from the start of the load' },
-        ticks: { maxTicksLimit: 20 },
+        // no tick at a bound that is not a round number ("45 46" printed on top of each other)
+        ticks: { maxTicksLimit: 20, includeBounds: false },
         grid: { color: '#eaeef2' },
       },
       y: { beginAtZero: true, grace: '12%', title: { display: true, text: yTitle }, grid: { color: '#eaeef2' }, ...yExtra },
@@ -336,7 +337,8 @@ export function markWindows(chart: PluginChart, _args: unknown, options: Windows
   ctx.clip();
   ctx.font = '11px system-ui, -apple-system, "Segoe UI", Roboto, "Liberation Sans", Arial, sans-serif';
   ctx.textBaseline = 'top';
-  let labelRow = 0;
+  // right edge of the last label in each of three rows: a label takes the first row it fits in
+  const rowEnds = [-Infinity, -Infinity, -Infinity];
   for (let i = 0; i < windows.length; i++) {
     const w = windows[i];
     const left = Math.max(area.left, x.getPixelForValue(w.from));
@@ -357,15 +359,16 @@ export function markWindows(chart: PluginChart, _args: unknown, options: Windows
     ctx.lineTo(Math.round(left) + 0.5, area.bottom);
     ctx.stroke();
     ctx.setLineDash([]);
-    // labels of windows close together are staggered so they do not overprint
     const label = w.label;
-    const y = area.top + 4 + 15 * (labelRow % 3);
     const width = ctx.measureText(label).width;
+    let row = 0;
+    while (row < rowEnds.length - 1 && rowEnds[row] > left) row++;
+    rowEnds[row] = left + width + 12;
+    const y = area.top + 4 + 15 * row;
     ctx.fillStyle = 'rgba(255, 255, 255, 0.85)';
     ctx.fillRect(left + 3, y - 1, width + 6, 14);
     ctx.fillStyle = color;
     ctx.fillText(label, left + 6, y);
-    labelRow++;
   }
   ctx.restore();
 }

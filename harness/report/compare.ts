@@ -4,8 +4,9 @@
 
 import Table from 'cli-table3';
 import type { Results } from './results.js';
-import { formatBytes, formatDuration } from '../util/units.js';
+import { formatBytes } from '../util/units.js';
 import { escapeHtml as h, renderPage } from './html-kit.js';
+import { formatMs as ms, formatRunTime } from './format.js';
 
 export interface CompareRow {
   /** how the run is named in the comparison: its folder, usually */
@@ -39,9 +40,24 @@ export function compareRow(results: Results, label: string): CompareRow {
   };
 }
 
+/**
+ * What makes runs a fair comparison is one workload: the same duration, seed and load. Names
+ * the parts that differ between the runs given (empty when they all match), for a warning.
+ */
+export function workloadDifferences(runs: Results[]): string[] {
+  const parts: [string, (r: Results) => unknown][] = [
+    ['duration', (r) => r.scenario.duration],
+    ['seed', (r) => r.scenario.seed],
+    ['workload.writes', (r) => r.scenario.workload.writes],
+    ['workload.reads', (r) => r.scenario.workload.reads],
+    ['workload.probe', (r) => r.scenario.workload.probe],
+  ];
+  return parts.filter(([, pick]) => new Set(runs.map((r) => JSON.stringify(pick(r)))).size > 1).map(([name]) => name);
+}
+
 const HEAD = ['run', 'scenario', 'strategy', 'runtime', 'took', 'write downtime', 'server gap', 'lost writes', 'max lag', 'p99 write', 'verdict'];
 
-export function renderCompareTable(rows: CompareRow[]): string {
+export function renderCompareTable(rows: CompareRow[], differences: string[] = []): string {
   const table = new Table({ head: HEAD, style: { head: [], border: [] } });
   for (const r of rows) {
     table.push([
@@ -49,7 +65,7 @@ export function renderCompareTable(rows: CompareRow[]): string {
       r.scenario,
       r.strategy,
       r.runtime,
-      formatDuration(r.durationMs),
+      formatRunTime(r.durationMs),
       ms(r.writeDowntimeMs),
       ms(r.serverGapMs),
       r.lostWrites === null ? 'not verified' : String(r.lostWrites),
@@ -58,7 +74,8 @@ export function renderCompareTable(rows: CompareRow[]): string {
       r.verdict === 'pass' ? 'PASS' : 'FAIL',
     ]);
   }
-  return `${table.toString()}\n\nwrite downtime per run\n${downtimeBars(rows)}`;
+  const warning = differences.length ? `\nnote: these runs do not share one workload (${differences.join(', ')} differ): compare with care\n` : '';
+  return `${table.toString()}\n${warning}\nwrite downtime per run\n${downtimeBars(rows)}`;
 }
 
 const BAR_WIDTH = 40;
@@ -78,10 +95,10 @@ export function downtimeBars(rows: CompareRow[]): string {
     .join('\n');
 }
 
-export function renderCompareHtml(rows: CompareRow[]): string {
+export function renderCompareHtml(rows: CompareRow[], differences: string[] = []): string {
   const body = rows
     .map(
-      (r) => `<tr><td><code>${h(r.label)}</code></td><td>${h(r.scenario)}</td><td>${h(r.strategy)}</td><td>${h(r.runtime)}</td><td class="num">${h(formatDuration(r.durationMs))}</td><td class="num">${h(ms(r.writeDowntimeMs))}</td><td class="num">${h(ms(r.serverGapMs))}</td><td class="num">${r.lostWrites === null ? 'not verified' : r.lostWrites}</td><td class="num">${r.maxLagBytes === null ? '–' : h(formatBytes(r.maxLagBytes))}</td><td class="num">${h(ms(r.p99WriteMs))}</td><td><span class="status ${r.verdict}">${r.verdict === 'pass' ? 'PASS' : 'FAIL'}</span></td></tr>`,
+      (r) => `<tr><td><code>${h(r.label)}</code></td><td>${h(r.scenario)}</td><td>${h(r.strategy)}</td><td>${h(r.runtime)}</td><td class="num">${h(formatRunTime(r.durationMs))}</td><td class="num">${h(ms(r.writeDowntimeMs))}</td><td class="num">${h(ms(r.serverGapMs))}</td><td class="num">${r.lostWrites === null ? 'not verified' : r.lostWrites}</td><td class="num">${r.maxLagBytes === null ? '–' : h(formatBytes(r.maxLagBytes))}</td><td class="num">${h(ms(r.p99WriteMs))}</td><td><span class="status ${r.verdict}">${r.verdict === 'pass' ? 'PASS' : 'FAIL'}</span></td></tr>`,
     )
     .join('');
   const labels = rows.map((r) => r.label);
@@ -109,6 +126,7 @@ export function renderCompareHtml(rows: CompareRow[]): string {
 <section class="card">
 <h1>pgdrill comparison</h1>
 <p class="muted">${rows.length} runs side by side. Each column comes from the run's results.json.</p>
+${differences.length ? `<p class="reasons">These runs do not share one workload (${h(differences.join(', '))} differ): compare with care.</p>` : ''}
 <div class="table-wrap"><table><thead><tr>${HEAD.map((x, i) => `<th class="${i >= 4 && i <= 9 ? 'num' : ''}">${h(x)}</th>`).join('')}</tr></thead><tbody>${body}</tbody></table></div>
 </section>
 <section class="card">
@@ -117,10 +135,6 @@ export function renderCompareHtml(rows: CompareRow[]): string {
 </section>
 </main>`;
   return renderPage({ title: 'pgdrill comparison', body: page, charts: [chart] });
-}
-
-function ms(v: number | null): string {
-  return v === null ? '–' : v > 0 && v < 10 ? `${Number(v.toPrecision(2))}ms` : formatDuration(v);
 }
 
 function seconds(v: number | null): number | null {

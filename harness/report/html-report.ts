@@ -17,6 +17,7 @@ import {
   type RunWindow,
 } from './report-model.js';
 import { escapeHtml as h, renderPage } from './html-kit.js';
+import { formatMs, formatPercent, formatRunTime } from './format.js';
 
 export function renderHtml(results: Results): string {
   const charts = buildChartSpecs(results);
@@ -60,7 +61,7 @@ function headerSection(r: Results): string {
   const strategy = r.cutover ? `${r.cutover.strategy}: ${r.cutover.from} → ${r.cutover.to}` : r.scenario.strategy ? `${r.scenario.strategy.kind} (no cutover ran)` : 'no cutover';
   const meta = [
     `started ${h(r.startedAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC'))}`,
-    `took ${h(formatDuration(r.durationMs))}`,
+    `took ${h(formatRunTime(r.durationMs))}`,
     `runtime ${h(r.runtime)}`,
     h(strategy),
     `nodes ${r.nodes.map((n) => `${h(n.name)} (PG ${n.version})`).join(', ')}`,
@@ -135,7 +136,7 @@ function keyFigures(r: Results): string {
   const notOk = w.failed + w.indeterminate + w.dropped;
   figures.push({
     label: 'Writes acknowledged',
-    value: w.intended > 0 ? `${percent(w.ok / w.intended)}` : '–',
+    value: w.intended > 0 ? formatPercent(w.ok / w.intended) : '–',
     sub: `${w.ok} of ${w.intended}; ${notOk} not ok`,
     state: byThreshold('writeErrorRate'),
   });
@@ -162,18 +163,46 @@ function thresholdsSection(r: Results): string {
       (t) => `<tr class="${t.pass ? '' : 'bad'}"><td><code>${h(t.name)}</code></td><td><code>${h(t.limit)}</code></td><td class="num">${h(t.actualText)}</td><td>${status(t.pass)}</td></tr>`,
     )
     .join('');
-  const integrity = integrityFailures(r.integrity);
+  const checks = verdictChecks(r)
+    .map((c) => `<tr class="${c.pass ? '' : 'bad'}"><td>${h(c.name)}</td><td class="num">${h(c.value)}</td><td>${status(c.pass)}</td></tr>`)
+    .join('');
   return `<section class="card" id="thresholds">
-<h2>Thresholds</h2>
+<div class="two">
+<div><h2>Thresholds</h2>
 ${
   r.thresholds.length
     ? `<table><thead><tr><th>threshold</th><th>limit</th><th class="num">measured</th><th>result</th></tr></thead><tbody>${rows}</tbody></table>`
-    : '<p class="muted">The scenario sets no thresholds: the verdict rests on the integrity checks and the cutover.</p>'
-}
-<p class="small muted">Independently of thresholds, a run fails when an acknowledged write is lost, tables differ, a sequence is behind, the old primary took writes after the promotion, or the cutover failed.${
-    r.integrity ? (integrity.length ? ` This run: ${h(integrity.join('; '))}.` : ' None of these happened in this run.') : ' Integrity was not verified in this run.'
-  }</p>
+    : '<p class="muted">The scenario sets no thresholds: the verdict rests on the checks beside this.</p>'
+}</div>
+<div><h2>Checks</h2>
+<table><thead><tr><th>always checked</th><th class="num">found</th><th>result</th></tr></thead><tbody>${checks}</tbody></table>
+<p class="small muted">These fail a run whatever its thresholds say.</p></div>
+</div>
 </section>`;
+}
+
+/** What fails a run with no threshold asking (integrityFailures and the cutover), one row each. */
+function verdictChecks(r: Results): { name: string; value: string; pass: boolean }[] {
+  const checks: { name: string; value: string; pass: boolean }[] = [];
+  checks.push({ name: 'run finished', value: r.error ? r.error.code : 'yes', pass: !r.error });
+  if (r.cutover) {
+    const failed = r.cutover.steps.find((s) => !s.ok);
+    checks.push({ name: 'cutover', value: r.cutover.ok ? `${r.cutover.steps.length} steps ok` : `failed at ${failed?.name ?? '?'}`, pass: r.cutover.ok });
+  }
+  const i = r.integrity;
+  if (!i) {
+    checks.push({ name: 'integrity verified', value: 'no', pass: false });
+    return checks;
+  }
+  const badSequences = i.sequences.filter((s) => !s.ok).length;
+  checks.push(
+    { name: 'acknowledged writes lost', value: `${i.lostWrites} of ${i.acknowledgedWrites}`, pass: i.lostWrites === 0 },
+    { name: 'tables with a different row count', value: `${i.rowCountMismatches} of ${i.tables.length}`, pass: i.rowCountMismatches === 0 },
+    { name: 'tables with different content', value: `${i.hashMismatches} of ${i.tables.length}`, pass: i.hashMismatches === 0 },
+    { name: 'sequences behind their column', value: `${badSequences} of ${i.sequences.length}`, pass: badSequences === 0 },
+    { name: 'writes to the old primary after promotion', value: String(i.writesAfterPromotion), pass: i.writesAfterPromotion === 0 },
+  );
+  return checks;
 }
 
 function downtimeSection(r: Results, t0: number): string {
@@ -236,6 +265,7 @@ function timelineSection(r: Results, t0: number): string {
 <h2>Timeline</h2>
 <p class="small muted">The whole run; T is the start of the load phase, ${h(formatDuration(t0))} into the run.${faults.length === 0 ? ' No fault was injected.' : ''} Hover a bar for exact times.</p>
 <div class="gantt">${rows.join('')}<div class="axis">${ticks}</div></div>
+<p class="small">${r.phases.map((p) => `<span class="muted">${h(p.name)}</span> ${h(formatDuration(p.endMs - p.startMs))}`).join(' · ')}</p>
 <details open><summary>${events.length} timeline events</summary>
 <div style="max-height:340px;overflow:auto">
 <table><thead><tr><th class="num">T</th><th class="num">run time</th><th>event</th><th>what happened</th></tr></thead><tbody>${eventRows}</tbody></table>
@@ -388,14 +418,4 @@ function scenarioSection(r: Results): string {
 
 function status(ok: boolean, text?: string): string {
   return `<span class="status ${ok ? 'pass' : 'fail'}">${h(text ?? (ok ? 'pass' : 'FAIL'))}</span>`;
-}
-
-function formatMs(ms: number): string {
-  if (ms > 0 && ms < 10) return `${Number(ms.toPrecision(2))}ms`;
-  return formatDuration(ms);
-}
-
-function percent(ratio: number): string {
-  if (ratio === 1) return '100%';
-  return `${Math.min(99.99, Number((ratio * 100).toFixed(2)))}%`;
 }

@@ -1,7 +1,8 @@
 // Reads a results.json back for `pgdrill report` and `pgdrill compare`, refusing (exit 2,
 // with the path and what is missing) a file that is not a pgdrill results file.
 
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
 import type { Results } from './results.js';
 import { InvalidInputError, errorMessage } from '../errors.js';
 
@@ -32,4 +33,16 @@ export async function readResultsFile(file: string): Promise<Results> {
     );
   }
   return parsed as Results;
+}
+
+/** A results.json path from what a user typed: the file itself or the run folder holding it. */
+export async function resolveResultsPath(arg: string): Promise<string> {
+  const info = await stat(arg).catch(() => null);
+  return info?.isDirectory() ? path.join(arg, 'results.json') : arg;
+}
+
+/** How each run is named in a comparison: its folder's name, made unique. */
+export function runLabels(files: string[]): string[] {
+  const labels = files.map((f) => path.basename(path.dirname(path.resolve(f))));
+  return labels.map((label, i) => (labels.indexOf(label) === i && labels.lastIndexOf(label) === i ? label : `${label} #${i + 1}`));
 }

@@ -90,11 +90,11 @@ export function faultLabel(event: RunEvent): string {
   return target === undefined ? fault : `${fault} ${String(target)}`;
 }
 
-/** Events worth a row on the timeline: what changed, not each connection's reconnect. */
+/**
+ * Events worth a row on the timeline: what changed, not each connection's reconnect. Phases
+ * are left out: the timeline draws them as bars.
+ */
 const TIMELINE_KINDS = new Set([
-  'run-start',
-  'phase-start',
-  'phase-end',
   'node-ready',
   'seeded',
   'endpoint-ready',
@@ -198,6 +198,9 @@ function describeEvent(e: RunEvent): string {
 /** "T+12.3s": a run time (ms) relative to the start of the load phase. */
 export function formatLoadTime(ms: number, loadStart: number): string {
   const s = (ms - loadStart) / 1000;
-  const sign = s < 0 ? '−' : '+';
-  return `T${sign}${Math.abs(s).toFixed(Math.abs(s) < 10 ? 2 : 1)}s`;
+  const digits = Math.abs(s) < 10 ? 2 : 1;
+  const text = Math.abs(s).toFixed(digits);
+  // a few µs before T is "T+0.00s", not "T−0.00s"
+  const sign = s < 0 && Number(text) !== 0 ? '−' : '+';
+  return `T${sign}${text}s`;
 }

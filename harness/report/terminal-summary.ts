@@ -3,6 +3,7 @@
 import Table from 'cli-table3';
 import type { Results } from './results.js';
 import { formatBytes, formatDuration } from '../util/units.js';
+import { formatMs, formatRunTime } from './format.js';
 
 export function renderSummary(results: Results, folder?: string): string {
   const { load, downtime, lag, integrity, cutover } = results;
@@ -10,10 +11,12 @@ export function renderSummary(results: Results, folder?: string): string {
   const table = new Table({ style: { head: [], border: [] }, colWidths: [26, 60], wordWrap: true });
   const verdict = results.verdict === 'pass' ? 'PASS' : 'FAIL';
   table.push(
-    [{ colSpan: 2, content: `${results.scenario.name}  ${verdict}  (${results.runtime}, ${formatDuration(results.durationMs)})` }],
+    [{ colSpan: 2, content: `${results.scenario.name}  ${verdict}  (${results.runtime}, ${formatRunTime(results.durationMs)})` }],
     ['writes', `${w.intended} intended: ${w.ok} ok, ${w.failed} failed, ${w.indeterminate} indeterminate, ${w.dropped} dropped`],
     ['write rate / latency', `${w.achievedRate.toFixed(1)}/s achieved; p50 ${ms(w.latencyMs.p50)} p95 ${ms(w.latencyMs.p95)} p99 ${ms(w.latencyMs.p99)} max ${ms(w.latencyMs.max)}`],
   );
+  const errors = Object.entries(w.errors).sort((a, b) => b[1] - a[1]);
+  if (errors.length) table.push(['write errors', errors.map(([kind, n]) => `${n} ${kind}`).join(', ')]);
   if (load.reads.intended > 0) {
     const r = load.reads;
     table.push(['reads', `${r.intended} intended: ${r.ok} ok, ${r.failed + r.indeterminate} failed, ${r.dropped} dropped; p99 ${ms(r.latencyMs.p99)}`]);
@@ -21,7 +24,7 @@ export function renderSummary(results: Results, folder?: string): string {
   table.push(
     ['write downtime', `longest ${formatDuration(downtime.writes.longestMs)}, total ${formatDuration(downtime.writes.totalMs)} in ${downtime.writes.windows.length} window(s)`],
     ['server write gap', downtime.serverWriteGapMs === null ? 'not measured' : formatDuration(downtime.serverWriteGapMs)],
-    ['max replay lag', lag.maxReplayBytes === null ? 'no replica sampled' : `${formatBytes(lag.maxReplayBytes)}${lag.maxReplayLagMs !== null ? `, ${formatDuration(lag.maxReplayLagMs)}` : ''}`],
+    ['max replay lag', lag.maxReplayBytes === null ? 'no replica sampled' : `${formatBytes(lag.maxReplayBytes)}${lag.maxReplayLagMs !== null ? `, ${formatMs(lag.maxReplayLagMs)}` : ''}`],
   );
   if (cutover) {
     const state = cutover.dryRun ? 'dry run' : cutover.ok ? 'done' : cutover.rolledBack ? 'FAILED, rolled back' : 'FAILED';
@@ -51,5 +54,5 @@ export function renderSummary(results: Results, folder?: string): string {
 }
 
 function ms(v: number): string {
-  return formatDuration(v);
+  return formatMs(v);
 }

@@ -1,7 +1,7 @@
 // Turns what a run recorded into results.json: summaries, downtime, lag, thresholds and
 // the verdict. Only the pure checks run here; no server is touched.
 
-import { createRequire } from 'node:module';
+import { packageVersion } from '../util/package-info.js';
 import type { Recorder } from '../record/recorder.js';
 import type { Scenario } from '../scenario/scenario.js';
 import type { Topology } from '../topology/topology.js';
@@ -12,7 +12,6 @@ import { downtimeWindows, serverWriteGapMs } from '../checks/downtime.js';
 import { evaluateThresholds, verdictOf } from '../checks/thresholds.js';
 import { errorMessage, type PgdrillError } from '../errors.js';
 
-const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string };
 
 export interface AssembleInput {
   runId: string;
@@ -37,7 +36,7 @@ export function assembleResults(input: AssembleInput): Results {
   const replayMs = recorder.lag.map((s) => s.replayLagMs).filter((v): v is number => v !== null);
 
   const partial: Omit<Results, 'verdict' | 'thresholds'> = {
-    pgdrillVersion: pkg.version,
+    pgdrillVersion: packageVersion(),
     runId: input.runId,
     startedAt: input.startedAt.toISOString(),
     durationMs: Math.round(recorder.now()),

@@ -66,7 +66,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
 
   const startedAt = new Date();
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-').replace('Z', '');
-  const runId = `${scenario.name}-${stamp}-${randomBytes(2).toString('hex')}`;
+  // short: the run id names the run folder, which holds unix sockets (path limit ~107 chars)
+  const runId = `${scenario.name.slice(0, 24)}-${stamp.replace(/-/g, '').slice(0, 15)}-${randomBytes(2).toString('hex')}`;
   const folder = path.resolve(options.out ?? path.join('reports', `${scenario.name}-${stamp}`));
   await mkdir(folder, { recursive: true });
 

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../util/package-info.js';
 import YAML from 'yaml';
 import { InvalidInputError } from '../errors.js';
 import { didYouMean } from './scenario-schema.js';
@@ -15,23 +15,11 @@ export interface BundledScenario {
   description: string;
 }
 
-let cachedRoot: string | undefined;
 
 /**
  * The folder holding pgdrill's package.json. Walks up rather than using a fixed `../..` because
  * this module runs both compiled (dist/harness/scenario) and from source under vitest.
  */
-export function packageRoot(): string {
-  if (cachedRoot) return cachedRoot;
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(path.join(dir, 'package.json'))) return (cachedRoot = dir);
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`pgdrill: no package.json above ${fileURLToPath(import.meta.url)}`);
-    dir = parent;
-  }
-}
-
 export function bundledScenariosDir(): string {
   return path.join(packageRoot(), 'scenarios');
 }

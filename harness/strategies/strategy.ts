@@ -31,7 +31,19 @@ export interface CutoverOutcome {
   error?: string;
 }
 
+export interface PreflightContext {
+  config: StrategyConfig;
+  topology: Topology;
+  signal: AbortSignal;
+}
+
 export interface Strategy {
+  /**
+   * Checks what the cutover will need from the environment (client tools of the right
+   * major...) once the nodes exist and before anything is seeded or loaded; throws an
+   * EnvironmentError (exit 3) that says what to install.
+   */
+  preflight?(context: PreflightContext): Promise<void>;
   /** runs the cutover (or only its checks when dryRun) and never throws: failures are in the outcome */
   cutover(context: StrategyContext, options: { dryRun: boolean }): Promise<CutoverOutcome>;
 }

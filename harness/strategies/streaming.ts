@@ -27,8 +27,9 @@ export const streamingStrategy: Strategy = {
     const to = topology.node(config.to);
     const steps = new StepRunner(recorder);
     const outcome: CutoverOutcome = { ok: false, dryRun, rolledBack: false, steps: steps.steps };
+    // a node that cannot answer within 3 s is not fit for a cutover; queries may take longer
     const open = (node: RuntimeNode) =>
-      connectNode(node, { database: 'pgdrill', timeout: 10_000, applicationName: 'pgdrill-cutover' });
+      connectNode(node, { database: 'pgdrill', timeout: 3_000, queryTimeout: 60_000, applicationName: 'pgdrill-cutover' });
     let source: pg.Client | undefined;
     let target: pg.Client | undefined;
     let promoted = false;

@@ -10,8 +10,10 @@ export const DATABASE = 'pgdrill';
 
 export interface ConnectOptions {
   database?: string;
-  /** ms for the connection and for each query */
+  /** ms for the connection and (unless queryTimeout is given) for each query */
   timeout?: number;
+  /** ms for each query */
+  queryTimeout?: number;
   applicationName?: string;
 }
 
@@ -24,7 +26,7 @@ export async function connectNode(node: RuntimeNode, options: ConnectOptions = {
     password: node.credentials.superuserPassword,
     database: options.database ?? DATABASE,
     connectionTimeoutMillis: timeout,
-    query_timeout: timeout,
+    query_timeout: options.queryTimeout ?? timeout,
     application_name: options.applicationName ?? 'pgdrill-harness',
   });
   // A server that dies under an idle client emits 'error' on it; without a listener that

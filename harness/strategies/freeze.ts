@@ -1,0 +1,160 @@
+// The runbook steps every planned cutover shares, whatever moves the data: freeze writes on
+// the old primary, give them back on a rollback, re-point the endpoint, fence, resume.
+//
+// The freeze: the old primary turns read-only (ALTER SYSTEM default_transaction_read_only
+// + reload) and its client sessions are ended, so no write transaction is left open on it;
+// clients that reconnect meanwhile get read-only errors, or, with holdConnections, wait at
+// the endpoint as behind PgBouncer PAUSE.
+
+import type pg from 'pg';
+import type { TcpProxy } from '../endpoint/tcp-proxy.js';
+import type { RuntimeNode } from '../runtime/runtime.js';
+import type { StrategyConfig } from '../scenario/scenario.js';
+import { connectNode, sleep, waitFor } from '../topology/connect.js';
+import { errorMessage } from '../errors.js';
+import type { StepRunner } from './step-runner.js';
+import type { StrategyContext } from './strategy.js';
+
+/** The harness's own sessions: never ended by the freeze. */
+export const HARNESS_APPS = ['pgdrill-harness', 'pgdrill-monitor', 'pgdrill-cutover'];
+
+/** A session on the scenario's database that the freeze leaves alone. */
+export function openCutoverSession(node: RuntimeNode, options: { queryTimeout?: number; database?: string } = {}): Promise<pg.Client> {
+  // a node that cannot answer within 3 s is not fit for a cutover; queries may take longer
+  return connectNode(node, {
+    database: options.database ?? 'pgdrill',
+    timeout: 3_000,
+    queryTimeout: options.queryTimeout ?? 60_000,
+    applicationName: 'pgdrill-cutover',
+  });
+}
+
+/**
+ * Makes `from` read-only and ends its client sessions; returns once every ended session has
+ * exited, so no write can commit on it any more. `source` is a harness session on `from`.
+ */
+export async function freezeWrites(
+  source: pg.Client,
+  from: RuntimeNode,
+  endpoint: TcpProxy,
+  config: StrategyConfig,
+): Promise<{ endedSessions: number }> {
+  if (config.holdConnections) endpoint.hold();
+  await source.query('ALTER SYSTEM SET default_transaction_read_only = on');
+  await source.query('SELECT pg_reload_conf()');
+  // the postmaster applies a reload asynchronously: once a fresh session sees the
+  // setting, every session started from then on is read-only
+  await waitFor(
+    'the read-only setting to reach new sessions',
+    async () => {
+      const fresh = await openCutoverSession(from);
+      try {
+        const { rows } = await fresh.query('SHOW default_transaction_read_only');
+        return rows[0].default_transaction_read_only === 'on' ? true : undefined;
+      } finally {
+        await fresh.end().catch(() => undefined);
+      }
+    },
+    { timeout: 10_000, interval: 5 },
+  );
+  // sessions from before the reload may still be inside a write transaction: end them
+  // (the subquery keeps the filter ahead of pg_terminate_backend: AND has no order)
+  const ended = await source.query<{ pid: number }>(
+    `SELECT pid, pg_terminate_backend(pid) FROM (
+       SELECT pid FROM pg_stat_activity
+       WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+         AND NOT (application_name = ANY($1))
+       OFFSET 0) AS clients`,
+    [HARNESS_APPS],
+  );
+  const pids = ended.rows.map((r) => r.pid);
+  if (config.holdConnections) endpoint.closeSessionsTo(from.address);
+  // a backend that was mid-commit finishes before it exits; wait until all are gone
+  await waitFor(
+    'ended client sessions to exit',
+    async () => {
+      const { rows } = await source.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ANY($1)', [pids]);
+      return rows[0].n === 0 ? true : undefined;
+    },
+    { timeout: 10_000, interval: 5 },
+  );
+  return { endedSessions: pids.length };
+}
+
+/**
+ * Where the frozen old primary stands: its next transaction id (it must not move from here
+ * on: verify counts any later one as a split-brain write) and its WAL position.
+ */
+export async function frozenPosition(source: pg.Client): Promise<{ nextXid: string; lsn: string }> {
+  const xid = await source.query('SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xid');
+  const lsn = await source.query('SELECT pg_current_wal_lsn()::text AS lsn');
+  return { nextXid: xid.rows[0].xid, lsn: lsn.rows[0].lsn };
+}
+
+export function freezeDetail(from: RuntimeNode, endedSessions: number, config: StrategyConfig, finalLsn: string): string {
+  const clients = config.holdConnections ? 'new connections held at the endpoint' : 'clients reconnecting get read-only errors';
+  return `${from.name} read-only; ${endedSessions} client sessions ended; ${clients}; final LSN ${finalLsn}`;
+}
+
+/** A write on a fresh session, as clients will make it: proves `node` takes writes. */
+export async function probeWrite(node: RuntimeNode): Promise<void> {
+  const check = await openCutoverSession(node);
+  try {
+    await check.query('INSERT INTO pgdrill_probe DEFAULT VALUES');
+  } finally {
+    await check.end().catch(() => undefined);
+  }
+}
+
+/** Sends clients to `to`; sessions still open to the old primary are closed so they reconnect there. */
+export function repointEndpoint(endpoint: TcpProxy, from: RuntimeNode, to: RuntimeNode): string {
+  endpoint.retarget(to.address);
+  const moved = endpoint.closeSessionsTo(from.address);
+  return `endpoint -> ${to.name} (${to.address.host}:${to.address.port}); ${moved} sessions to ${from.name} closed`;
+}
+
+/** Leaves the old primary read-only and proves it (or, when not asked to fence, writable again). */
+export async function fenceOldPrimary(source: pg.Client, from: RuntimeNode, config: StrategyConfig): Promise<string> {
+  if (!config.fenceOldPrimary) {
+    await source.query('ALTER SYSTEM RESET default_transaction_read_only');
+    await source.query('SELECT pg_reload_conf()');
+    return `fenceOldPrimary is false: ${from.name} left writable (split brain is possible)`;
+  }
+  // prove the fence: a write on a fresh session must be refused
+  const probe = await openCutoverSession(from);
+  try {
+    await probe.query('INSERT INTO pgdrill_probe DEFAULT VALUES');
+    throw new Error(`${from.name} still accepts writes`);
+  } catch (err) {
+    if ((err as { code?: string }).code !== '25006') throw err;
+  } finally {
+    await probe.end().catch(() => undefined);
+  }
+  return `${from.name} read-only (a write was refused with 25006)`;
+}
+
+export function resumeClients(endpoint: TcpProxy, config: StrategyConfig): string {
+  endpoint.release();
+  return config.holdConnections ? 'held connections released to the new primary' : 'clients reach the new primary';
+}
+
+/** Before the point of no return, a failed cutover gives the old primary back its writes, unchanged endpoint. */
+export async function rollbackFreeze(steps: StepRunner, context: StrategyContext, from: RuntimeNode, extra?: () => Promise<string>): Promise<void> {
+  await steps.run('rollback', async () => {
+    // a fresh session: the step that failed may have lost the one it used
+    const client = await connectNode(from, { applicationName: 'pgdrill-cutover' });
+    try {
+      await client.query('ALTER SYSTEM RESET default_transaction_read_only');
+      await client.query('SELECT pg_reload_conf()');
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+    // a reload reaches backends asynchronously; give it a moment before clients return
+    await sleep(50);
+    context.endpoint.retarget(from.address);
+    context.endpoint.release();
+    // tidying up after the strategy is best effort: the old primary has its writes back
+    const more = extra ? `; ${await extra().catch((err: unknown) => `clean-up failed: ${errorMessage(err)}`)}` : '';
+    return `${from.name} writable again; endpoint unchanged (${from.name})${more}`;
+  });
+}

@@ -1,0 +1,53 @@
+// Helpers for end-to-end tests that run whole scenarios against real PostgreSQL: build a
+// scenario from YAML, run it into a temporary folder, and check that nothing was left.
+
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { parseScenarioText } from '../../../harness/scenario/load-scenario.js';
+import { runScenario, type RunOptions, type RunResult } from '../../../harness/run/run-scenario.js';
+import { defaultRunsDir } from '../../../harness/runtime/local/local-runtime.js';
+import type { Scenario } from '../../../harness/scenario/scenario.js';
+
+export function scenarioFrom(yaml: string, overrides: string[] = []): Scenario {
+  return parseScenarioText(yaml, 'test scenario', overrides);
+}
+
+const outFolders: string[] = [];
+
+/** Runs a scenario into a fresh temporary folder (removed by removeRunFolders). */
+export async function runInTemp(scenario: Scenario, options: RunOptions = {}): Promise<RunResult> {
+  const out = await mkdtemp(path.join(os.tmpdir(), 'pgdrill-test-'));
+  outFolders.push(out);
+  return runScenario(scenario, { out, ...options });
+}
+
+export async function removeRunFolders(): Promise<void> {
+  await Promise.all(outFolders.splice(0).map((f) => rm(f, { recursive: true, force: true })));
+}
+
+/** Server processes whose command line names this run (their data dirs live under the run folder). */
+export function processesOf(runId: string): string[] {
+  try {
+    return execFileSync('pgrep', ['-af', runId], { encoding: 'utf8' })
+      .split('\n')
+      .filter((line) => line.includes('postgres') && !line.includes('pgrep'));
+  } catch {
+    return []; // pgrep exits 1 when nothing matches
+  }
+}
+
+/** What a run left behind: live server processes and its run folder. Empty when clean. */
+export function leftovers(runId: string): string[] {
+  const left = processesOf(runId).map((p) => `process: ${p}`);
+  const dir = path.join(defaultRunsDir(), runId);
+  if (existsSync(dir)) left.push(`run folder: ${dir}`);
+  return left;
+}
+
+export function opsCount(result: RunResult): { intended: number; sum: number } {
+  const w = result.results.load.writes;
+  return { intended: w.intended, sum: w.ok + w.failed + w.indeterminate + w.dropped };
+}
