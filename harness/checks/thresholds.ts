@@ -3,24 +3,12 @@
 // a CI gate must never go green because a check did not run.
 
 import { THRESHOLD_NAMES, type ThresholdName } from '../scenario/scenario.js';
+import { THRESHOLD_KINDS, parseThresholdExpression, type ThresholdExpression, type ThresholdKind } from '../scenario/scenario-schema.js';
 import type { Integrity, Results, ThresholdResult } from '../report/results.js';
 import { formatBytes, formatDuration } from '../util/units.js';
-import { meetsLimit, parseLimitFor, type LimitUnit } from './threshold-expression.js';
 
 /** The parts of results.json thresholds read; any may be missing while a run is assembled. */
 export type MeasuredResults = Partial<Pick<Results, 'load' | 'downtime' | 'lag' | 'integrity'>>;
-
-export const THRESHOLD_UNITS: Record<ThresholdName, LimitUnit> = {
-  writeDowntime: 'ms',
-  readDowntime: 'ms',
-  serverWriteGap: 'ms',
-  lostWrites: 'count',
-  recoveredWrites: 'count',
-  rowCountMismatches: 'count',
-  maxReplayLagBytes: 'bytes',
-  writeErrorRate: 'ratio',
-  p99WriteLatency: 'ms',
-};
 
 /** The measured value a threshold is about, in its unit; null when it was not measured. */
 export function metricValue(name: ThresholdName, results: MeasuredResults): number | null {
@@ -67,15 +55,15 @@ export function evaluateThresholds(
       out.push({ name, limit, actual: null, actualText: `unknown threshold; known: ${THRESHOLD_NAMES.join(', ')}`, pass: false });
       continue;
     }
-    const unit = THRESHOLD_UNITS[name];
-    const parsed = parseLimitFor(unit, limit);
+    // the same grammar the scenario was validated with, so a limit means one thing everywhere
+    const parsed = parseThresholdExpression(name, limit);
     const actual = metricValue(name, results);
-    if (!parsed.ok) {
-      out.push({ name, limit, actual, actualText: `invalid limit: ${parsed.error}`, pass: false });
+    if (typeof parsed === 'string') {
+      out.push({ name, limit, actual, actualText: `invalid limit: ${parsed}`, pass: false });
     } else if (actual === null) {
       out.push({ name, limit, actual: null, actualText: 'not measured', pass: false });
     } else {
-      out.push({ name, limit, actual, actualText: formatValue(actual, unit), pass: meetsLimit(actual, parsed.limit) });
+      out.push({ name, limit, actual, actualText: formatValue(actual, THRESHOLD_KINDS[name]), pass: meetsLimit(actual, parsed) });
     }
   }
   return out;
@@ -106,12 +94,31 @@ export function verdictOf(thresholdResults: readonly ThresholdResult[], integrit
   return integrityFailures(integrity).length > 0 ? 'fail' : 'pass';
 }
 
-export function formatValue(value: number, unit: LimitUnit): string {
-  switch (unit) {
-    case 'ms':
+/** Compares with a relative tolerance so that 3/300 meets "<= 1%" despite binary rounding. */
+export function meetsLimit(actual: number, limit: Pick<ThresholdExpression, 'op' | 'value'>): boolean {
+  const equal = Math.abs(actual - limit.value) <= 1e-9 * Math.max(1, Math.abs(actual), Math.abs(limit.value));
+  switch (limit.op) {
+    case '<':
+      return actual < limit.value && !equal;
+    case '<=':
+      return actual < limit.value || equal;
+    case '>':
+      return actual > limit.value && !equal;
+    case '>=':
+      return actual > limit.value || equal;
+    case '==':
+      return equal;
+    case '!=':
+      return !equal;
+  }
+}
+
+export function formatValue(value: number, kind: ThresholdKind): string {
+  switch (kind) {
+    case 'duration':
       // sub-10ms latencies would all print as "0ms".."9ms" otherwise
       return value > 0 && value < 10 ? `${Number(value.toPrecision(2))}ms` : formatDuration(value);
-    case 'bytes':
+    case 'size':
       return formatBytes(value);
     case 'ratio':
       return `${Number((value * 100).toPrecision(3))}%`;

@@ -1,6 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { parseLimit, parseLimitFor, meetsLimit } from '../../harness/checks/threshold-expression.js';
-import { evaluateThresholds, metricValue, verdictOf, type MeasuredResults } from '../../harness/checks/thresholds.js';
+import { evaluateThresholds, meetsLimit, metricValue, verdictOf, type MeasuredResults } from '../../harness/checks/thresholds.js';
 import type { Integrity, LoadSummary } from '../../harness/report/results.js';
 
 function load(counts: Partial<LoadSummary> = {}): LoadSummary {
@@ -49,50 +48,6 @@ const results: MeasuredResults = {
   lag: { samples: [], maxReplayBytes: 48 * 1024 * 1024, maxReplayLagMs: 80 },
   integrity: integrity(),
 };
-
-describe('parseLimit', () => {
-  it('reads every operator', () => {
-    for (const op of ['<', '<=', '>', '>=', '==', '!='] as const) {
-      expect(parseLimit(`${op} 3`)).toEqual({ ok: true, limit: { op, value: 3, unit: 'count' } });
-    }
-  });
-
-  it('reads durations into ms, sizes into bytes and percentages into fractions', () => {
-    expect(parseLimit('< 5s')).toEqual({ ok: true, limit: { op: '<', value: 5000, unit: 'ms' } });
-    expect(parseLimit('<=500ms')).toEqual({ ok: true, limit: { op: '<=', value: 500, unit: 'ms' } });
-    expect(parseLimit('< 2m')).toEqual({ ok: true, limit: { op: '<', value: 120_000, unit: 'ms' } });
-    expect(parseLimit('< 64MB')).toEqual({ ok: true, limit: { op: '<', value: 64 * 1024 * 1024, unit: 'bytes' } });
-    expect(parseLimit('< 1.5GiB')).toEqual({ ok: true, limit: { op: '<', value: 1.5 * 1024 ** 3, unit: 'bytes' } });
-    expect(parseLimit('<= 1%')).toEqual({ ok: true, limit: { op: '<=', value: 0.01, unit: 'ratio' } });
-    expect(parseLimit('<= 0.5%')).toEqual({ ok: true, limit: { op: '<=', value: 0.005, unit: 'ratio' } });
-    expect(parseLimit('>= 100')).toEqual({ ok: true, limit: { op: '>=', value: 100, unit: 'count' } });
-  });
-
-  it('explains what is wrong with a malformed limit', () => {
-    const noOp = parseLimit('5s');
-    expect(noOp.ok).toBe(false);
-    if (!noOp.ok) expect(noOp.error).toMatch(/operator/);
-    const badValue = parseLimit('< five');
-    expect(badValue.ok).toBe(false);
-    if (!badValue.ok) expect(badValue.error).toMatch(/duration.*size.*percentage/);
-    expect(parseLimit('=< 5s').ok).toBe(false);
-    expect(parseLimit('< -1').ok).toBe(false);
-  });
-});
-
-describe('parseLimitFor', () => {
-  it('takes a bare number in the metric unit where that cannot mislead', () => {
-    expect(parseLimitFor('bytes', '< 1024')).toEqual({ ok: true, limit: { op: '<', value: 1024, unit: 'bytes' } });
-    expect(parseLimitFor('ratio', '< 0.01')).toEqual({ ok: true, limit: { op: '<', value: 0.01, unit: 'ratio' } });
-    expect(parseLimitFor('ms', '== 0')).toEqual({ ok: true, limit: { op: '==', value: 0, unit: 'ms' } });
-  });
-
-  it('refuses a bare non-zero duration and a unit that does not fit the metric', () => {
-    expect(parseLimitFor('ms', '< 5')).toMatchObject({ ok: false, error: expect.stringMatching(/duration/) });
-    expect(parseLimitFor('count', '< 5s')).toMatchObject({ ok: false, error: expect.stringMatching(/plain number/) });
-    expect(parseLimitFor('bytes', '< 1%').ok).toBe(false);
-  });
-});
 
 describe('meetsLimit', () => {
   it('applies each operator, treating equal values as equal despite float rounding', () => {
