@@ -11,16 +11,27 @@ import type { Downtime, DowntimeWindow } from '../report/results.js';
  * one that hangs), intended order does not, so windows are reproducible from the record.
  */
 export const DOWNTIME_EDGES =
-  'opens at the intended start of the first not-ok operation (failed, indeterminate or dropped) after a success; ' +
-  'closes at the intended start of the next ok operation, or at the end of the load when none came';
+  'opens at the intended start of the first operation not served (failed, indeterminate, dropped, or ok only after ' +
+  'more than the stall threshold) after a served one; closes at the intended start of the next served operation, ' +
+  'or when the last stalled operation of the window completed if that is later, or at the end of the load';
+
+/**
+ * A write that succeeds only after this long was not served during its wait: a paused
+ * server or a held connection shows up as stalled writes that succeed late, not as
+ * failures. Above ordinary latency (a few ms here, tens under load or link latency).
+ */
+export const DEFAULT_STALL_MS = 250;
 
 export interface DowntimeOptions {
   /** ms from the start of the run at which the load phase ended: closes a window still open */
   loadEndMs: number;
+  /** ms; an ok operation slower than this counts as not served (default DEFAULT_STALL_MS) */
+  stallMs?: number;
 }
 
 export interface MeasuredDowntime extends Downtime {
   edges: typeof DOWNTIME_EDGES;
+  stallMs: number;
 }
 
 /**
@@ -33,21 +44,24 @@ export interface MeasuredDowntime extends Downtime {
  * failedOps so a reader can tell a blip from an outage.
  */
 export function downtimeWindows(ops: readonly OpRecord[], options: DowntimeOptions): MeasuredDowntime {
-  const ordered = [...ops].sort(byIntendedStart);
+  const stallMs = options.stallMs ?? DEFAULT_STALL_MS;
+  const served = (op: OpRecord) => op.outcome === 'ok' && op.endMs - op.intendedMs <= stallMs;
+  const ordered = [...ops].sort((a, b) => byIntendedStart(a, b, served));
   const windows: DowntimeWindow[] = [];
-  let open: { startMs: number; failedOps: number } | null = null;
+  let open: { startMs: number; failedOps: number; lastStallEndMs: number } | null = null;
 
   for (const op of ordered) {
-    if (op.outcome === 'ok') {
+    if (served(op)) {
       if (open) {
-        windows.push(closeWindow(open, op.intendedMs, false));
+        // writes that stalled (a paused server) were not served until they completed
+        windows.push(closeWindow(open, Math.max(op.intendedMs, open.lastStallEndMs), false));
         open = null;
       }
-    } else if (open) {
-      open.failedOps++;
-    } else {
-      open = { startMs: op.intendedMs, failedOps: 1 };
+      continue;
     }
+    open ??= { startMs: op.intendedMs, failedOps: 0, lastStallEndMs: 0 };
+    open.failedOps++;
+    if (op.outcome === 'ok') open.lastStallEndMs = Math.max(open.lastStallEndMs, op.endMs);
   }
   // an op intended after the load ended (the last tick) must not yield a negative window
   if (open) windows.push(closeWindow(open, Math.max(options.loadEndMs, open.startMs), true));
@@ -58,7 +72,7 @@ export function downtimeWindows(ops: readonly OpRecord[], options: DowntimeOptio
     longestMs = Math.max(longestMs, w.durationMs);
     totalMs += w.durationMs;
   }
-  return { longestMs, totalMs, windows, edges: DOWNTIME_EDGES };
+  return { longestMs, totalMs, windows, edges: DOWNTIME_EDGES, stallMs };
 }
 
 /**
@@ -77,17 +91,17 @@ export function serverWriteGapMs(probeOps: readonly OpRecord[]): number | null {
   return gap;
 }
 
-// At equal intended starts a not-ok op sorts before an ok one: the ok op shows the service
-// was up at that instant, so the failure's window closes at once (0 ms, failedOps 1)
-// instead of stretching to the next success. The id makes the order total.
-function byIntendedStart(a: OpRecord, b: OpRecord): number {
+// At equal intended starts an op not served sorts before a served one: the served op shows
+// the service was up at that instant, so the failure's window closes at once (0 ms,
+// failedOps 1) instead of stretching to the next success. The id makes the order total.
+function byIntendedStart(a: OpRecord, b: OpRecord, served: (op: OpRecord) => boolean): number {
   if (a.intendedMs !== b.intendedMs) return a.intendedMs - b.intendedMs;
-  const aOk = a.outcome === 'ok' ? 1 : 0;
-  const bOk = b.outcome === 'ok' ? 1 : 0;
+  const aOk = served(a) ? 1 : 0;
+  const bOk = served(b) ? 1 : 0;
   if (aOk !== bOk) return aOk - bOk;
   return a.id - b.id;
 }
 
-function closeWindow(open: { startMs: number; failedOps: number }, endMs: number, openAtEnd: boolean): DowntimeWindow {
+function closeWindow(open: { startMs: number; failedOps: number; lastStallEndMs: number }, endMs: number, openAtEnd: boolean): DowntimeWindow {
   return { startMs: open.startMs, endMs, durationMs: endMs - open.startMs, failedOps: open.failedOps, openAtEnd };
 }

@@ -74,7 +74,7 @@ export function renderCompareTable(rows: CompareRow[], differences: string[] = [
       r.verdict === 'pass' ? 'PASS' : 'FAIL',
     ]);
   }
-  const warning = differences.length ? `\nnote: these runs do not share one workload (${differences.join(', ')} differ): compare with care\n` : '';
+  const warning = differences.length ? `\nnote: these runs do not share one workload (${differing(differences)}): compare with care\n` : '';
   return `${table.toString()}\n${warning}\nwrite downtime per run\n${downtimeBars(rows)}`;
 }
 
@@ -98,7 +98,7 @@ export function downtimeBars(rows: CompareRow[]): string {
 export function renderCompareHtml(rows: CompareRow[], differences: string[] = []): string {
   const body = rows
     .map(
-      (r) => `<tr><td><code>${h(r.label)}</code></td><td>${h(r.scenario)}</td><td>${h(r.strategy)}</td><td>${h(r.runtime)}</td><td class="num">${h(formatRunTime(r.durationMs))}</td><td class="num">${h(ms(r.writeDowntimeMs))}</td><td class="num">${h(ms(r.serverGapMs))}</td><td class="num">${r.lostWrites === null ? 'not verified' : r.lostWrites}</td><td class="num">${r.maxLagBytes === null ? '–' : h(formatBytes(r.maxLagBytes))}</td><td class="num">${h(ms(r.p99WriteMs))}</td><td><span class="status ${r.verdict}">${r.verdict === 'pass' ? 'PASS' : 'FAIL'}</span></td></tr>`,
+      (r) => `<tr><td class="nowrap"><code>${h(r.label)}</code></td><td>${h(r.scenario)}</td><td>${h(r.strategy)}</td><td>${h(r.runtime)}</td><td class="num">${h(formatRunTime(r.durationMs))}</td><td class="num">${h(ms(r.writeDowntimeMs))}</td><td class="num">${h(ms(r.serverGapMs))}</td><td class="num">${r.lostWrites === null ? 'not verified' : r.lostWrites}</td><td class="num">${r.maxLagBytes === null ? '–' : h(formatBytes(r.maxLagBytes))}</td><td class="num">${h(ms(r.p99WriteMs))}</td><td><span class="status ${r.verdict}">${r.verdict === 'pass' ? 'PASS' : 'FAIL'}</span></td></tr>`,
     )
     .join('');
   const labels = rows.map((r) => r.label);
@@ -126,7 +126,7 @@ export function renderCompareHtml(rows: CompareRow[], differences: string[] = []
 <section class="card">
 <h1>pgdrill comparison</h1>
 <p class="muted">${rows.length} runs side by side. Each column comes from the run's results.json.</p>
-${differences.length ? `<p class="reasons">These runs do not share one workload (${h(differences.join(', '))} differ): compare with care.</p>` : ''}
+${differences.length ? `<p class="reasons">These runs do not share one workload (${h(differing(differences))}): compare with care.</p>` : ''}
 <div class="table-wrap"><table><thead><tr>${HEAD.map((x, i) => `<th class="${i >= 4 && i <= 9 ? 'num' : ''}">${h(x)}</th>`).join('')}</tr></thead><tbody>${body}</tbody></table></div>
 </section>
 <section class="card">
@@ -135,6 +135,10 @@ ${differences.length ? `<p class="reasons">These runs do not share one workload 
 </section>
 </main>`;
   return renderPage({ title: 'pgdrill comparison', body: page, charts: [chart] });
+}
+
+function differing(parts: string[]): string {
+  return `${parts.join(', ')} ${parts.length === 1 ? 'differs' : 'differ'}`;
 }
 
 function seconds(v: number | null): number | null {

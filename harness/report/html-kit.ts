@@ -203,5 +203,7 @@ pre.scenario { background: var(--soft); border: 1px solid var(--line); border-ra
 .bars td.bar { width: 45%; }
 .hbar { height: 14px; background: #0969da; border-radius: 2px; min-width: 1px; }
 .hbar.fail { background: var(--fail); }
+.nowrap { white-space: nowrap; }
+.table-wrap { overflow-x: auto; }
 footer { color: var(--muted); font-size: 0.8rem; margin-top: 20px; text-align: center; }
 `;

@@ -209,7 +209,8 @@ function downtimeSection(r: Results, t0: number): string {
   const table = (name: string, d: Downtime, stream: LoadSummary) => {
     if (stream.intended === 0) return `<div><h3>${name}</h3><p class="muted">No ${name.toLowerCase()} load in this run.</p></div>`;
     if (d.windows.length === 0) return `<div><h3>${name}</h3><p>No downtime: every second had acknowledged ${name.toLowerCase()}.</p></div>`;
-    const rows = d.windows
+    const rows = [...d.windows]
+      .sort((a, b) => a.startMs - b.startMs)
       .map(
         (w) => `<tr><td class="num">${formatLoadTime(w.startMs, t0)}</td><td class="num">${formatLoadTime(w.endMs, t0)}</td><td class="num"><strong>${h(formatDuration(w.durationMs))}</strong></td><td class="num">${w.failedOps}</td><td>${w.openAtEnd ? 'still down at the end' : ''}</td></tr>`,
       )

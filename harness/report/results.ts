@@ -56,6 +56,10 @@ export interface Downtime {
   longestMs: number;
   totalMs: number;
   windows: DowntimeWindow[];
+  /** how window edges are placed, in words */
+  edges?: string;
+  /** ms: an ok operation slower than this counted as not served */
+  stallMs?: number;
 }
 
 export interface TableIntegrity {

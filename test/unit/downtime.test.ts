@@ -87,6 +87,32 @@ describe('downtimeWindows', () => {
     expect(d.windows).toEqual([{ startMs: 0, endMs: 30, durationMs: 30, failedOps: 3, openAtEnd: false }]);
   });
 
+  it('counts writes that stalled and then succeeded (a paused server) as down until they completed', () => {
+    // a 2 s pause from 1000 ms: ops intended during it are answered when it ends, at 3000 ms
+    const ops = history('.'.repeat(400), { interval: 10 }).map((op) =>
+      op.intendedMs >= 1000 && op.intendedMs < 3000 ? { ...op, endMs: 3000 + (op.id % 3) } : op,
+    );
+    const d = downtimeWindows(ops, { loadEndMs: 4000 });
+    expect(d.windows).toHaveLength(1);
+    expect(d.windows[0].startMs).toBe(1000);
+    // closes when the stalled writes completed, not when the first of them got under the stall threshold
+    expect(d.windows[0].endMs).toBe(3002);
+    expect(d.longestMs).toBe(2002);
+    // ops intended in the pause's last 250 ms waited less than the stall threshold
+    expect(d.windows[0].failedOps).toBe(176);
+  });
+
+  it('does not count ordinary latency below the stall threshold as downtime', () => {
+    const d = downtimeWindows(history('..........', { latency: 200 }), { loadEndMs: 100 });
+    expect(d.windows).toEqual([]);
+    expect(d.stallMs).toBe(250);
+  });
+
+  it('takes the stall threshold from the options', () => {
+    const d = downtimeWindows(history('.....', { latency: 60 }), { loadEndMs: 50, stallMs: 50 });
+    expect(d.windows[0]).toMatchObject({ startMs: 0, openAtEnd: true, failedOps: 5 });
+  });
+
   it('states how window edges are placed', () => {
     expect(downtimeWindows([], { loadEndMs: 0 }).edges).toMatch(/intended start/);
   });

@@ -45,7 +45,7 @@ describe('compare', () => {
 
   it('writes one offline HTML page with the table and a downtime chart', () => {
     const html = renderCompareHtml(rows);
-    for (const label of ['streaming', 'with-pause', 'crashed']) expect(html).toContain(`<code>${label}</code>`);
+    for (const label of ['streaming', 'with-pause', 'crashed']) expect(html).toContain(`<code>${label}</code></td>`);
     expect(html).toContain('<canvas id="chart-downtime"');
     expect(html).not.toMatch(/\b(?:src|href)\s*=\s*["']?(?:https?:)?\/\//i);
     expect(html).toContain('>FAIL</span>');
