@@ -216,12 +216,12 @@ function downtimeSection(r: Results, t0: number): string {
       )
       .join('');
     return `<div><h3>${name}: longest ${h(formatDuration(d.longestMs))}, total ${h(formatDuration(d.totalMs))}</h3>
-<table><thead><tr><th class="num">from</th><th class="num">to</th><th class="num">duration</th><th class="num">ops not ok</th><th></th></tr></thead><tbody>${rows}</tbody></table></div>`;
+<table><thead><tr><th class="num">from</th><th class="num">to</th><th class="num">duration</th><th class="num">ops not served</th><th></th></tr></thead><tbody>${rows}</tbody></table></div>`;
   };
   const gap = r.downtime.serverWriteGapMs;
   return `<section class="card" id="downtime">
 <h2>Downtime</h2>
-<p class="small muted">As the clients saw it: a window opens at the intended start of the first operation that did not succeed after a success and closes at the next success. Times are from the start of the load phase (T).</p>
+<p class="small muted">As the clients saw it: a window opens at the intended start of the first operation that was not served (failed, unknown, dropped, or answered only after more than ${h(r.downtime.writes.stallMs ?? 250)} ms) and closes at the next one served promptly, or when the stalled ones completed. Times are from the start of the load phase (T).</p>
 <div class="two">${table('Writes', r.downtime.writes, r.load.writes)}${table('Reads', r.downtime.reads, r.load.reads)}</div>
 <h3>Server write gap: ${gap === null ? 'not measured' : h(formatDuration(gap))}</h3>
 <p class="small muted">The largest gap between two consecutive committed probe writes by the servers' own clock (one probe every ${h(formatDuration(r.scenario.workload.probe.interval))}): the time no write could commit anywhere, whatever the clients saw.</p>
