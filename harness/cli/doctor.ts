@@ -1,9 +1,11 @@
 // `pgdrill doctor`: what this machine offers pgdrill, checked without starting or
 // downloading anything: server binaries and client tools per major, Docker, the server user.
 
-import Docker from 'dockerode';
 import { describeBinaries } from '../runtime/local/pg-binaries.js';
 import { errorMessage } from '../errors.js';
+import { dockerClient, dockerEndpoint, pingDocker } from '../runtime/docker/docker-client.js';
+import { listPostgresImages, officialImage, offlineImage } from '../runtime/docker/images.js';
+import { SUPPORTED_MAJORS } from '../scenario/scenario.js';
 
 export async function runDoctor(): Promise<string> {
   const report = describeBinaries();
@@ -26,17 +28,30 @@ export async function runDoctor(): Promise<string> {
   return lines.join('\n');
 }
 
+/** Whether the engine answers, which PostgreSQL images it has, and what a docker run would use per major. */
 async function dockerStatus(): Promise<string> {
-  const docker = new Docker();
+  const docker = dockerClient();
+  let engine: { version: string };
   try {
-    const version = await Promise.race([
-      docker.version(),
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer within 3s')), 3000)),
-    ]);
-    const images = await docker.listImages({ filters: { reference: ['postgres', 'pgdrill/*'] } });
-    const names = images.flatMap((i) => i.RepoTags ?? []).filter((t) => t !== '<none>:<none>');
-    return `reachable (engine ${version.Version}); PostgreSQL images: ${names.length ? names.join(', ') : 'none'}`;
+    engine = await pingDocker(docker, 3000);
   } catch (err) {
-    return `not reachable (${errorMessage(err)}); the local runtime needs no Docker`;
+    return `not reachable at ${dockerEndpoint()} (${errorMessage(err).replace(/^Docker is not reachable at \S+ /, '')}); the local runtime needs no Docker`;
   }
+  const lines = [`reachable at ${dockerEndpoint()} (engine ${engine.version})`];
+  try {
+    const images = await listPostgresImages(docker);
+    lines.push(`  PostgreSQL images: ${images.length ? images.map((i) => `${i.tag} (${i.sizeMb} MB)`).join(', ') : 'none'}`);
+    const tags = new Set(images.map((i) => i.tag));
+    const perMajor = SUPPORTED_MAJORS.map((m) => {
+      const pick = [officialImage(m), offlineImage(m)].find((t) => tags.has(t));
+      return `${m}: ${pick ?? 'none'}`;
+    });
+    lines.push(`  --runtime docker would use: ${perMajor.join(', ')}`);
+    if (!tags.has(officialImage(15)) && !tags.has(offlineImage(15))) {
+      lines.push('  no registry here? `pgdrill image build 15` builds pgdrill/postgres:15 offline from Debian\'s packages');
+    }
+  } catch (err) {
+    lines.push(`  listing images failed: ${errorMessage(err)}`);
+  }
+  return lines.join('\n');
 }

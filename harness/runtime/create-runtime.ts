@@ -2,6 +2,7 @@
 
 import { EnvironmentError } from '../errors.js';
 import type { RuntimeKind } from '../scenario/scenario.js';
+import { DockerRuntime } from './docker/docker-runtime.js';
 import { LocalRuntime } from './local/local-runtime.js';
 import type { ProgressFn } from './local/pg-binaries.js';
 import type { NodeCredentials, Runtime } from './runtime.js';
@@ -15,6 +16,10 @@ export interface CreateRuntimeOptions {
   allowDownload?: boolean;
   /** where messages about long steps (a binaries download) go; default stderr */
   progress?: ProgressFn;
+  /** docker: the scenario's name for the pgdrill.scenario label (default: read from the run id) */
+  scenario?: string;
+  /** docker: image for nodes that name none, "{major}" replaced (default PGDRILL_DOCKER_IMAGE, then postgres:<major>) */
+  image?: string;
 }
 
 export function createRuntime(kind: RuntimeKind, options: CreateRuntimeOptions): Runtime {
@@ -22,7 +27,7 @@ export function createRuntime(kind: RuntimeKind, options: CreateRuntimeOptions):
     case 'local':
       return new LocalRuntime(options);
     case 'docker':
-      throw new EnvironmentError('docker runtime arrives with a later issue; use --runtime local for now', 'PGDRILL_DOCKER_UNAVAILABLE');
+      return new DockerRuntime({ runId: options.runId, credentials: options.credentials, scenario: options.scenario, imageTemplate: options.image });
     default:
       throw new EnvironmentError(`unknown runtime ${JSON.stringify(kind)}; known: local, docker`, 'PGDRILL_UNKNOWN_RUNTIME');
   }

@@ -83,6 +83,14 @@ export interface RuntimeNode {
   runTool(tool: ClientTool, args: string[], options?: ToolOptions): Promise<ToolResult>;
   /** whether runTool can find `tool` of a major >= minMajor */
   hasTool(tool: ClientTool, minMajor: number): Promise<boolean>;
+  /**
+   * A real partition (docker only; absent locally): the node leaves the run's network, so
+   * its peers and the harness (whose published port forwards into that network) lose it.
+   * Connections in flight hang or reset as on a cut cable. Idempotent.
+   */
+  disconnectNetwork?(): Promise<void>;
+  /** Ends disconnectNetwork: back on the run's network under the same DNS name. Idempotent. */
+  connectNetwork?(): Promise<void>;
 }
 
 export interface Runtime {
