@@ -17,12 +17,15 @@ import { seedDatabase } from '../seed/schema.js';
 import { TcpProxy } from '../endpoint/tcp-proxy.js';
 import { LagMonitor } from '../monitor/lag-monitor.js';
 import { startWorkload, type WorkloadHandle } from '../workload/workload.js';
-import { SUPPORTED_FAULTS, runFault, type ActiveFault } from '../faults/node-faults.js';
-import { strategyFor } from '../strategies/index.js';
+import { SUPPORTED_FAULTS, runFault, unsupportedFaults } from '../faults/run-fault.js';
+import type { ActiveFault } from '../faults/fault.js';
+import { watchAndFailover } from '../strategies/failover.js';
+import { strategyFor, supportedStrategies } from '../strategies/index.js';
 import type { CutoverOutcome } from '../strategies/strategy.js';
 import { verifyIntegrity } from './verify.js';
 import { assembleResults } from './assemble-results.js';
 import type { Results } from '../report/results.js';
+import { writeReports } from '../report/write-reports.js';
 import { InterruptedError, InvalidInputError, PgdrillError, errorMessage } from '../errors.js';
 
 export interface RunOptions {
@@ -43,6 +46,11 @@ export interface RunOptions {
    * that the ledger check catches a loss).
    */
   beforeVerify?: (context: { topology: Topology }) => Promise<void>;
+  /**
+   * Called after the seed, before the sync and the load, with the run's servers. For tests
+   * that shape the starting state (e.g. add a table without a primary key).
+   */
+  afterSeed?: (context: { topology: Topology }) => Promise<void>;
 }
 
 export interface RunTick {
@@ -99,12 +107,16 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   recorder.event('run-start', { scenario: scenario.name, runtime: runtimeKind, runId, folder });
 
   try {
-    runtime = createRuntime(runtimeKind, { runId, credentials });
+    runtime = createRuntime(runtimeKind, { runId, credentials, scenario: scenario.name });
     const rt = runtime;
     await recorder.phase('setup', async () => {
       state.phase = 'setup';
       await rt.preflight(Object.values(resolved.nodes).map((n) => ({ name: n.name, version: n.version, image: n.image })), signal);
       topology = await buildTopology(resolved, rt, recorder, primaryName, signal);
+      // what the cutover needs from the environment (client tools...), before seed and load
+      if (resolved.strategy && resolved.timeline.some((e) => e.cutover)) {
+        await strategyFor(resolved.strategy.kind)?.preflight?.({ config: resolved.strategy, topology, signal });
+      }
     });
     const topo = topology!;
 
@@ -113,6 +125,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       const counts = await withNode(topo.primary, (client) => seedDatabase(client, resolved.seed), { timeout: 600_000 });
       recorder.event('seeded', { node: topo.primary.name, rows: counts });
     });
+    await options.afterSeed?.({ topology: topo });
 
     await recorder.phase('sync', async () => {
       state.phase = 'sync';
@@ -169,6 +182,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       const problems = await teardown([
         ['stop load', async () => workload?.stop()],
         ['heal faults', async () => healAll(state.faults)],
+        // replication link proxies and disk-full volumes belong to the topology, made at setup
+        ['close replication links and disk volumes', async () => topology?.release()],
         ['close endpoint', async () => endpoint?.close()],
         ['stop monitor', async () => monitor?.stop()],
         ['stop nodes and remove data', async () => runtime?.dispose({ keep: options.keep })],
@@ -192,6 +207,10 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   });
   await writeFile(path.join(folder, 'results.json'), JSON.stringify(results, null, 2) + '\n');
   await recorder.close();
+  // every other output is rendered from results.json; a reporter that fails (a missing
+  // canvas binary, say) is reported but does not change what the run measured
+  const { failures } = await writeReports(results, folder);
+  for (const f of failures) options.onEvent?.({ t: recorder.now(), kind: 'report-failed', ...f });
   return { results, folder, exitCode: exitCodeFor(results, failure) };
 }
 
@@ -217,10 +236,11 @@ function refuseUnsupported(scenario: Scenario): void {
       });
     }
   }
+  problems.push(...unsupportedFaults(scenario));
   if (scenario.strategy && !strategyFor(scenario.strategy.kind)) {
     problems.push({
       path: 'strategy.kind',
-      message: `strategy "${scenario.strategy.kind}" is not implemented yet; supported now: streaming`,
+      message: `strategy "${scenario.strategy.kind}" is not implemented yet; supported now: ${supportedStrategies().join(', ')}`,
     });
   }
   if (problems.length) throw new InvalidInputError(problems);
@@ -236,6 +256,7 @@ async function runTimeline(
   loadStartMs: number,
 ): Promise<CutoverOutcome | undefined> {
   let outcome: CutoverOutcome | undefined;
+  const faultContext = { topology, endpoint, recorder, signal };
   const tasks = scenario.timeline.map(async (entry) => {
     const wait = loadStartMs + entry.at - recorder.now();
     if (wait > 0) await sleepUnlessAborted(wait, signal);
@@ -254,11 +275,21 @@ async function runTimeline(
       // a dry run is recorded but does not hide a real cutover's outcome
       if (!outcome || !dryRun) outcome = result;
     } else if (entry.fault) {
-      await runFault(entry.fault, topology, recorder, state.faults, signal).catch((err) =>
-        recorder.event('fault-failed', { fault: entry.fault!.kind, error: errorMessage(err) }),
+      const target = entry.fault.node !== undefined ? { node: entry.fault.node } : { link: entry.fault.link };
+      await runFault(entry.fault, faultContext, state.faults, { plannedAtMs: loadStartMs + entry.at }).catch((err) =>
+        recorder.event('fault-failed', { fault: entry.fault!.kind, ...target, error: errorMessage(err) }),
       );
     }
   });
+  // an unplanned failover has no timeline entry: it starts when the primary fails its health checks
+  if (scenario.strategy?.kind === 'failover') {
+    const context = { config: scenario.strategy, topology, endpoint, recorder, signal };
+    tasks.push(
+      watchAndFailover(context, { untilMs: loadStartMs + scenario.duration }).then((result) => {
+        if (result) outcome = result;
+      }),
+    );
+  }
   await Promise.all(tasks);
   return outcome;
 }

@@ -8,6 +8,7 @@ import { applyOverrides } from './overrides.js';
 import {
   LINK_KEYWORDS,
   SECTION_NAMES,
+  DEFAULT_DETECTION,
   cutoverSchema,
   didYouMean,
   exactDuration as ms,
@@ -394,6 +395,46 @@ function checkTimeline(ctx: Context): void {
   });
 }
 
+/**
+ * Kind failover is unplanned: it is triggered by pgdrill detecting that strategy.from failed,
+ * so the timeline must make it fail (a node fault on it) and may not schedule a cutover.
+ */
+function checkFailover(ctx: Context): void {
+  const s = ctx.strategy;
+  const rawStrategy = isMapping(ctx.raw.strategy) ? ctx.raw.strategy : undefined;
+  if (!s?.kind) return;
+  if (s.kind !== 'failover') {
+    if (rawStrategy?.detection !== undefined) {
+      ctx.problems.push({
+        path: 'strategy.detection',
+        message: `applies to kind failover only (how pgdrill decides the primary is dead); remove it for kind ${s.kind}`,
+      });
+    }
+    return;
+  }
+  let faultOnFrom = false;
+  ctx.timeline.forEach((entry, i) => {
+    if (entry.raw && 'cutover' in entry.raw) {
+      ctx.problems.push({
+        path: `timeline[${i}].cutover`,
+        message:
+          `kind failover is triggered when pgdrill detects that ${show(s.from ?? 'strategy.from')} failed, not by a cutover entry; ` +
+          `remove it and make the primary fail with a fault, e.g. { at: 10s, fault: { kind: kill, node: ${s.from ?? 'primary'} } }`,
+      });
+    }
+    const kind = entry.fault?.kind;
+    if (kind && (NODE_FAULTS as readonly string[]).includes(kind) && entry.fault?.node === s.from) faultOnFrom = true;
+  });
+  if (!faultOnFrom && s.from !== undefined) {
+    ctx.problems.push({
+      path: 'timeline',
+      message:
+        `kind failover needs the primary to fail, but no fault targets ${show(s.from)}; ` +
+        `add one, e.g. { at: 10s, fault: { kind: kill, node: ${s.from} } }`,
+    });
+  }
+}
+
 function checkSeed(ctx: Context): void {
   const seed = ctx.parsed.seed;
   if (!seed || seed.orders === 0) return;
@@ -438,6 +479,12 @@ function withFaultDefaults(fault: FaultConfig): FaultConfig {
   return out;
 }
 
+/** Kind failover always records how it detects a failure; other kinds carry no detection. */
+function withStrategyDefaults(strategy: StrategyConfig): StrategyConfig {
+  if (strategy.kind !== 'failover') return strategy;
+  return { ...strategy, detection: strategy.detection ?? { ...DEFAULT_DETECTION } };
+}
+
 function resolve(p: Required<Omit<Parsed, 'strategy'>> & Pick<Parsed, 'strategy'>): Scenario {
   const timeline: TimelineEntry[] = p.timeline.map((e) => {
     const entry: TimelineEntry = { at: e.at };
@@ -453,7 +500,7 @@ function resolve(p: Required<Omit<Parsed, 'strategy'>> & Pick<Parsed, 'strategy'
     runtime: p.runtime,
     duration: p.duration,
     nodes: p.nodes,
-    ...(p.strategy ? { strategy: p.strategy } : {}),
+    ...(p.strategy ? { strategy: withStrategyDefaults(p.strategy) } : {}),
     seed: p.seed,
     workload: p.workload,
     timeline,
@@ -490,6 +537,7 @@ export function validateScenario(raw: unknown): { scenario?: Scenario; problems:
   checkNodes(ctx);
   checkStrategy(ctx);
   checkTimeline(ctx);
+  checkFailover(ctx);
   checkSeed(ctx);
   checkThresholds(ctx);
   problems.push(...ctx.problems);

@@ -385,6 +385,13 @@ export const syncGateSchema = z.strictObject({
   timeout: durationField({ min: 1 }).default(300_000),
 });
 
+export const DEFAULT_DETECTION = { interval: 200, failures: 3 } as const;
+
+export const detectionSchema = z.strictObject({
+  interval: durationField({ min: 10, max: 60_000 }).default(DEFAULT_DETECTION.interval),
+  failures: intField(1, 100, 'consecutive failed health checks').default(DEFAULT_DETECTION.failures),
+});
+
 export const strategySchema = z.strictObject({
   kind: enumField(STRATEGY_KINDS, 'strategy kind'),
   from: nodeRef('old (source)'),
@@ -393,6 +400,11 @@ export const strategySchema = z.strictObject({
   promoteTimeout: durationField({ min: 1 }).default(30_000),
   fenceOldPrimary: booleanField('make the old primary read-only after the cutover').default(true),
   holdConnections: booleanField('hold new client connections at the endpoint during the freeze').default(false),
+  // optional and without a default, so streaming scenarios resolve as before
+  globals: booleanField('copy roles and grants with pg_dumpall --globals-only (dump-restore, logical)').optional(),
+  syncSequences: booleanField('set the target\'s sequences from the source\'s at the cutover (logical)').optional(),
+  // kind failover only; its defaults are filled when the scenario is resolved
+  detection: z.preprocess(nullAsEmpty, detectionSchema).optional(),
 });
 
 export const seedSchema = z.strictObject({

@@ -31,6 +31,14 @@ export interface SyncGate {
   timeout: number;
 }
 
+/** How kind failover decides that the primary is dead. */
+export interface FailoverDetection {
+  /** ms between health checks; a check unanswered within it fails */
+  interval: number;
+  /** consecutive failed checks that declare the primary dead */
+  failures: number;
+}
+
 export interface StrategyConfig {
   kind: StrategyKind;
   from: string;
@@ -45,6 +53,18 @@ export interface StrategyConfig {
    * Holding turns downtime into latency; off by default so client downtime shows the freeze.
    */
   holdConnections: boolean;
+  /**
+   * dump-restore and logical: also copy roles, their passwords and memberships (pg_dumpall
+   * --globals-only) before the data, and check roles and table grants match at the cutover.
+   */
+  globals?: boolean;
+  /**
+   * logical: set every sequence on the target from the source's value (plus a margin) inside
+   * the freeze. Default true; false only shows what happens without it (inserts collide).
+   */
+  syncSequences?: boolean;
+  /** kind failover only (filled with its defaults there): when the primary counts as dead */
+  detection?: FailoverDetection;
 }
 
 export interface SeedConfig {

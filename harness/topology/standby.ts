@@ -4,7 +4,7 @@
 // major >= the primary's is around, the backup is taken with the low-level backup API.
 
 import type pg from 'pg';
-import type { Runtime, RuntimeNode } from '../runtime/runtime.js';
+import type { Address, Runtime, RuntimeNode } from '../runtime/runtime.js';
 import { connectNode, waitFor } from './connect.js';
 import { quoteLiteral } from '../util/sql.js';
 import { EnvironmentError, errorMessage } from '../errors.js';
@@ -15,12 +15,16 @@ export function replicationSlotName(standby: string): string {
   return `pgdrill_${standby.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}`;
 }
 
-/** primary_conninfo as a standby uses it to reach `upstream` (through the peer address). */
-export function primaryConninfo(upstream: RuntimeNode, standbyName: string): string {
+/**
+ * primary_conninfo as a standby uses it to reach `upstream`: through `via` (its replication
+ * link proxy) when there is one, else straight to the peer address.
+ */
+export function primaryConninfo(upstream: RuntimeNode, standbyName: string, via?: Address): string {
   const { replicationUser, replicationPassword } = upstream.credentials;
+  const to = via ?? upstream.peerAddress;
   const parts = {
-    host: upstream.peerAddress.host,
-    port: String(upstream.peerAddress.port),
+    host: to.host,
+    port: String(to.port),
     user: replicationUser,
     password: replicationPassword,
     application_name: standbyName,
@@ -31,9 +35,9 @@ export function primaryConninfo(upstream: RuntimeNode, standbyName: string): str
 }
 
 /** Settings that make `standby` follow `upstream`; also used to re-point a standby later. */
-export function standbySettings(upstream: RuntimeNode, standbyName: string): Record<string, string> {
+export function standbySettings(upstream: RuntimeNode, standbyName: string, via?: Address): Record<string, string> {
   return {
-    primary_conninfo: primaryConninfo(upstream, standbyName),
+    primary_conninfo: primaryConninfo(upstream, standbyName, via),
     primary_slot_name: replicationSlotName(standbyName),
   };
 }
@@ -44,6 +48,8 @@ export async function buildStandby(
   settings: Record<string, string>,
   runtime: Runtime,
   signal: AbortSignal,
+  /** the replication link proxy the standby streams through, if any (the base backup does not) */
+  via?: Address,
 ): Promise<BaseBackupMethod> {
   const slot = replicationSlotName(standby.name);
   const client = await connectNode(upstream, { database: 'postgres', timeout: 120_000 });
@@ -66,7 +72,7 @@ export async function buildStandby(
     await client.end().catch(() => undefined);
   }
   // the copied postgresql.conf is the primary's; settings appended later win
-  await standby.configure({ ...settings, ...standbySettings(upstream, standby.name) });
+  await standby.configure({ ...settings, ...standbySettings(upstream, standby.name, via) });
   await standby.writeDataFile('standby.signal', '');
   await standby.start({ signal });
   await waitStreaming(upstream, standby, 60_000, signal);

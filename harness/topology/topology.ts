@@ -1,9 +1,17 @@
 // Builds the scenario's servers on a runtime: primaries from initdb, streaming standbys
 // from a base backup of their primary, and keeps track of which node is the primary now.
+// On the local runtime each standby reaches its primary through a pgdrill proxy (its
+// replication link), so link faults can act on it; a node with a disk-full fault gets its
+// data directory on a small filesystem of its own. Both are made here, at setup.
 
+import fsp from 'node:fs/promises';
+import path from 'node:path';
 import type { Recorder } from '../record/recorder.js';
 import type { Runtime, RuntimeNode } from '../runtime/runtime.js';
 import type { NodeConfig, Scenario } from '../scenario/scenario.js';
+import { TcpProxy } from '../endpoint/tcp-proxy.js';
+import { DiskVolume } from '../faults/disk-volume.js';
+import { errorMessage } from '../errors.js';
 import { withNode } from './connect.js';
 import { buildStandby } from './standby.js';
 import { quoteIdent, quoteLiteral } from '../util/sql.js';
@@ -12,6 +20,10 @@ export class Topology {
   readonly nodes = new Map<string, RuntimeNode>();
   /** node name -> the node it streams from, as it stands now (cutovers change this) */
   readonly upstreamOf = new Map<string, string>();
+  /** standby name -> the proxy its replication connection goes through (local runtime) */
+  readonly links = new Map<string, TcpProxy>();
+  /** node name -> the filesystem its data directory lives on (nodes with a disk-full fault) */
+  readonly volumes = new Map<string, DiskVolume>();
   private currentPrimary: string;
 
   constructor(
@@ -44,6 +56,20 @@ export class Topology {
   promoted(name: string): void {
     this.upstreamOf.delete(name);
     this.currentPrimary = name;
+  }
+
+  /** the replication link proxies whose far end is `name` (its standbys' links) */
+  linksTo(name: string): TcpProxy[] {
+    return [...this.links].filter(([replica]) => this.upstreamOf.get(replica) === name).map(([, proxy]) => proxy);
+  }
+
+  /** Closes the replication link proxies and detaches disk volumes; safe to call twice. */
+  async release(): Promise<void> {
+    const proxies = [...this.links.values()];
+    const volumes = [...this.volumes.values()];
+    const results = await Promise.allSettled([...proxies.map((p) => p.close()), ...volumes.map((v) => v.release())]);
+    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed.length > 0) throw new Error(failed.map((r) => errorMessage(r.reason)).join('; '));
   }
 }
 
@@ -84,24 +110,68 @@ export async function buildTopology(
   signal: AbortSignal,
 ): Promise<Topology> {
   const topology = new Topology(scenario, primaryName);
-  for (const config of buildOrder(Object.values(scenario.nodes))) {
-    signal.throwIfAborted();
-    const node = await runtime.createNode({ name: config.name, version: config.version, image: config.image });
-    topology.nodes.set(config.name, node);
-    recorder.event('node-binaries', { node: config.name, source: node.origin });
-    const settings = { ...BASE_SETTINGS, ...config.settings };
-    if (!config.replicaOf) {
-      await startPrimary(node, settings, signal);
-      recorder.event('node-ready', { node: config.name, role: 'primary', version: config.version });
-    } else {
-      const upstream = topology.node(config.replicaOf);
-      const method = await buildStandby(upstream, node, settings, runtime, signal);
-      topology.upstreamOf.set(config.name, config.replicaOf);
-      recorder.event('node-ready', { node: config.name, role: 'standby', of: config.replicaOf, baseBackup: method });
+  const diskFull = new Set(scenario.timeline.filter((e) => e.fault?.kind === 'disk-full').map((e) => e.fault!.node!));
+  try {
+    for (const config of buildOrder(Object.values(scenario.nodes))) {
+      signal.throwIfAborted();
+      const node = await runtime.createNode({ name: config.name, version: config.version, image: config.image });
+      topology.nodes.set(config.name, node);
+      recorder.event('node-binaries', { node: config.name, source: node.origin });
+      if (diskFull.has(config.name) && runtime.kind === 'local') {
+        const volume = await mountDataVolume(node, runtime);
+        topology.volumes.set(config.name, volume);
+        recorder.event('node-volume', { node: config.name, filesystem: 'tmpfs', bytes: volume.sizeBytes, mount: volume.dir });
+      }
+      const settings = { ...BASE_SETTINGS, ...config.settings };
+      if (!config.replicaOf) {
+        await startPrimary(node, settings, signal);
+        recorder.event('node-ready', { node: config.name, role: 'primary', version: config.version });
+      } else {
+        const upstream = topology.node(config.replicaOf);
+        const link = await replicationLink(runtime, upstream, config.name);
+        if (link) topology.links.set(config.name, link);
+        const method = await buildStandby(upstream, node, settings, runtime, signal, link?.address);
+        topology.upstreamOf.set(config.name, config.replicaOf);
+        recorder.event('node-ready', {
+          node: config.name,
+          role: 'standby',
+          of: config.replicaOf,
+          baseBackup: method,
+          ...(link ? { via: `${link.address.host}:${link.address.port}` } : {}),
+        });
+      }
     }
+    await configureSynchronousStandbys(scenario, topology);
+  } catch (err) {
+    // the run never sees a topology that failed half-way: release what was made for it here
+    await topology.release().catch(() => undefined);
+    throw err;
   }
-  await configureSynchronousStandbys(scenario, topology);
   return topology;
+}
+
+/**
+ * A proxy between a standby and its primary, so link faults can act on replication. Only the
+ * local runtime: containers reach each other on their own network, where a proxy on the
+ * host is not in the path.
+ */
+async function replicationLink(runtime: Runtime, upstream: RuntimeNode, standby: string): Promise<TcpProxy | undefined> {
+  if (runtime.kind !== 'local') return undefined;
+  const proxy = new TcpProxy(upstream.address, { name: `replication ${standby}` });
+  await proxy.listen();
+  return proxy;
+}
+
+/** A tmpfs over the (still empty) data directory, owned by the user the server runs as. */
+async function mountDataVolume(node: RuntimeNode, runtime: Runtime): Promise<DiskVolume> {
+  // the runtime made the node's folder for the server user: the mount root gets the same owner
+  const owner = await fsp.stat(path.dirname(node.dataDir));
+  return DiskVolume.mount({
+    dir: node.dataDir,
+    label: `pgdrill-${runtime.runId}-${node.name}`,
+    uid: owner.uid,
+    gid: owner.gid,
+  });
 }
 
 async function startPrimary(node: RuntimeNode, settings: Record<string, string>, signal: AbortSignal) {

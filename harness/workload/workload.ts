@@ -121,7 +121,10 @@ export class Workload extends EventEmitter<WorkloadEvents> {
         address: () => this.targetAddress,
         credentials,
         applicationName: `pgdrill-${stream}-${slot}`,
-        connectTimeoutMs: Math.max(100, Math.min(timeout, 2000)),
+        // generous: after a pause the server works through a queue of connection attempts,
+        // and an attempt abandoned early only makes the next one wait longer (measured on
+        // pause-primary: a 2 s connect timeout closed downtime windows 130-440 ms late)
+        connectTimeoutMs: 5_000,
         backoff: stream === 'probe' ? PROBE_BACKOFF : this.options.backoff,
         onStateChange: (change) =>
           change.kind === 'lost'

@@ -13,7 +13,8 @@ import {
   validateScenario,
 } from '../../harness/scenario/load-scenario.js';
 import { applyOverrides } from '../../harness/scenario/overrides.js';
-import { listBundledScenarios, packageRoot, resolveScenarioPath } from '../../harness/scenario/bundled.js';
+import { listBundledScenarios, resolveScenarioPath } from '../../harness/scenario/bundled.js';
+import { packageRoot } from '../../harness/util/package-info.js';
 import { scenarioFileSchema } from '../../harness/scenario/scenario-schema.js';
 import type { Scenario } from '../../harness/scenario/scenario.js';
 
@@ -475,6 +476,17 @@ describe('cross-field checks', () => {
     expectValid(raw);
   });
 
+  it('takes globals and syncSequences as optional strategy switches, absent from the resolved strategy unless written', () => {
+    const raw = base();
+    raw.nodes = { old: { version: 13 }, new: { version: 17 } };
+    raw.strategy = { kind: 'logical', from: 'old', to: 'new' };
+    expect(expectValid(raw).strategy).not.toHaveProperty('globals');
+    raw.strategy = { kind: 'logical', from: 'old', to: 'new', globals: true, syncSequences: false };
+    expect(expectValid(raw).strategy).toMatchObject({ globals: true, syncSequences: false });
+    raw.strategy = { kind: 'dump-restore', from: 'old', to: 'new', globals: 'yes' };
+    expectProblem(problemsOf(raw), 'strategy.globals', 'expected true or false', 'write true or false, unquoted');
+  });
+
   it('requires timeline times to fall inside the load phase', () => {
     const raw = base();
     raw.duration = '30s';
@@ -817,5 +829,51 @@ describe('scenario files and bundled scenarios', () => {
 
   it('finds the package root from the source tree', () => {
     expect(packageRoot()).toBe(path.resolve(import.meta.dirname, '../..'));
+  });
+});
+
+describe('strategy kind failover', () => {
+  /** A valid failover scenario: the timeline kills the primary, detection is left to defaults. */
+  function failover(): Record<string, any> {
+    const raw = base();
+    raw.strategy = { kind: 'failover', from: 'primary', to: 'replica' };
+    raw.timeline = [{ at: '10s', fault: { kind: 'kill', node: 'primary', restartAfter: '5s' } }];
+    return raw;
+  }
+
+  it('fills the detection defaults (3 failed checks 200ms apart) for kind failover only', () => {
+    expect(expectValid(failover()).strategy!.detection).toEqual({ interval: 200, failures: 3 });
+    const streaming = base();
+    expect(expectValid(streaming).strategy).not.toHaveProperty('detection');
+  });
+
+  it('takes a detection interval as a duration and failures as an integer', () => {
+    const raw = failover();
+    raw.strategy.detection = { interval: '500ms', failures: 5 };
+    expect(expectValid(raw).strategy!.detection).toEqual({ interval: 500, failures: 5 });
+    raw.strategy.detection = { interval: 5, failures: 0 };
+    const problems = problemsOf(raw);
+    expectProblem(problems, 'strategy.detection.interval', 'a duration needs a unit');
+    expectProblem(problems, 'strategy.detection.failures', 'from 1 to 100');
+  });
+
+  it('refuses detection on a kind other than failover', () => {
+    const raw = base();
+    raw.strategy.detection = { interval: '200ms' };
+    expectProblem(problemsOf(raw), 'strategy.detection', 'applies to kind failover only');
+  });
+
+  it('refuses a cutover entry: a failover is triggered by the primary failing', () => {
+    const raw = failover();
+    raw.timeline.push({ at: '20s', cutover: {} });
+    expectProblem(problemsOf(raw), 'timeline[1].cutover', 'kind failover is triggered when pgdrill detects that "primary" failed', 'fault: { kind: kill, node: primary }');
+  });
+
+  it('requires a node fault on strategy.from, or nothing would fail over', () => {
+    const raw = failover();
+    raw.timeline = [{ at: '10s', fault: { kind: 'kill', node: 'replica' } }];
+    expectProblem(problemsOf(raw), 'timeline', 'no fault targets "primary"', '{ at: 10s, fault: { kind: kill, node: primary } }');
+    raw.timeline = [{ at: '10s', fault: { kind: 'pause', node: 'primary', for: '5s' } }];
+    expectValid(raw);
   });
 });

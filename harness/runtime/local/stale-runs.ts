@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { allProcesses, killTreeSync, procInfo, processComm, processCwd, waitGone } from './proc.js';
 
 /** Parent of every run folder unless a runtime is given another. */
@@ -94,8 +95,31 @@ export async function cleanupStaleLocalRuns(options: { runsDir?: string; force?:
 
   for (const name of stale) {
     const runDir = path.join(runsDir, name);
+    // a disk-full fault mounts a tmpfs under the run folder; rm cannot remove a mount point
+    for (const mount of mountsUnder(runDir)) {
+      spawnSync('umount', ['-l', mount], { stdio: 'ignore' });
+      result.removedDirs.push(`${mount} (unmounted)`);
+    }
     await fsp.rm(runDir, { recursive: true, force: true });
     result.removedDirs.push(runDir);
   }
   return result;
+}
+
+/** Mount points at or below `dir`, deepest first (so nested mounts come off in order). */
+function mountsUnder(dir: string): string[] {
+  let text: string;
+  try {
+    text = fs.readFileSync('/proc/self/mounts', 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .map((line) => line.split(' ')[1])
+    .filter((m): m is string => Boolean(m))
+    // /proc/self/mounts escapes spaces and the like as octal
+    .map((m) => m.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+    .filter((m) => m === dir || m.startsWith(dir + path.sep))
+    .sort((a, b) => b.length - a.length);
 }
