@@ -41,6 +41,9 @@ export async function freezeWrites(
 ): Promise<{ endedSessions: number }> {
   if (config.holdConnections) endpoint.hold();
   await source.query('ALTER SYSTEM SET default_transaction_read_only = on');
+  // autovacuum's ANALYZE takes a transaction id even on a read-only server: on the frozen old
+  // primary it would look like a write after the freeze (verify counts those as split brain)
+  await source.query('ALTER SYSTEM SET autovacuum = off');
   await source.query('SELECT pg_reload_conf()');
   // the postmaster applies a reload asynchronously: once a fresh session sees the
   // setting, every session started from then on is read-only
@@ -59,11 +62,11 @@ export async function freezeWrites(
   );
   // sessions from before the reload may still be inside a write transaction: end them
   // (the subquery keeps the filter ahead of pg_terminate_backend: AND has no order)
-  const ended = await source.query<{ pid: number }>(
-    `SELECT pid, pg_terminate_backend(pid) FROM (
-       SELECT pid FROM pg_stat_activity
-       WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
-         AND NOT (application_name = ANY($1))
+  const ended = await source.query<{ pid: number; client: boolean }>(
+    `SELECT pid, client, pg_terminate_backend(pid) FROM (
+       SELECT pid, backend_type = 'client backend' AS client FROM pg_stat_activity
+       WHERE (backend_type = 'client backend' AND pid <> pg_backend_pid() AND NOT (application_name = ANY($1)))
+          OR backend_type = 'autovacuum worker'
        OFFSET 0) AS clients`,
     [HARNESS_APPS],
   );
@@ -78,7 +81,7 @@ export async function freezeWrites(
     },
     { timeout: 10_000, interval: 5 },
   );
-  return { endedSessions: pids.length };
+  return { endedSessions: ended.rows.filter((r) => r.client).length };
 }
 
 /**
@@ -106,6 +109,13 @@ export async function probeWrite(node: RuntimeNode): Promise<void> {
   }
 }
 
+/** Undoes the freeze's settings: writes and autovacuum back. */
+async function unfreeze(client: pg.Client): Promise<void> {
+  await client.query('ALTER SYSTEM RESET default_transaction_read_only');
+  await client.query('ALTER SYSTEM RESET autovacuum');
+  await client.query('SELECT pg_reload_conf()');
+}
+
 /** Sends clients to `to`; sessions still open to the old primary are closed so they reconnect there. */
 export function repointEndpoint(endpoint: TcpProxy, from: RuntimeNode, to: RuntimeNode): string {
   endpoint.retarget(to.address);
@@ -116,8 +126,7 @@ export function repointEndpoint(endpoint: TcpProxy, from: RuntimeNode, to: Runti
 /** Leaves the old primary read-only and proves it (or, when not asked to fence, writable again). */
 export async function fenceOldPrimary(source: pg.Client, from: RuntimeNode, config: StrategyConfig): Promise<string> {
   if (!config.fenceOldPrimary) {
-    await source.query('ALTER SYSTEM RESET default_transaction_read_only');
-    await source.query('SELECT pg_reload_conf()');
+    await unfreeze(source);
     return `fenceOldPrimary is false: ${from.name} left writable (split brain is possible)`;
   }
   // prove the fence: a write on a fresh session must be refused
@@ -144,8 +153,7 @@ export async function rollbackFreeze(steps: StepRunner, context: StrategyContext
     // a fresh session: the step that failed may have lost the one it used
     const client = await connectNode(from, { applicationName: 'pgdrill-cutover' });
     try {
-      await client.query('ALTER SYSTEM RESET default_transaction_read_only');
-      await client.query('SELECT pg_reload_conf()');
+      await unfreeze(client);
     } finally {
       await client.end().catch(() => undefined);
     }

@@ -1,0 +1,215 @@
+// Blue/green upgrade by dump and restore, as the change request for a major upgrade reads:
+// prerequisites -> initial sync (dump + restore while blue takes writes: it rehearses the copy
+// and times it) -> freeze writes -> final sync (dump and restore again, of the frozen data) ->
+// validate (row counts of every table, sequences, roles and grants) -> pin a snapshot ->
+// validate green -> re-point the endpoint -> fence blue -> resume -> fingerprint the pinned
+// snapshot (rows and content hashes, compared with blue by verify) -> analyze.
+//
+// The final sync copies the whole database inside the freeze, so downtime grows with the data;
+// that is the price of this strategy's simplicity. Until the endpoint moves, blue holds
+// every write: any failure before then rolls back to it, untouched.
+
+import type pg from 'pg';
+import { INTEGRITY_TABLES } from '../seed/schema.js';
+import { errorMessage } from '../errors.js';
+import { formatBytes } from '../util/units.js';
+import type { ClientTool } from '../runtime/runtime.js';
+import { StepRunner } from './step-runner.js';
+import { findToolHost, missingToolsError, seconds, toolVersion } from './client-tools.js';
+import {
+  fenceOldPrimary,
+  freezeDetail,
+  freezeWrites,
+  frozenPosition,
+  openCutoverSession,
+  probeWrite,
+  repointEndpoint,
+  resumeClients,
+  rollbackFreeze,
+} from './freeze.js';
+import {
+  copyGlobals,
+  databaseSize,
+  dumpDatabase,
+  globalsAndGrants,
+  lineDifferences,
+  recreateDatabase,
+  restoreDatabase,
+  sequenceDifferences,
+  sequenceValues,
+  type CopyPlan,
+} from './pg-copy.js';
+import { fingerprintPinned, pinSnapshot, rowCounts } from './snapshot.js';
+import type { CutoverOutcome, Strategy, StrategyContext } from './strategy.js';
+import type { StrategyConfig } from '../scenario/scenario.js';
+
+function neededTools(config: StrategyConfig): ClientTool[] {
+  return config.globals ? ['pg_dump', 'pg_restore', 'pg_dumpall', 'psql'] : ['pg_dump', 'pg_restore'];
+}
+
+export const dumpRestoreStrategy: Strategy = {
+  async preflight({ config, topology }) {
+    const from = topology.node(config.from);
+    const candidates = [topology.node(config.to), from];
+    const tools = neededTools(config);
+    if (!(await findToolHost(candidates, tools, from.version))) throw missingToolsError('dump-restore', tools, from.version, candidates);
+  },
+
+  async cutover(context, { dryRun }) {
+    const { config, topology, endpoint, recorder } = context;
+    const from = topology.node(config.from);
+    const to = topology.node(config.to);
+    const steps = new StepRunner(recorder);
+    const outcome: CutoverOutcome = { ok: false, dryRun, rolledBack: false, steps: steps.steps };
+    let source: pg.Client | undefined;
+    let pinned: pg.Client | undefined;
+    let plan: CopyPlan | undefined;
+    let repointed = false;
+
+    /** one full copy: roles (when asked), dump, fresh database, restore */
+    const copy = async (): Promise<string> => {
+      const roles = config.globals ? `${await copyGlobals(plan!)}; ` : '';
+      const dump = await dumpDatabase(plan!);
+      await recreateDatabase(to);
+      const restore = await restoreDatabase(plan!, dump.file);
+      return `${roles}pg_dump ${seconds(dump.ms)}, pg_restore ${seconds(restore.ms)} (on ${plan!.host.name})`;
+    };
+
+    try {
+      await steps.run('prerequisites', async () => {
+        source = await openCutoverSession(from, { queryTimeout: 600_000 });
+        const target = await openCutoverSession(to, { database: 'postgres' });
+        try {
+          const { rows } = await target.query('SELECT pg_is_in_recovery() AS r');
+          if (rows[0].r) throw new Error(`${to.name} is in recovery: green must be a writable, standalone server`);
+        } finally {
+          await target.end().catch(() => undefined);
+        }
+        const tools = neededTools(config);
+        const host = await findToolHost([to, from], tools, from.version);
+        if (!host) throw missingToolsError('dump-restore', tools, from.version, [to, from]);
+        plan = { source: from, target: to, host, signal: context.signal };
+        const size = await databaseSize(source);
+        const version = await toolVersion(host, 'pg_dump', from.version);
+        return (
+          `${from.name} (PostgreSQL ${from.version}, database ${formatBytes(size)}) -> ${to.name} (PostgreSQL ${to.version}); ` +
+          `pg_dump/pg_restore ${version} on ${host.name}${config.globals ? '; roles and grants included' : ''}`
+        );
+      });
+
+      // blue keeps taking writes meanwhile: this copy rehearses the final one and times it
+      await steps.run('initial-sync', async () => `${await copy()}; ${from.name} took writes throughout`);
+
+      if (dryRun) {
+        outcome.ok = true;
+        return outcome;
+      }
+
+      await steps.run('freeze-writes', async () => {
+        const { endedSessions } = await freezeWrites(source!, from, endpoint, config);
+        const frozen = await frozenPosition(source!);
+        outcome.oldPrimaryNextXidAtFreeze = frozen.nextXid;
+        return freezeDetail(from, endedSessions, config, frozen.lsn);
+      });
+
+      await steps.run('final-sync', async () => `${await copy()} of the frozen database`);
+
+      await steps.run('validate', async () => {
+        const target = await openCutoverSession(to, { queryTimeout: 600_000 });
+        try {
+          // row counts on both sides at once, as a runbook checks inside the freeze; content
+          // hashes come from the snapshot pinned below, after the resume, so that pgdrill's own
+          // checking does not count as the strategy's downtime
+          const tables = INTEGRITY_TABLES.map((x) => x.table);
+          const [s, t] = await Promise.all([rowCounts(source!, tables), rowCounts(target, tables)]);
+          const bad = tables.filter((x) => s.get(x) !== t.get(x)).map((x) => `${x} (${s.get(x)} vs ${t.get(x)} rows)`);
+          if (bad.length) throw new Error(`${bad.length} table(s) differ on ${to.name}: ${bad.join(', ')}`);
+          const seqDiff = sequenceDifferences(await sequenceValues(source!), await sequenceValues(target));
+          if (seqDiff.length) throw new Error(`sequences differ on ${to.name}: ${seqDiff.join(', ')}`);
+          let roles = '';
+          if (config.globals) {
+            const diff = lineDifferences(await globalsAndGrants(source!), await globalsAndGrants(target), { source: from.name, target: to.name });
+            if (diff.length) throw new Error(`roles or grants differ: ${diff.slice(0, 5).join('; ')}`);
+            roles = '; roles, memberships and grants match';
+          }
+          const rows = [...t.values()].reduce<number>((sum, n) => sum + (n ?? 0), 0);
+          return `${tables.length} tables hold the same row counts (${rows} rows); sequences equal${roles}`;
+        } finally {
+          await target.end().catch(() => undefined);
+        }
+      });
+
+      await steps.run('snapshot', async () => {
+        pinned = await pinSnapshot(to);
+        return `snapshot of ${to.name} pinned at the freeze (fingerprinted after the resume)`;
+      });
+
+      await steps.run('validate-new-primary', async () => {
+        const target = await openCutoverSession(to);
+        try {
+          const { rows } = await target.query('SELECT pg_is_in_recovery() AS recovery, current_setting($1) AS version', ['server_version']);
+          if (rows[0].recovery) throw new Error(`${to.name} is in recovery`);
+          // a transaction that writes, on a fresh session as clients will have
+          await probeWrite(to);
+          return `${to.name} (PostgreSQL ${rows[0].version}) accepts writes`;
+        } finally {
+          await target.end().catch(() => undefined);
+        }
+      });
+
+      // the point of no return: from here on green takes writes blue will never see
+      await steps.run('repoint-endpoint', async () => {
+        const detail = repointEndpoint(endpoint, from, to);
+        repointed = true;
+        outcome.promotedAtMs = recorder.now();
+        topology.promoted(to.name);
+        return detail;
+      });
+
+      await steps.run('fence-old-primary', async () => fenceOldPrimary(source!, from, config));
+
+      await steps.run('resume', async () => resumeClients(endpoint, config));
+
+      outcome.ok = true;
+
+      // housekeeping past the cutover: a failure shows in its step, the cutover stands
+      await steps
+        .run('fingerprint-at-freeze', async () => {
+          outcome.targetAtFreeze = await fingerprintPinned(pinned!);
+          return `fingerprinted ${outcome.targetAtFreeze.size} tables of ${to.name} as they were at the freeze`;
+        })
+        .catch(() => undefined);
+      await analyzeTarget(steps, context).catch(() => undefined);
+    } catch (err) {
+      outcome.error = errorMessage(err);
+      if (!repointed) {
+        await rollbackFreeze(steps, context, from).catch(() => undefined);
+        outcome.rolledBack = true;
+      } else {
+        endpoint.retarget(topology.primary.address);
+        endpoint.release();
+      }
+    } finally {
+      await Promise.allSettled([source?.end(), pinned?.end()]);
+    }
+    return outcome;
+  },
+};
+
+/**
+ * A restore (or a logical copy) leaves the planner no statistics: the first queries on the new
+ * primary can pick bad plans until autovacuum gets there. After the resume, so it is not downtime.
+ */
+export async function analyzeTarget(steps: StepRunner, context: StrategyContext): Promise<void> {
+  const to = context.topology.node(context.config.to);
+  await steps.run('analyze', async () => {
+    const client = await openCutoverSession(to, { queryTimeout: 600_000 });
+    try {
+      const started = performance.now();
+      await client.query('ANALYZE');
+      return `planner statistics gathered on ${to.name} in ${seconds(performance.now() - started)}`;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  });
+}
