@@ -41,24 +41,36 @@ export async function tableFingerprints(
   client: pg.ClientBase,
   tables: readonly { table: string; key: string }[],
 ): Promise<Map<string, TableFingerprint>> {
-  const fingerprints = new Map<string, TableFingerprint>();
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   try {
-    for (const statement of PINNED_SETTINGS) await client.query(statement);
-    for (const { table, key } of tables) {
-      const exists = await client.query<{ oid: string | null }>('SELECT to_regclass($1)::text AS oid', [quoteIdent(table)]);
-      if (exists.rows[0]?.oid == null) continue;
-      const { rows } = await client.query<{ rows: string; hash: string }>(
-        `SELECT count(*)::text AS rows,
-                md5(coalesce(string_agg(md5(t::text), '' ORDER BY t.${quoteIdent(key)}), '')) AS hash
-           FROM ${quoteIdent(table)} t`,
-      );
-      fingerprints.set(table, { rows: Number(rows[0].rows), hash: rows[0].hash });
-    }
+    const fingerprints = await fingerprintsInTransaction(client, tables);
     await client.query('COMMIT');
+    return fingerprints;
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
+  }
+}
+
+/**
+ * The same, inside a transaction the caller has open (and ends): used to hash a snapshot
+ * pinned earlier, at a cutover's freeze, after the new primary has moved on.
+ */
+export async function fingerprintsInTransaction(
+  client: pg.ClientBase,
+  tables: readonly { table: string; key: string }[],
+): Promise<Map<string, TableFingerprint>> {
+  const fingerprints = new Map<string, TableFingerprint>();
+  for (const statement of PINNED_SETTINGS) await client.query(statement);
+  for (const { table, key } of tables) {
+    const exists = await client.query<{ oid: string | null }>('SELECT to_regclass($1)::text AS oid', [quoteIdent(table)]);
+    if (exists.rows[0]?.oid == null) continue;
+    const { rows } = await client.query<{ rows: string; hash: string }>(
+      `SELECT count(*)::text AS rows,
+              md5(coalesce(string_agg(md5(t::text), '' ORDER BY t.${quoteIdent(key)}), '')) AS hash
+         FROM ${quoteIdent(table)} t`,
+    );
+    fingerprints.set(table, { rows: Number(rows[0].rows), hash: rows[0].hash });
   }
   return fingerprints;
 }

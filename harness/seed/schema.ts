@@ -112,7 +112,7 @@ export function seedStatements(seed: SeedConfig): string[] {
             100 + (g * 13) % 900, jsonb_build_object('color', (ARRAY['red','green','blue'])[1 + g % 3])
      FROM generate_series(1, ${products}) AS g`,
     `INSERT INTO orders (user_id, status, total)
-     SELECT 1 + (g * 7919) % ${users}, (ARRAY['new','paid','shipped'])[1 + g % 3], 0
+     SELECT 1 + (g::bigint * 7919) % ${users}, (ARRAY['new','paid','shipped'])[1 + g % 3], 0
      FROM generate_series(1, ${orders}) AS g`,
     `INSERT INTO order_items (order_id, product_id, quantity, unit_price)
      SELECT o, 1 + ((o * 31 + i * 17) % ${products}), 1 + (o + i) % 5, 9.99

@@ -5,7 +5,7 @@
 import type pg from 'pg';
 import type { RuntimeNode } from '../runtime/runtime.js';
 import { INTEGRITY_TABLES } from '../seed/schema.js';
-import { tableFingerprints } from '../checks/integrity.js';
+import { fingerprintsInTransaction } from '../checks/integrity.js';
 import { openCutoverSession } from './freeze.js';
 import type { Fingerprints } from './strategy.js';
 
@@ -23,17 +23,13 @@ export async function pinSnapshot(node: RuntimeNode): Promise<pg.Client> {
   return client;
 }
 
-/**
- * Fingerprints the pinned snapshot and ends its transaction. tableFingerprints opens its own
- * transaction; here it must read inside the pinned one, so its BEGIN is swallowed (its SET
- * LOCALs and its COMMIT or ROLLBACK then apply to the pinned transaction).
- */
+/** Fingerprints the pinned snapshot, then ends its transaction (the session stays open). */
 export async function fingerprintPinned(client: pg.Client): Promise<Fingerprints> {
-  const view = {
-    query: (text: string, values?: unknown[]) =>
-      /^\s*BEGIN\b/i.test(text) ? Promise.resolve({ rows: [], rowCount: 0 }) : client.query(text, values),
-  };
-  return tableFingerprints(view as unknown as pg.ClientBase, INTEGRITY_TABLES);
+  try {
+    return await fingerprintsInTransaction(client, INTEGRITY_TABLES);
+  } finally {
+    await client.query('ROLLBACK').catch(() => undefined);
+  }
 }
 
 /** Row counts per table, in one snapshot: the cheap check a runbook makes inside the freeze. */

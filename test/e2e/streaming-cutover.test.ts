@@ -45,6 +45,7 @@ describe('streaming cutover', () => {
       ['repoint-endpoint', true],
       ['fence-old-primary', true],
       ['resume', true],
+      ['fingerprint-at-freeze', true],
     ]);
     expect(results.integrity?.source).toBe('primary');
     expect(results.integrity?.target).toBe('replica');
