@@ -4,6 +4,10 @@ export { runScenario } from './run/run-scenario.js';
 export type { RunOptions, RunResult, RunTick } from './run/run-scenario.js';
 export { loadScenarioFile, parseScenarioText, validateScenario } from './scenario/load-scenario.js';
 export { listBundledScenarios } from './scenario/bundled.js';
+export { loadComparisonFile, parseComparisonText } from './scenario/comparison.js';
+export type { Comparison, ComparisonRun } from './scenario/comparison.js';
+export { runComparison } from './run/run-comparison.js';
+export type { ComparisonOptions, ComparisonResult } from './run/run-comparison.js';
 export type {
   Scenario,
   NodeConfig,

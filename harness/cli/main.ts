@@ -144,12 +144,19 @@ export function buildProgram(): Command {
 
   program
     .command('validate')
-    .description('check a scenario file and print it with every default filled in; nothing is started')
+    .description('check a scenario (or comparison) file and print it with every default filled in; nothing is started')
     .argument('<scenario>', 'a scenario file or bundled scenario name')
     .option('--set <key=value>', 'override a field before validating (repeatable)', collect, [])
     .option('--json', 'print the resolved scenario as JSON', false)
     .action(async (scenarioArg: string, opts: { set: string[]; json: boolean }) => {
-      const scenario = await loadScenarioFile(await resolveScenarioPath(scenarioArg), opts.set);
+      const file = await resolveScenarioPath(scenarioArg);
+      if (await isComparisonFile(file)) {
+        const comparison = await loadComparisonFile(file, opts.set);
+        if (opts.json) process.stdout.write(JSON.stringify(comparison, null, 2) + '\n');
+        else process.stdout.write(`${scenarioArg}: valid comparison "${comparison.name}" (${comparison.runs.map((r) => r.label).join(', ')})\n`);
+        return;
+      }
+      const scenario = await loadScenarioFile(file, opts.set);
       if (opts.json) process.stdout.write(JSON.stringify(scenario, null, 2) + '\n');
       else process.stdout.write(`${scenarioArg}: valid scenario "${scenario.name}" (${Object.keys(scenario.nodes).length} nodes, ${scenario.timeline.length} timeline entries)\n`);
     });

@@ -8,17 +8,7 @@ import YAML from 'yaml';
 import type { NodeConfig, Scenario } from '../scenario/scenario.js';
 import { buildOrder } from '../topology/topology.js';
 import { replicationSlotName } from '../topology/standby.js';
-
-/** Settings every node gets before the scenario's own (as the topology builder gives them). */
-const BASE_SETTINGS: Record<string, string> = {
-  wal_level: 'logical',
-  max_wal_senders: '16',
-  max_replication_slots: '16',
-  hot_standby: 'on',
-  hot_standby_feedback: 'on',
-  wal_receiver_status_interval: '1s',
-  track_commit_timestamp: 'on',
-};
+import { BASE_SETTINGS } from '../topology/topology.js';
 
 export const FIRST_HOST_PORT = 15432;
 const PGDATA = '/var/lib/postgresql/pgdrill';

@@ -39,7 +39,7 @@ import {
   sequenceValues,
   type CopyPlan,
 } from './pg-copy.js';
-import { fingerprintPinned, pinSnapshot, rowCounts } from './snapshot.js';
+import { fingerprintAtFreeze, pinSnapshot, rowCounts } from './snapshot.js';
 import type { CutoverOutcome, Strategy, StrategyContext } from './strategy.js';
 import type { StrategyConfig } from '../scenario/scenario.js';
 
@@ -172,13 +172,7 @@ export const dumpRestoreStrategy: Strategy = {
 
       outcome.ok = true;
 
-      // housekeeping past the cutover: a failure shows in its step, the cutover stands
-      await steps
-        .run('fingerprint-at-freeze', async () => {
-          outcome.targetAtFreeze = await fingerprintPinned(pinned!);
-          return `fingerprinted ${outcome.targetAtFreeze.size} tables of ${to.name} as they were at the freeze`;
-        })
-        .catch(() => undefined);
+      await fingerprintAtFreeze(steps, outcome, pinned!, to);
       await analyzeTarget(steps, context).catch(() => undefined);
     } catch (err) {
       outcome.error = errorMessage(err);

@@ -33,7 +33,7 @@ import {
 } from './freeze.js';
 import { copyGlobals, dumpDatabase, recreateDatabase, restoreDatabase, type CopyPlan } from './pg-copy.js';
 import { analyzeTarget } from './dump-restore.js';
-import { fingerprintPinned, pinSnapshot } from './snapshot.js';
+import { fingerprintAtFreeze, pinSnapshot } from './snapshot.js';
 import type { CutoverOutcome, Strategy, StrategyContext } from './strategy.js';
 
 export const PUBLICATION = 'pgdrill_upgrade';
@@ -304,13 +304,7 @@ export const logicalStrategy: Strategy = {
       await steps.run('resume', async () => resumeClients(endpoint, config));
       outcome.ok = true;
 
-      // housekeeping past the cutover: a failure shows in its step, the cutover stands
-      await steps
-        .run('fingerprint-at-freeze', async () => {
-          outcome.targetAtFreeze = await fingerprintPinned(pinned!);
-          return `fingerprinted ${outcome.targetAtFreeze.size} tables of ${to.name} as they were at the freeze`;
-        })
-        .catch(() => undefined);
+      await fingerprintAtFreeze(steps, outcome, pinned!, to);
       await steps
         .run('drop-subscription', async () => {
           // also drops the slot on the old primary, which would otherwise keep its WAL forever

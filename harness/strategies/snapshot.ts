@@ -7,7 +7,8 @@ import type { RuntimeNode } from '../runtime/runtime.js';
 import { INTEGRITY_TABLES } from '../seed/schema.js';
 import { fingerprintsInTransaction } from '../checks/integrity.js';
 import { openCutoverSession } from './freeze.js';
-import type { Fingerprints } from './strategy.js';
+import type { CutoverOutcome, Fingerprints } from './strategy.js';
+import type { StepRunner } from './step-runner.js';
 
 /** A session holding a snapshot taken now; end it (or fingerprint it) to let it go. */
 export async function pinSnapshot(node: RuntimeNode): Promise<pg.Client> {
@@ -30,6 +31,19 @@ export async function fingerprintPinned(client: pg.Client): Promise<Fingerprints
   } finally {
     await client.query('ROLLBACK').catch(() => undefined);
   }
+}
+
+/**
+ * The step after the resume that hashes the snapshot pinned at the freeze, for verify. Past
+ * the cutover: a failure shows in its step, and the cutover stands.
+ */
+export async function fingerprintAtFreeze(steps: StepRunner, outcome: CutoverOutcome, pinned: pg.Client, target: RuntimeNode): Promise<void> {
+  await steps
+    .run('fingerprint-at-freeze', async () => {
+      outcome.targetAtFreeze = await fingerprintPinned(pinned);
+      return `fingerprinted ${outcome.targetAtFreeze.size} tables of ${target.name} as they were at the freeze`;
+    })
+    .catch(() => undefined);
 }
 
 /** Row counts per table, in one snapshot: the cheap check a runbook makes inside the freeze. */

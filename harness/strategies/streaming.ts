@@ -23,7 +23,7 @@ import {
   resumeClients,
   rollbackFreeze,
 } from './freeze.js';
-import { fingerprintPinned, pinSnapshot } from './snapshot.js';
+import { fingerprintAtFreeze, pinSnapshot } from './snapshot.js';
 import type { CutoverOutcome, Strategy } from './strategy.js';
 
 export const streamingStrategy: Strategy = {
@@ -143,13 +143,7 @@ export const streamingStrategy: Strategy = {
       await steps.run('resume', async () => resumeClients(endpoint, config));
       outcome.ok = true;
 
-      // past the cutover: a failure here shows in its step, the cutover stands
-      await steps
-        .run('fingerprint-at-freeze', async () => {
-          outcome.targetAtFreeze = await fingerprintPinned(pinned!);
-          return `fingerprinted ${outcome.targetAtFreeze.size} tables of ${to.name} as they were at the freeze`;
-        })
-        .catch(() => undefined);
+      await fingerprintAtFreeze(steps, outcome, pinned!, to);
     } catch (err) {
       outcome.error = errorMessage(err);
       if (!promoted) {

@@ -73,8 +73,8 @@ export class Topology {
   }
 }
 
-/** Settings every node gets, before the scenario's own. */
-const BASE_SETTINGS: Record<string, string> = {
+/** Settings every node gets, before the scenario's own (compose export writes the same). */
+export const BASE_SETTINGS: Record<string, string> = {
   wal_level: 'logical',
   max_wal_senders: '16',
   max_replication_slots: '16',

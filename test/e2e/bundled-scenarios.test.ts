@@ -1,0 +1,79 @@
+// Every bundled scenario, run as shipped (no overrides), must end the way its description
+// promises: all pass, except async-failover-loses-writes, a proof that must fail with lost
+// writes. A scenario added to scenarios/ without an entry here fails this file.
+
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { listBundledScenarios } from '../../harness/scenario/bundled.js';
+import { loadScenarioFile } from '../../harness/scenario/load-scenario.js';
+import { loadComparisonFile } from '../../harness/scenario/comparison.js';
+import { runComparison } from '../../harness/run/run-comparison.js';
+import type { Results } from '../../harness/report/results.js';
+import { leftovers, removeRunFolders, runInTemp } from './support/runs.js';
+
+type Expectation = { exitCode: number; check?: (results: Results) => void };
+
+const passesClean: Expectation = {
+  exitCode: 0,
+  check: (r) => {
+    expect(r.integrity?.lostWrites).toBe(0);
+    expect(r.integrity?.tables.every((t) => t.match)).toBe(true);
+  },
+};
+
+const EXPECTED: Record<string, Expectation> = {
+  'streaming-cutover': passesClean,
+  'upgrade-13-to-17-dump-restore': passesClean,
+  'upgrade-13-to-17-logical': passesClean,
+  'pause-primary': { exitCode: 0, check: (r) => expect(r.downtime.serverWriteGapMs).toBeGreaterThan(1500) },
+  'replication-latency': { exitCode: 0, check: (r) => expect(r.lag.maxReplayLagMs).toBeGreaterThan(100) },
+  'sync-failover': { exitCode: 0, check: (r) => expect(r.integrity?.lostWrites).toBe(0) },
+  'async-failover-loses-writes': {
+    exitCode: 1,
+    check: (r) => {
+      expect(r.integrity?.lostWrites).toBeGreaterThan(0);
+      expect(r.thresholds.find((t) => t.name === 'lostWrites')?.pass).toBe(false);
+    },
+  },
+};
+const COMPARISONS = ['compare-strategies'];
+
+const bundled = await listBundledScenarios();
+let comparisonOut: string | undefined;
+
+afterAll(async () => {
+  await removeRunFolders();
+  if (comparisonOut) await rm(comparisonOut, { recursive: true, force: true });
+});
+
+describe('bundled scenarios, as shipped', () => {
+  it('each has an expected outcome here', () => {
+    const known = [...Object.keys(EXPECTED), ...COMPARISONS].sort();
+    expect(bundled.map((s) => s.name).sort()).toEqual(known);
+  });
+
+  for (const name of Object.keys(EXPECTED)) {
+    it(`${name} ends with exit ${EXPECTED[name].exitCode}`, async () => {
+      const file = bundled.find((s) => s.name === name)!.file;
+      const run = await runInTemp(await loadScenarioFile(file));
+      expect(run.results.error, JSON.stringify(run.results.error)).toBeNull();
+      expect(run.exitCode).toBe(EXPECTED[name].exitCode);
+      EXPECTED[name].check?.(run.results);
+      expect(leftovers(run.results.runId)).toEqual([]);
+    });
+  }
+
+  for (const name of COMPARISONS) {
+    it(`${name} runs every variant and passes`, async () => {
+      const file = bundled.find((s) => s.name === name)!.file;
+      comparisonOut = await mkdtemp(path.join(os.tmpdir(), 'pgdrill-compare-'));
+      const outcome = await runComparison(await loadComparisonFile(file), { out: comparisonOut });
+      const failed = outcome.runs.filter((r) => r.exitCode !== 0).map((r) => r.label);
+      expect(failed).toEqual([]);
+      expect(outcome.exitCode).toBe(0);
+      expect(outcome.runs.length).toBeGreaterThanOrEqual(3);
+    }, 1_800_000);
+  }
+});
