@@ -2,7 +2,7 @@
 // reconnecting connections, all recorded through the run's Recorder. One handle per run: an
 // EventEmitter ('start', 'tick' every second) with `done`, `stop()` and `retarget()`.
 
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import hdr from 'hdr-histogram-js';
 import type { Recorder } from '../record/recorder.js';
 import type { OpRecord, OpStream } from '../record/records.js';
@@ -85,6 +85,9 @@ export class Workload extends EventEmitter<WorkloadEvents> {
   constructor(private readonly options: WorkloadOptions) {
     super();
     this.targetAddress = options.target;
+    // every in-flight op and every connecting slot listens on this one signal at once: a
+    // few hundred listeners under load are expected, not a leak (each is removed when done)
+    setMaxListeners(0, this.controller.signal);
     if (options.signal) {
       if (options.signal.aborted) this.controller.abort();
       else options.signal.addEventListener('abort', () => this.controller.abort(), { once: true });
