@@ -17,14 +17,12 @@ import type { ClientTool } from '../runtime/runtime.js';
 import { StepRunner } from './step-runner.js';
 import { findToolHost, missingToolsError, seconds, toolVersion } from './client-tools.js';
 import {
-  fenceOldPrimary,
   freezeDetail,
   freezeWrites,
   frozenPosition,
   openCutoverSession,
   probeWrite,
-  repointEndpoint,
-  resumeClients,
+  repointFenceResume,
   rollbackFreeze,
 } from './freeze.js';
 import {
@@ -158,17 +156,11 @@ export const dumpRestoreStrategy: Strategy = {
       });
 
       // the point of no return: from here on green takes writes blue will never see
-      await steps.run('repoint-endpoint', async () => {
-        const detail = repointEndpoint(endpoint, from, to);
+      await repointFenceResume(steps, context, source!, from, to, () => {
         repointed = true;
         outcome.promotedAtMs = recorder.now();
         topology.promoted(to.name);
-        return detail;
       });
-
-      await steps.run('fence-old-primary', async () => fenceOldPrimary(source!, from, config));
-
-      await steps.run('resume', async () => resumeClients(endpoint, config));
 
       outcome.ok = true;
 

@@ -147,6 +147,29 @@ export function resumeClients(endpoint: TcpProxy, config: StrategyConfig): strin
   return config.holdConnections ? 'held connections released to the new primary' : 'clients reach the new primary';
 }
 
+/**
+ * The steps that end every planned cutover: re-point the endpoint, fence the old primary,
+ * resume clients. `onRepointed` runs inside the re-point step, right after clients were
+ * sent to `to`: for strategies whose point of no return is the re-point itself.
+ */
+export async function repointFenceResume(
+  steps: StepRunner,
+  context: StrategyContext,
+  source: pg.Client,
+  from: RuntimeNode,
+  to: RuntimeNode,
+  onRepointed?: () => void,
+): Promise<void> {
+  const { endpoint, config } = context;
+  await steps.run('repoint-endpoint', async () => {
+    const detail = repointEndpoint(endpoint, from, to);
+    onRepointed?.();
+    return detail;
+  });
+  await steps.run('fence-old-primary', async () => fenceOldPrimary(source, from, config));
+  await steps.run('resume', async () => resumeClients(endpoint, config));
+}
+
 /** Before the point of no return, a failed cutover gives the old primary back its writes, unchanged endpoint. */
 export async function rollbackFreeze(steps: StepRunner, context: StrategyContext, from: RuntimeNode, extra?: () => Promise<string>): Promise<void> {
   await steps.run('rollback', async () => {

@@ -22,13 +22,11 @@ import { quoteIdent, quoteLiteral } from '../util/sql.js';
 import { StepRunner } from './step-runner.js';
 import { findToolHost, missingToolsError, seconds, toolVersion } from './client-tools.js';
 import {
-  fenceOldPrimary,
   freezeDetail,
   freezeWrites,
   frozenPosition,
   openCutoverSession,
-  repointEndpoint,
-  resumeClients,
+  repointFenceResume,
   rollbackFreeze,
 } from './freeze.js';
 import { copyGlobals, dumpDatabase, recreateDatabase, restoreDatabase, type CopyPlan } from './pg-copy.js';
@@ -291,17 +289,11 @@ export const logicalStrategy: Strategy = {
       });
 
       // the point of no return: from here on the target takes writes the source will never see
-      await steps.run('repoint-endpoint', async () => {
-        const detail = repointEndpoint(endpoint, from, to);
+      await repointFenceResume(steps, context, source!, from, to, () => {
         repointed = true;
         outcome.promotedAtMs = recorder.now();
         topology.promoted(to.name);
-        return detail;
       });
-
-      await steps.run('fence-old-primary', async () => fenceOldPrimary(source!, from, config));
-
-      await steps.run('resume', async () => resumeClients(endpoint, config));
       outcome.ok = true;
 
       await fingerprintAtFreeze(steps, outcome, pinned!, to);

@@ -13,14 +13,12 @@ import { replicationSlotName } from '../topology/standby.js';
 import { errorMessage } from '../errors.js';
 import { StepRunner } from './step-runner.js';
 import {
-  fenceOldPrimary,
   freezeDetail,
   freezeWrites,
   frozenPosition,
   openCutoverSession,
   probeWrite,
-  repointEndpoint,
-  resumeClients,
+  repointFenceResume,
   rollbackFreeze,
 } from './freeze.js';
 import { fingerprintAtFreeze, pinSnapshot } from './snapshot.js';
@@ -138,9 +136,7 @@ export const streamingStrategy: Strategy = {
         return `${to.name} out of recovery, accepts writes, timeline ${rows[0].timeline}`;
       });
 
-      await steps.run('repoint-endpoint', async () => repointEndpoint(endpoint, from, to));
-      await steps.run('fence-old-primary', async () => fenceOldPrimary(source!, from, config));
-      await steps.run('resume', async () => resumeClients(endpoint, config));
+      await repointFenceResume(steps, context, source!, from, to);
       outcome.ok = true;
 
       await fingerprintAtFreeze(steps, outcome, pinned!, to);
