@@ -6,7 +6,26 @@
 import path from 'node:path';
 import type { ClientTool, RuntimeNode } from '../runtime/runtime.js';
 import { EnvironmentError } from '../errors.js';
-import type { StrategyKind } from '../scenario/scenario.js';
+import type { StrategyConfig, StrategyKind } from '../scenario/scenario.js';
+import type { Strategy } from './strategy.js';
+
+/** What a data-copying strategy runs: pg_dump and pg_restore, plus what copies roles with `globals`. */
+export function copyTools(config: StrategyConfig): ClientTool[] {
+  return config.globals ? ['pg_dump', 'pg_restore', 'pg_dumpall', 'psql'] : ['pg_dump', 'pg_restore'];
+}
+
+/**
+ * The preflight of the data-copying strategies: the copy tools are there, on the target or
+ * the source, or the run stops (exit 3) before anything is seeded or loaded.
+ */
+export function requireCopyTools(kind: StrategyKind): NonNullable<Strategy['preflight']> {
+  return async ({ config, topology }) => {
+    const from = topology.node(config.from);
+    const candidates = [topology.node(config.to), from];
+    const tools = copyTools(config);
+    if (!(await findToolHost(candidates, tools, from.version))) throw missingToolsError(kind, tools, from.version, candidates);
+  };
+}
 
 /**
  * The first of `candidates` that has every tool of a major >= minMajor. The target comes

@@ -13,9 +13,8 @@ import type pg from 'pg';
 import { INTEGRITY_TABLES } from '../seed/schema.js';
 import { errorMessage } from '../errors.js';
 import { formatBytes } from '../util/units.js';
-import type { ClientTool } from '../runtime/runtime.js';
 import { StepRunner } from './step-runner.js';
-import { findToolHost, missingToolsError, seconds, toolVersion } from './client-tools.js';
+import { copyTools, findToolHost, missingToolsError, requireCopyTools, seconds, toolVersion } from './client-tools.js';
 import {
   freezeDetail,
   freezeWrites,
@@ -23,7 +22,7 @@ import {
   openCutoverSession,
   probeWrite,
   repointFenceResume,
-  rollbackFreeze,
+  settleFailedCutover,
 } from './freeze.js';
 import {
   copyGlobals,
@@ -39,19 +38,10 @@ import {
 } from './pg-copy.js';
 import { fingerprintAtFreeze, pinSnapshot, rowCounts } from './snapshot.js';
 import type { CutoverOutcome, Strategy, StrategyContext } from './strategy.js';
-import type { StrategyConfig } from '../scenario/scenario.js';
 
-function neededTools(config: StrategyConfig): ClientTool[] {
-  return config.globals ? ['pg_dump', 'pg_restore', 'pg_dumpall', 'psql'] : ['pg_dump', 'pg_restore'];
-}
 
 export const dumpRestoreStrategy: Strategy = {
-  async preflight({ config, topology }) {
-    const from = topology.node(config.from);
-    const candidates = [topology.node(config.to), from];
-    const tools = neededTools(config);
-    if (!(await findToolHost(candidates, tools, from.version))) throw missingToolsError('dump-restore', tools, from.version, candidates);
-  },
+  preflight: requireCopyTools('dump-restore'),
 
   async cutover(context, { dryRun }) {
     const { config, topology, endpoint, recorder } = context;
@@ -83,7 +73,7 @@ export const dumpRestoreStrategy: Strategy = {
         } finally {
           await target.end().catch(() => undefined);
         }
-        const tools = neededTools(config);
+        const tools = copyTools(config);
         const host = await findToolHost([to, from], tools, from.version);
         if (!host) throw missingToolsError('dump-restore', tools, from.version, [to, from]);
         plan = { source: from, target: to, host, signal: context.signal };
@@ -168,13 +158,7 @@ export const dumpRestoreStrategy: Strategy = {
       await analyzeTarget(steps, context).catch(() => undefined);
     } catch (err) {
       outcome.error = errorMessage(err);
-      if (!repointed) {
-        await rollbackFreeze(steps, context, from).catch(() => undefined);
-        outcome.rolledBack = true;
-      } else {
-        endpoint.retarget(topology.primary.address);
-        endpoint.release();
-      }
+      await settleFailedCutover(steps, context, outcome, from, repointed);
     } finally {
       await Promise.allSettled([source?.end(), pinned?.end()]);
     }

@@ -13,7 +13,7 @@ import type { StrategyConfig } from '../scenario/scenario.js';
 import { connectNode, sleep, waitFor } from '../topology/connect.js';
 import { errorMessage } from '../errors.js';
 import type { StepRunner } from './step-runner.js';
-import type { StrategyContext } from './strategy.js';
+import type { CutoverOutcome, StrategyContext } from './strategy.js';
 
 /** The harness's own sessions: never ended by the freeze. */
 export const HARNESS_APPS = ['pgdrill-harness', 'pgdrill-monitor', 'pgdrill-cutover'];
@@ -170,8 +170,30 @@ export async function repointFenceResume(
   await steps.run('resume', async () => resumeClients(endpoint, config));
 }
 
+/**
+ * What a failed cutover leaves: before its point of no return everything is rolled back
+ * (`extra` undoes what the strategy set up); past it there is no way back, so clients are
+ * let through to whoever is primary now.
+ */
+export async function settleFailedCutover(
+  steps: StepRunner,
+  context: StrategyContext,
+  outcome: CutoverOutcome,
+  from: RuntimeNode,
+  pastPointOfNoReturn: boolean,
+  extra?: () => Promise<string>,
+): Promise<void> {
+  if (!pastPointOfNoReturn) {
+    await rollbackFreeze(steps, context, from, extra).catch(() => undefined);
+    outcome.rolledBack = true;
+  } else {
+    context.endpoint.retarget(context.topology.primary.address);
+    context.endpoint.release();
+  }
+}
+
 /** Before the point of no return, a failed cutover gives the old primary back its writes, unchanged endpoint. */
-export async function rollbackFreeze(steps: StepRunner, context: StrategyContext, from: RuntimeNode, extra?: () => Promise<string>): Promise<void> {
+async function rollbackFreeze(steps: StepRunner, context: StrategyContext, from: RuntimeNode, extra?: () => Promise<string>): Promise<void> {
   await steps.run('rollback', async () => {
     // a fresh session: the step that failed may have lost the one it used
     const client = await connectNode(from, { applicationName: 'pgdrill-cutover' });

@@ -12,22 +12,21 @@
 
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import type { ClientTool, RuntimeNode } from '../runtime/runtime.js';
-import type { StrategyConfig } from '../scenario/scenario.js';
+import type { RuntimeNode } from '../runtime/runtime.js';
 import { sequenceChecks } from '../checks/integrity.js';
 import { errorMessage } from '../errors.js';
 import { replicationSlotName } from '../topology/standby.js';
 import { waitFor } from '../topology/connect.js';
 import { quoteIdent, quoteLiteral } from '../util/sql.js';
 import { StepRunner } from './step-runner.js';
-import { findToolHost, missingToolsError, seconds, toolVersion } from './client-tools.js';
+import { copyTools, findToolHost, missingToolsError, requireCopyTools, seconds, toolVersion } from './client-tools.js';
 import {
   freezeDetail,
   freezeWrites,
   frozenPosition,
   openCutoverSession,
   repointFenceResume,
-  rollbackFreeze,
+  settleFailedCutover,
 } from './freeze.js';
 import { copyGlobals, dumpDatabase, recreateDatabase, restoreDatabase, type CopyPlan } from './pg-copy.js';
 import { analyzeTarget } from './dump-restore.js';
@@ -45,9 +44,6 @@ export const MARKER_TABLE = 'pgdrill_cutover_marker';
 /** sequences are set this many increments past the source's value, should anything still draw on it */
 export const SEQUENCE_MARGIN = 1000;
 
-function neededTools(config: StrategyConfig): ClientTool[] {
-  return config.globals ? ['pg_dump', 'pg_restore', 'pg_dumpall', 'psql'] : ['pg_dump', 'pg_restore'];
-}
 
 /**
  * Tables whose UPDATE and DELETE cannot be replicated: no primary key and no usable replica
@@ -86,12 +82,7 @@ function subscriptionConninfo(from: RuntimeNode, to: RuntimeNode): string {
 }
 
 export const logicalStrategy: Strategy = {
-  async preflight({ config, topology }) {
-    const from = topology.node(config.from);
-    const candidates = [topology.node(config.to), from];
-    const tools = neededTools(config);
-    if (!(await findToolHost(candidates, tools, from.version))) throw missingToolsError('logical', tools, from.version, candidates);
-  },
+  preflight: requireCopyTools('logical'),
 
   async cutover(context, { dryRun }) {
     const { config, topology, endpoint, recorder } = context;
@@ -130,7 +121,7 @@ export const logicalStrategy: Strategy = {
               `${refused.join(', ')}. Add a primary key, or ALTER TABLE ... REPLICA IDENTITY FULL (every change then ships the whole row)`,
           );
         }
-        const tools = neededTools(config);
+        const tools = copyTools(config);
         host = await findToolHost([to, from], tools, from.version);
         if (!host) throw missingToolsError('logical', tools, from.version, [to, from]);
         const version = await toolVersion(host, 'pg_dump', from.version);
@@ -307,14 +298,8 @@ export const logicalStrategy: Strategy = {
       await analyzeTarget(steps, context).catch(() => undefined);
     } catch (err) {
       outcome.error = errorMessage(err);
-      if (!repointed) {
-        topology.upstreamOf.delete(to.name);
-        await rollbackFreeze(steps, context, from, replicating ? () => dropReplication(context) : undefined).catch(() => undefined);
-        outcome.rolledBack = true;
-      } else {
-        endpoint.retarget(topology.primary.address);
-        endpoint.release();
-      }
+      if (!repointed) topology.upstreamOf.delete(to.name);
+      await settleFailedCutover(steps, context, outcome, from, repointed, replicating ? () => dropReplication(context) : undefined);
     } finally {
       await Promise.allSettled([source?.end(), target?.end(), pinned?.end()]);
     }

@@ -19,7 +19,7 @@ import {
   openCutoverSession,
   probeWrite,
   repointFenceResume,
-  rollbackFreeze,
+  settleFailedCutover,
 } from './freeze.js';
 import { fingerprintAtFreeze, pinSnapshot } from './snapshot.js';
 import type { CutoverOutcome, Strategy } from './strategy.js';
@@ -142,15 +142,8 @@ export const streamingStrategy: Strategy = {
       await fingerprintAtFreeze(steps, outcome, pinned!, to);
     } catch (err) {
       outcome.error = errorMessage(err);
-      if (!promoted) {
-        // before promotion every change is undone, even if the freeze had not begun
-        await rollbackFreeze(steps, context, from).catch(() => undefined);
-        outcome.rolledBack = true;
-      } else {
-        // past promotion there is no way back; let clients through to whoever is primary now
-        endpoint.retarget(topology.primary.address);
-        endpoint.release();
-      }
+      // promotion is the point of no return; before it, even an unbegun freeze is undone
+      await settleFailedCutover(steps, context, outcome, from, promoted);
     } finally {
       await Promise.allSettled([source?.end(), target?.end(), pinned?.end()]);
     }

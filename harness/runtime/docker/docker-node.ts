@@ -11,6 +11,7 @@ import type { Address, ClientTool, NodeCredentials, NodeState, RuntimeNode, Tool
 import { DATA_DIR, LOG_FILE, PG_PORT, ROOT, SOCKET_DIR, pickProgram, type ProbedProgram } from './container-layout.js';
 import { KILL_TREE, execIn, execOk, startExec, type ExecHandle } from './exec.js';
 import type { ImageChoice } from './images.js';
+import { STOP_SIGNALS, STOP_TIMEOUTS } from '../server-conventions.js';
 
 export interface DockerNodeInit {
   docker: Docker;
@@ -26,8 +27,6 @@ export interface DockerNodeInit {
   programs: ProbedProgram[];
 }
 
-const STOP_SIGNALS: Record<StopMode, string> = { smart: 'TERM', fast: 'INT', immediate: 'QUIT' };
-const STOP_TIMEOUTS: Record<StopMode, number> = { smart: 120_000, fast: 60_000, immediate: 30_000 };
 const DEFAULT_START_TIMEOUT = 60_000;
 const PG_USER = 'postgres';
 
@@ -350,7 +349,8 @@ exec "$B/postgres" -D "$D" -p ${PG_PORT} -c listen_addresses='*' -c unix_socket_
     // a frozen container would never see the shutdown signal (nor run the exec that sends it)
     await this.unfreeze();
     this.intendedExit = 'stopped';
-    await this.signalPostmaster(STOP_SIGNALS[mode], false);
+    // kill(1) in the container takes the signal's name without the SIG prefix
+    await this.signalPostmaster(STOP_SIGNALS[mode].slice(3), false);
     const timeout = options.timeout ?? STOP_TIMEOUTS[mode];
     if (!(await settlesWithin(this.postmaster!.handle.done, timeout))) {
       this.intendedExit = undefined;

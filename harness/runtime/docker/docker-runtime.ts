@@ -13,6 +13,7 @@ import { DockerNode, publishedPort } from './docker-node.js';
 import { execIn } from './exec.js';
 import { resolveImage, type ImageChoice } from './images.js';
 import { LABEL, runLabels } from './labels.js';
+import { BACKUP_EMPTY_DIRS, BACKUP_SKIP_FILES } from '../server-conventions.js';
 
 export interface DockerRuntimeOptions {
   runId: string;
@@ -238,8 +239,7 @@ export class DockerRuntime implements Runtime {
     const to = this.own(target);
     if (to.state === 'running' || to.state === 'paused') throw new Error(`cannot copy into node "${to.name}" while it runs`);
     const archive = `${ROOT}/copy-${to.name}.tar`;
-    const excluded = ['./postmaster.pid', './postmaster.opts', './backup_label.old', './tablespace_map.old', '*/pgsql_tmp*'];
-    for (const dir of ['pg_wal', 'pg_replslot', 'pg_dynshmem', 'pg_notify', 'pg_serial', 'pg_snapshots', 'pg_stat_tmp', 'pg_subtrans']) excluded.push(`./${dir}/*`);
+    const excluded = [...BACKUP_SKIP_FILES.map((f) => `./${f}`), '*/pgsql_tmp*', ...BACKUP_EMPTY_DIRS.map((d) => `./${d}/*`)];
     // GNU tar exits 1 when a file changed or vanished while read: expected on a live cluster,
     // and WAL replay from the backup's start fixes it, as with pg_basebackup
     await from.execRoot(

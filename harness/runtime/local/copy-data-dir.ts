@@ -3,21 +3,10 @@
 
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { BACKUP_EMPTY_DIRS, BACKUP_SKIP_FILES } from '../server-conventions.js';
 
-/** Directories copied empty: their contents are runtime state the copy must not inherit. */
-const EMPTY_DIRS = new Set([
-  'pg_wal', // replayed from the source (streaming or restore_command), never copied
-  'pg_replslot', // the source's slots would pin WAL on the copy forever
-  'pg_dynshmem',
-  'pg_notify',
-  'pg_serial',
-  'pg_snapshots',
-  'pg_stat_tmp',
-  'pg_subtrans',
-]);
-
-/** Files left out: they describe the source's running postmaster, or an old backup. */
-const SKIP_FILES = new Set(['postmaster.pid', 'postmaster.opts', 'backup_label.old', 'tablespace_map.old']);
+const EMPTY_DIRS = new Set(BACKUP_EMPTY_DIRS);
+const SKIP_FILES = new Set(BACKUP_SKIP_FILES);
 
 export interface CopyOwner {
   uid: number;

@@ -12,6 +12,7 @@ import type { Address, ClientTool, NodeCredentials, NodeState, RuntimeNode, Tool
 import { clientToolHint, findClientTool, serverEnv, type ServerBinaries, type ServerUser } from './pg-binaries.js';
 import { continueTree, isAlive, killTreeSync, signal, stopTree, waitGone } from './proc.js';
 import { runProcess } from './run-process.js';
+import { STOP_SIGNALS, STOP_TIMEOUTS } from '../server-conventions.js';
 
 export interface LocalNodeInit {
   name: string;
@@ -29,8 +30,6 @@ export interface LocalNodeInit {
   pickPort: () => Promise<number>;
 }
 
-const STOP_SIGNALS: Record<StopMode, NodeJS.Signals> = { smart: 'SIGTERM', fast: 'SIGINT', immediate: 'SIGQUIT' };
-const STOP_TIMEOUTS: Record<StopMode, number> = { smart: 120_000, fast: 60_000, immediate: 30_000 };
 const DEFAULT_START_TIMEOUT = 60_000;
 
 // Postmasters of this process; if Node exits without dispose(), they are killed (best effort).
