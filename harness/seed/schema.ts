@@ -15,13 +15,28 @@ export const SEED_TABLES = [
   { table: 'audit_log', key: 'id' },
 ] as const;
 
+/**
+ * pgdrill's own bookkeeping lives in a schema of its own, so integrity (every user table) can
+ * leave it out and an external database can be cleaned of it. Not "pgdrill": the superuser is
+ * called pgdrill, and "$user" comes first in the default search_path, so a schema of that name
+ * would swallow the user's unqualified CREATE TABLEs.
+ */
+export const BOOKKEEPING_SCHEMA = '_pgdrill';
+
 /** The probe's own table: one tiny row per probe write, stamped by the server's clock. */
-export const PROBE_TABLE = 'pgdrill_probe';
+export const PROBE_TABLE = `${BOOKKEEPING_SCHEMA}.probe`;
+
+/**
+ * The exact write ledger on the server: every workload write inserts its request id here in
+ * the same statement (so the same transaction) as the write itself. Present on the final
+ * primary = committed there; absent = not (Jepsen's set of committed ids).
+ */
+export const LEDGER_TABLE = `${BOOKKEEPING_SCHEMA}.ledger`;
 
 export const ALL_TABLES = [...SEED_TABLES.map((t) => t.table), PROBE_TABLE];
 
-/** Every table the integrity check fingerprints, with the key that orders its rows. */
-export const INTEGRITY_TABLES: { table: string; key: string }[] = [...SEED_TABLES, { table: PROBE_TABLE, key: 'id' }];
+/** The seed's tables, with the key that orders their rows (bookkeeping is not compared). */
+export const INTEGRITY_TABLES: { table: string; key: string }[] = [...SEED_TABLES];
 
 export const SCHEMA_SQL = `
 CREATE TABLE users (
@@ -89,9 +104,13 @@ END $$;
 CREATE TRIGGER orders_audit AFTER INSERT OR UPDATE OR DELETE ON orders
   FOR EACH ROW EXECUTE FUNCTION audit_orders();
 
+CREATE SCHEMA ${BOOKKEEPING_SCHEMA};
 CREATE TABLE ${PROBE_TABLE} (
   id           bigserial PRIMARY KEY,
   server_time  timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE TABLE ${LEDGER_TABLE} (
+  request_id   uuid PRIMARY KEY
 );
 `;
 

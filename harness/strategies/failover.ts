@@ -281,7 +281,7 @@ async function fenceLive(node: RuntimeNode): Promise<boolean> {
 /** A write on a fresh session is refused as read-only (SQLSTATE 25006). */
 async function writeRefused(node: RuntimeNode): Promise<boolean> {
   try {
-    await onNode(node, (client) => client.query('INSERT INTO pgdrill_probe DEFAULT VALUES'), DATABASE);
+    await onNode(node, (client) => client.query('INSERT INTO _pgdrill.probe DEFAULT VALUES'), DATABASE);
     return false;
   } catch (err) {
     if ((err as { code?: string }).code === '25006') return true;

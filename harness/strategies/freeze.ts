@@ -103,7 +103,7 @@ export function freezeDetail(from: RuntimeNode, endedSessions: number, config: S
 export async function probeWrite(node: RuntimeNode): Promise<void> {
   const check = await openCutoverSession(node);
   try {
-    await check.query('INSERT INTO pgdrill_probe DEFAULT VALUES');
+    await check.query('INSERT INTO _pgdrill.probe DEFAULT VALUES');
   } finally {
     await check.end().catch(() => undefined);
   }
@@ -132,7 +132,7 @@ export async function fenceOldPrimary(source: pg.Client, from: RuntimeNode, conf
   // prove the fence: a write on a fresh session must be refused
   const probe = await openCutoverSession(from);
   try {
-    await probe.query('INSERT INTO pgdrill_probe DEFAULT VALUES');
+    await probe.query('INSERT INTO _pgdrill.probe DEFAULT VALUES');
     throw new Error(`${from.name} still accepts writes`);
   } catch (err) {
     if ((err as { code?: string }).code !== '25006') throw err;
