@@ -17,7 +17,7 @@ export type {
   TimelineEntry,
   ThresholdName,
 } from './scenario/scenario.js';
-export type { Results, LoadSummary, Downtime, Integrity, ThresholdResult } from './report/results.js';
+export type { Results, LoadSummary, Downtime, Integrity, ThresholdResult } from './results/results.js';
 export type { OpRecord, LedgerEntry, LagSample, CutoverStep, RunEvent } from './record/records.js';
 export { Recorder } from './record/recorder.js';
 export { downtimeWindows, serverWriteGapMs } from './checks/downtime.js';

@@ -2,7 +2,7 @@
 // operations. Pure: no server, no clock; the same history always gives the same windows.
 
 import type { OpRecord } from '../record/records.js';
-import type { Downtime, DowntimeWindow } from '../report/results.js';
+import type { Downtime, DowntimeWindow } from '../results/results.js';
 
 /**
  * How window edges are placed, carried in the result so a reader of results.json does not

@@ -3,7 +3,7 @@
 // does not carry sequences: a classic way for a migration to break the first insert).
 
 import type pg from 'pg';
-import type { SequenceCheck, TableIntegrity } from '../report/results.js';
+import type { SequenceCheck, TableIntegrity } from '../results/results.js';
 import { quoteIdent } from './ledger-state.js';
 
 export interface TableFingerprint {

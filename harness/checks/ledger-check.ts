@@ -3,7 +3,7 @@
 // names into an ObservedRows, and this decides lost / recovered with no server.
 
 import type { LedgerEntry, OpRecord } from '../record/records.js';
-import type { LedgerFinding } from '../report/results.js';
+import type { LedgerFinding } from '../results/results.js';
 
 /** What the final primary holds for one key of interest. */
 export interface ObservedRow {

@@ -4,7 +4,7 @@
 
 import * as hdr from 'hdr-histogram-js';
 import type { OpRecord, OpOutcome } from '../record/records.js';
-import type { LatencySummary, LoadSummary, SecondBucket } from '../report/results.js';
+import type { LatencySummary, LoadSummary, SecondBucket } from '../results/results.js';
 
 export interface LoadWindow {
   /** ms from the start of the run */

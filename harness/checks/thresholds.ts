@@ -4,7 +4,7 @@
 
 import { THRESHOLD_NAMES, type ThresholdName } from '../scenario/scenario.js';
 import { THRESHOLD_KINDS, parseThresholdExpression, type ThresholdExpression, type ThresholdKind } from '../scenario/scenario-schema.js';
-import type { Integrity, Results, ThresholdResult } from '../report/results.js';
+import type { Integrity, Results, ThresholdResult } from '../results/results.js';
 import { formatBytes, formatDuration } from '../util/units.js';
 
 /** The parts of results.json thresholds read; any may be missing while a run is assembled. */

@@ -3,7 +3,7 @@
 // report.html. Time runs in seconds from the start of the load phase; fault and cutover
 // windows are shaded by the `pgdrillWindows` plugin below, downtime is a strip along the bottom.
 
-import type { Results, SecondBucket } from './results.js';
+import type { Results, SecondBucket } from '../results/results.js';
 import { cutoverWindows, downtimeRunWindows, faultWindows, loadStartMs, type RunWindow, type WindowKind } from './report-model.js';
 
 export type ChartId = 'writes' | 'reads' | 'latency' | 'lag-bytes' | 'lag-time';

@@ -3,7 +3,7 @@
 // with the same table and a bar chart. Rendered from results files alone.
 
 import Table from 'cli-table3';
-import type { Results } from './results.js';
+import type { Results } from '../results/results.js';
 import { formatBytes } from '../util/units.js';
 import { escapeHtml as h, renderPage } from './html-kit.js';
 import { formatMs as ms, formatRunTime } from './format.js';

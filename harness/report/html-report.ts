@@ -3,7 +3,7 @@
 // integrity and the scenario as run. Rendered from a Results object alone.
 
 import YAML from 'yaml';
-import type { Downtime, LoadSummary, Results } from './results.js';
+import type { Downtime, LoadSummary, Results } from '../results/results.js';
 import { formatBytes, formatDuration } from '../util/units.js';
 import { integrityFailures } from '../checks/thresholds.js';
 import { buildChartSpecs, OUTCOME_COLORS, WINDOW_COLORS, type ChartSpec } from './chart-configs.js';

@@ -2,7 +2,7 @@
 // list them, keep their history and fail the build on them. Testcase names are stable across
 // runs (the measured value goes in the output and the failure message, never in the name).
 
-import type { Results } from './results.js';
+import type { Results } from '../results/results.js';
 import { formatDuration } from '../util/units.js';
 
 interface Case {

@@ -6,7 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createCanvas, type SKRSContext2D } from '@napi-rs/canvas';
 import { Chart, registerables, type ChartConfiguration, type Plugin } from 'chart.js';
-import type { Results } from './results.js';
+import type { Results } from '../results/results.js';
 import { buildChartSpecs, markWindows, shadeWindows, type ChartId, type ChartSpec } from './chart-configs.js';
 
 Chart.register(...registerables);

@@ -3,7 +3,7 @@
 
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Results } from './results.js';
+import type { Results } from '../results/results.js';
 import { InvalidInputError, errorMessage } from '../errors.js';
 
 /** The keys every renderer reads; a file without them is not something we can render. */

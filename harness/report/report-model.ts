@@ -2,7 +2,7 @@
 // windows (faults, cutovers, downtime) to shade, and which events belong on the timeline.
 // Pure, over a Results object only, shared by the HTML page, the PNG charts and comparisons.
 
-import type { Results } from './results.js';
+import type { Results } from '../results/results.js';
 import type { RunEvent } from '../record/records.js';
 
 export type WindowKind = 'fault' | 'cutover' | 'write-downtime' | 'read-downtime';

@@ -1,7 +1,7 @@
 // The end-of-run summary printed to the terminal, rendered from results.json alone.
 
 import Table from 'cli-table3';
-import type { Results } from './results.js';
+import type { Results } from '../results/results.js';
 import { formatBytes, formatDuration } from '../util/units.js';
 import { formatMs, formatRunTime } from './format.js';
 

@@ -4,7 +4,7 @@
 
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Results } from './results.js';
+import type { Results } from '../results/results.js';
 import { renderHtml } from './html-report.js';
 import { renderJunit } from './junit.js';
 import { writePngCharts } from './png-charts.js';

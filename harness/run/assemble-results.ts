@@ -6,7 +6,7 @@ import type { Recorder } from '../record/recorder.js';
 import type { Scenario } from '../scenario/scenario.js';
 import type { Topology } from '../topology/topology.js';
 import type { CutoverOutcome } from '../strategies/strategy.js';
-import type { Results } from '../report/results.js';
+import type { Results } from '../results/results.js';
 import { summarizeLoad } from '../checks/load-summary.js';
 import { downtimeWindows, serverWriteGapMs } from '../checks/downtime.js';
 import { evaluateThresholds, verdictOf } from '../checks/thresholds.js';

@@ -6,7 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Comparison, ComparisonRun } from '../scenario/comparison.js';
-import type { Results } from '../report/results.js';
+import type { Results } from '../results/results.js';
 import { compareRow, renderCompareHtml, renderCompareTable, workloadDifferences } from '../report/compare.js';
 import { EXIT, InterruptedError } from '../errors.js';
 import { runScenario, type RunOptions, type RunResult } from './run-scenario.js';

@@ -24,7 +24,7 @@ import { strategyFor, supportedStrategies } from '../strategies/index.js';
 import type { CutoverOutcome } from '../strategies/strategy.js';
 import { verifyIntegrity } from './verify.js';
 import { assembleResults } from './assemble-results.js';
-import type { Results } from '../report/results.js';
+import type { Results } from '../results/results.js';
 import { writeReports } from '../report/write-reports.js';
 import { InterruptedError, InvalidInputError, PgdrillError, errorMessage } from '../errors.js';
 

@@ -10,7 +10,7 @@ import type { Recorder } from '../record/recorder.js';
 import type { Scenario } from '../scenario/scenario.js';
 import type { Topology } from '../topology/topology.js';
 import type { CutoverOutcome, Fingerprints } from '../strategies/strategy.js';
-import type { Integrity } from '../report/results.js';
+import type { Integrity } from '../results/results.js';
 import { connectNode, waitFor, withNode } from '../topology/connect.js';
 import { INTEGRITY_TABLES } from '../seed/schema.js';
 import { compareTables, countMismatches, sequenceChecks, tableFingerprints } from '../checks/integrity.js';

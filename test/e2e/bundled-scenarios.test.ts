@@ -10,7 +10,7 @@ import { listBundledScenarios } from '../../harness/scenario/bundled.js';
 import { loadScenarioFile } from '../../harness/scenario/load-scenario.js';
 import { loadComparisonFile } from '../../harness/scenario/comparison.js';
 import { runComparison } from '../../harness/run/run-comparison.js';
-import type { Results } from '../../harness/report/results.js';
+import type { Results } from '../../harness/results/results.js';
 import { leftovers, removeRunFolders, runInTemp } from './support/runs.js';
 
 type Expectation = { exitCode: number; check?: (results: Results) => void };

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mountsLabelled } from '../../harness/faults/disk-volume.js';
 import { loadScenarioFile } from '../../harness/scenario/load-scenario.js';
-import type { Results } from '../../harness/report/results.js';
+import type { Results } from '../../harness/results/results.js';
 import { leftovers, opsCount, removeRunFolders, runInTemp, scenarioFrom } from './support/runs.js';
 
 const root = path.resolve(import.meta.dirname, '../..');

@@ -15,7 +15,7 @@ import { writeReports } from '../../harness/report/write-reports.js';
 import { compareRow, renderCompareHtml } from '../../harness/report/compare.js';
 import { loadScenarioFile } from '../../harness/scenario/load-scenario.js';
 import { resolveScenarioPath } from '../../harness/scenario/bundled.js';
-import type { Results } from '../../harness/report/results.js';
+import type { Results } from '../../harness/results/results.js';
 import { failingRun, realRun } from '../fixtures/report-results.js';
 
 const run = promisify(execFile);

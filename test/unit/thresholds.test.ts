@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { evaluateThresholds, meetsLimit, metricValue, verdictOf, type MeasuredResults } from '../../harness/checks/thresholds.js';
-import type { Integrity, LoadSummary } from '../../harness/report/results.js';
+import type { Integrity, LoadSummary } from '../../harness/results/results.js';
 
 function load(counts: Partial<LoadSummary> = {}): LoadSummary {
   return {
