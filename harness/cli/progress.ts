@@ -2,6 +2,7 @@
 // lines otherwise (CI logs), plus the timeline's notable events as they happen.
 
 import type { RunTick } from '../run/run-scenario.js';
+import type { RunEvent } from '../record/events.js';
 import { formatBytes, formatDuration } from '../util/units.js';
 
 const QUIET_EVENTS = new Set(['cutover-step-start', 'phase-end']);
@@ -35,14 +36,16 @@ export class ProgressPrinter {
     }
   }
 
-  event(event: { t: number; kind: string; [k: string]: unknown }): void {
+  event(event: RunEvent): void {
     if (QUIET_EVENTS.has(event.kind)) return;
-    const { t, kind, ...rest } = event;
     let text: string;
-    if (kind === 'phase-start') text = `phase ${rest.phase}`;
-    else if (kind === 'cutover-step') text = `cutover step ${rest.step}: ${rest.ok ? 'ok' : 'FAILED'} in ${rest.durationMs}ms - ${rest.detail}`;
-    else text = `${kind} ${JSON.stringify(rest)}`;
-    this.print(`${formatDuration(t).padStart(7)}  ${text}`);
+    if (event.kind === 'phase-start') text = `phase ${event.phase}`;
+    else if (event.kind === 'cutover-step') text = `cutover step ${event.step}: ${event.ok ? 'ok' : 'FAILED'} in ${event.durationMs}ms - ${event.detail}`;
+    else {
+      const { t: _t, kind, ...rest } = event;
+      text = `${kind} ${JSON.stringify(rest)}`;
+    }
+    this.print(`${formatDuration(event.t).padStart(7)}  ${text}`);
   }
 
   print(text: string): void {

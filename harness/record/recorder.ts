@@ -3,7 +3,8 @@
 
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
-import type { LagSample, OpRecord, Phase, RunEvent } from './records.js';
+import type { LagSample, OpRecord, Phase } from './records.js';
+import type { EventKind, EventOf, EventPayloads, RunEvent } from './events.js';
 
 export class Recorder {
   readonly events: RunEvent[] = [];
@@ -29,8 +30,8 @@ export class Recorder {
     return Math.round((performance.now() - this.t0) * 1000) / 1000;
   }
 
-  event(kind: string, data: Record<string, unknown> = {}): RunEvent {
-    const event: RunEvent = { t: this.now(), kind, ...data };
+  event<K extends EventKind>(kind: K, data: EventPayloads[K]): EventOf<K> {
+    const event = { t: this.now(), kind, ...data } as unknown as EventOf<K>;
     this.events.push(event);
     this.eventsFile?.write(JSON.stringify(event) + '\n');
     for (const listener of this.listeners) listener(event);

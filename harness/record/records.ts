@@ -2,11 +2,7 @@
 // tested on synthetic histories with no server. Times are ms from the start of the run.
 
 /** A timeline event: phases, cutover steps, faults, errors. Goes to events.jsonl and results.events. */
-export interface RunEvent {
-  t: number;
-  kind: string;
-  [key: string]: unknown;
-}
+export type { RunEvent, EventKind, EventPayloads, EventOf } from './events.js';
 
 export type OpStream = 'write' | 'read' | 'probe';
 export type OpKind = 'insert' | 'update' | 'delete' | 'select' | 'probe';

@@ -3,7 +3,7 @@
 // Pure, over a Results object only, shared by the HTML page, the PNG charts and comparisons.
 
 import type { Results } from '../results/results.js';
-import type { RunEvent } from '../record/records.js';
+import { isTroubleEvent, type EventKind, type RunEvent } from '../record/events.js';
 
 export type WindowKind = 'fault' | 'cutover' | 'write-downtime' | 'read-downtime';
 
@@ -84,7 +84,7 @@ export function downtimeRunWindows(results: Results): RunWindow[] {
   ];
 }
 
-export function faultLabel(event: RunEvent): string {
+export function faultLabel(event: { fault: string; node?: string; link?: string }): string {
   const fault = String(event.fault ?? 'fault');
   const target = event.node ?? event.link;
   return target === undefined ? fault : `${fault} ${String(target)}`;
@@ -94,7 +94,7 @@ export function faultLabel(event: RunEvent): string {
  * Events worth a row on the timeline: what changed, not each connection's reconnect. Phases
  * are left out: the timeline draws them as bars.
  */
-const TIMELINE_KINDS = new Set([
+const TIMELINE_KINDS = new Set<EventKind>([
   'node-ready',
   'seeded',
   'endpoint-ready',
@@ -104,10 +104,16 @@ const TIMELINE_KINDS = new Set([
   'cutover-start',
   'cutover-step',
   'cutover-end',
+  'failover',
+  'old-primary-returned',
   'fault-start',
   'fault-end',
   'fault-failed',
   'fault-heal-failed',
+  'fault-check-failed',
+  'failover-not-triggered',
+  'step-start',
+  'step-end',
   'integrity',
   'verify-warning',
   'teardown-failed',
@@ -138,19 +144,13 @@ export function timelineRows(results: Results): TimelineRow[] {
       else lost.set(key, { first: e.t, count: 1 });
       continue;
     }
-    if (!TIMELINE_KINDS.has(e.kind) && !e.kind.includes('fail') && !e.kind.includes('error')) continue;
-    rows.push({ t: e.t, kind: e.kind, text: describeEvent(e), bad: isBad(e) });
+    if (!TIMELINE_KINDS.has(e.kind)) continue;
+    rows.push({ t: e.t, kind: e.kind, text: describeEvent(e), bad: isTroubleEvent(e) });
   }
   for (const [stream, { first, count }] of lost) {
     rows.push({ t: first, kind: 'workload-connection-lost', text: `${stream} connections lost: ${count} time(s) over the run`, bad: false });
   }
   return rows.sort((a, b) => a.t - b.t);
-}
-
-function isBad(e: RunEvent): boolean {
-  if (e.kind === 'error' || e.kind.includes('fail') || e.kind === 'verify-warning') return true;
-  if ((e.kind === 'cutover-step' || e.kind === 'cutover-end') && e.ok === false) return true;
-  return false;
 }
 
 function describeEvent(e: RunEvent): string {
@@ -184,6 +184,12 @@ function describeEvent(e: RunEvent): string {
       return `fault injected: ${faultLabel(e)}`;
     case 'fault-end':
       return `fault healed: ${faultLabel(e)}`;
+    case 'step-start':
+      return `${e.step} step started: ${e.label}`;
+    case 'step-end':
+      return `${e.label} ${e.ok ? 'done' : e.allowFailure ? 'FAILED (allowed)' : 'FAILED'} in ${e.durationMs} ms${e.error ? `: ${e.error}` : ''}`;
+    case 'failover':
+      return `failover ${e.from} -> ${e.to ?? '?'}: detected after ${e.detectMs} ms${e.failoverMs !== null ? `, clients re-pointed ${e.failoverMs} ms after the failure` : ''}`;
     case 'integrity':
       return `integrity checked (${s(e.source)} vs ${s(e.target)}): ${s(e.lostWrites)} lost writes, ${s(e.rowCountMismatches)} row count mismatches`;
     case 'error':

@@ -2,6 +2,7 @@
 // the verdict. Only the pure checks run here; no server is touched.
 
 import { packageVersion } from '../util/package-info.js';
+import { eventsOf } from '../record/events.js';
 import type { Recorder } from '../record/recorder.js';
 import type { Scenario } from '../scenario/scenario.js';
 import type { Topology } from '../topology/topology.js';
@@ -46,7 +47,7 @@ export function assembleResults(input: AssembleInput): Results {
       name: n.name,
       version: n.version,
       role: n.replicaOf ? `standby of ${n.replicaOf}` : 'primary',
-      binaries: String(recorder.events.find((e) => e.kind === 'node-binaries' && e.node === n.name)?.source ?? ''),
+      binaries: eventsOf(recorder.events, 'node-binaries').find((e) => e.node === n.name)?.source ?? '',
     })),
     phases: [...recorder.phases].sort((a, b) => a.startMs - b.startMs),
     events: recorder.events,

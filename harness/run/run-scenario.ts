@@ -8,6 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { Recorder } from '../record/recorder.js';
+import type { RunEvent } from '../record/events.js';
 import { createRuntime } from '../runtime/create-runtime.js';
 import type { NodeCredentials, Runtime } from '../runtime/runtime.js';
 import { initialPrimary, type RuntimeKind, type Scenario } from '../scenario/scenario.js';
@@ -38,7 +39,7 @@ export interface RunOptions {
   /** aborting it stops the run and cleans up (Ctrl-C) */
   signal?: AbortSignal;
   /** called with every timeline event and once a second with live figures */
-  onEvent?: (event: { t: number; kind: string; [k: string]: unknown }) => void;
+  onEvent?: (event: RunEvent) => void;
   onTick?: (tick: RunTick) => void;
   /**
    * Called after the load, before verification, with the run's servers. For tests and

@@ -16,6 +16,7 @@ import { primaryConninfo, replicationSlotName } from '../topology/standby.js';
 import { quoteLiteral } from '../util/sql.js';
 import { errorMessage } from '../errors.js';
 import { StepRunner } from './step-runner.js';
+import { eventsOf } from '../record/events.js';
 import type { CutoverOutcome, Strategy, StrategyContext } from './strategy.js';
 
 /** What a resolved scenario fills in; used when the strategy is driven without one. */
@@ -84,9 +85,9 @@ export async function watchAndFailover(context: StrategyContext, options: WatchO
   }
   const detectedMs = recorder.now();
   // the failure began when the fault hit, if one did; else at the first failed check
-  const fault = [...recorder.events]
+  const fault = eventsOf(recorder.events, 'fault-start')
     .reverse()
-    .find((e) => e.kind === 'fault-start' && e.node === from.name && e.t <= detectedMs);
+    .find((e) => e.node === from.name && e.t <= detectedMs);
   const failedSinceMs = fault && fault.t >= (firstFailureMs ?? 0) - detection.interval * 2 ? fault.t : firstFailureMs;
   const detail =
     `${detection.failures} consecutive failed health checks ${detection.interval}ms apart (last: ${lastError}); ` +

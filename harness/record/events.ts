@@ -1,0 +1,134 @@
+// The run's timeline as one typed log: every event kind with its payload, so checks and
+// reporters narrow on `kind` and read fields the compiler knows, instead of guessing from
+// names (a successful `failover` is not a failure because its name contains "fail").
+
+import type { OpError, OpStream, Phase } from './records.js';
+import type { FaultKind } from '../scenario/scenario.js';
+
+interface Counts {
+  intended: number;
+  ok: number;
+  failed: number;
+  indeterminate: number;
+  dropped: number;
+}
+
+/** Where a fault acts: a node or a link. */
+interface FaultTarget {
+  fault: FaultKind;
+  node?: string;
+  link?: string;
+}
+
+/** Each event's payload by kind; `t` (ms from the start of the run) is added by the recorder. */
+export interface EventPayloads {
+  'run-start': { scenario: string; runtime: string; runId: string; folder: string };
+  'phase-start': { phase: Phase['name'] };
+  'phase-end': { phase: Phase['name']; durationMs: number };
+  'node-binaries': { node: string; source: string };
+  'node-volume': { node: string; filesystem: string; bytes: number; mount: string };
+  'node-ready': { node: string; role: 'primary' | 'standby'; version?: number; of?: string; baseBackup?: string; via?: string };
+  seeded: { node: string; rows: Record<string, number> };
+  'endpoint-ready': { address: string; target: string };
+  'workload-start': { writes: number; reads: number; probeIntervalMs: number; durationMs: number };
+  'workload-end': { writes: Counts; reads: Counts; probe: Counts };
+  'workload-retarget': { host: string; port: number };
+  'workload-connection-lost': { stream: OpStream; slot: number; error: OpError };
+  'workload-connection-restored': { stream: OpStream; slot: number; downMs: number; attempts: number };
+  'cutover-start': { strategy: string; dryRun: boolean; trigger?: string };
+  'cutover-step-start': { step: string };
+  'cutover-step': { step: string; ok: boolean; durationMs: number; detail: string };
+  'cutover-end': { ok: boolean; dryRun: boolean; rolledBack: boolean; error?: string };
+  failover: { from: string; to: string | null; detectMs: number; promoteMs: number | null; failoverMs: number | null };
+  'failover-health-check-failed': { node: string; error: string };
+  'failover-health-recovered': { node: string; failedChecks: number };
+  'failover-not-triggered': { node: string; reason: string };
+  /** the old primary answered again after a failover: its next transaction id from then on */
+  'old-primary-returned': { node: string; nextXid: string | null };
+  'fault-start': FaultTarget & { injectMs: number; plannedMs?: number; [parameter: string]: unknown };
+  'fault-check': FaultTarget & { ok: true; afterMs: number; detail: string; observed?: unknown };
+  'fault-check-failed': FaultTarget & { ok: false; afterMs: number; detail: string; observed?: unknown };
+  'fault-end': FaultTarget & { durationMs: number; [detail: string]: unknown };
+  'fault-failed': FaultTarget & { error: string };
+  'fault-heal-failed': FaultTarget & { error: string };
+  'step-start': { step: 'sql' | 'command'; index: number; label: string };
+  'step-end': {
+    step: 'sql' | 'command';
+    index: number;
+    label: string;
+    ok: boolean;
+    allowFailure: boolean;
+    durationMs: number;
+    exitCode?: number | null;
+    signal?: string | null;
+    rowCount?: number | null;
+    sqlstate?: string;
+    error?: string;
+    outputTail: string;
+  };
+  'verify-warning': { message: string };
+  integrity: { source: string | null; target: string | null; lostWrites: number | null; rowCountMismatches: number | null; hashMismatches: number | null };
+  'teardown-failed': { step: string; error: string };
+  'report-failed': { reporter: string; error: string };
+  error: { message: string; code: string };
+}
+
+export type EventKind = keyof EventPayloads;
+
+/** One recorded event, narrowed by `kind`. */
+export type RunEvent = { [K in EventKind]: { t: number; kind: K } & EventPayloads[K] }[EventKind];
+
+export type EventOf<K extends EventKind> = Extract<RunEvent, { kind: K }>;
+
+/** Narrows a list of events to one kind. */
+export function eventsOf<K extends EventKind>(events: readonly RunEvent[], kind: K): EventOf<K>[] {
+  return events.filter((e): e is EventOf<K> => e.kind === kind);
+}
+
+/**
+ * Whether an event reports something that went wrong, decided per kind (exhaustively, so a
+ * new kind must say). Reporters use it to flag timeline rows; it does not decide the verdict:
+ * the checks do.
+ */
+export function isTroubleEvent(e: RunEvent): boolean {
+  switch (e.kind) {
+    case 'cutover-step':
+    case 'cutover-end':
+    case 'step-end':
+      return !e.ok;
+    case 'fault-check-failed':
+    case 'fault-failed':
+    case 'fault-heal-failed':
+    case 'failover-health-check-failed':
+    case 'failover-not-triggered':
+    case 'verify-warning':
+    case 'teardown-failed':
+    case 'report-failed':
+    case 'error':
+    case 'workload-connection-lost':
+      return true;
+    case 'run-start':
+    case 'phase-start':
+    case 'phase-end':
+    case 'node-binaries':
+    case 'node-volume':
+    case 'node-ready':
+    case 'seeded':
+    case 'endpoint-ready':
+    case 'workload-start':
+    case 'workload-end':
+    case 'workload-retarget':
+    case 'workload-connection-restored':
+    case 'cutover-start':
+    case 'cutover-step-start':
+    case 'failover':
+    case 'failover-health-recovered':
+    case 'old-primary-returned':
+    case 'fault-start':
+    case 'fault-check':
+    case 'fault-end':
+    case 'step-start':
+    case 'integrity':
+      return false;
+  }
+}
