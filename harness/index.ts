@@ -17,12 +17,17 @@ export type {
   TimelineEntry,
   ThresholdName,
 } from './scenario/scenario.js';
-export type { Results, LoadSummary, Downtime, Integrity, ThresholdResult } from './results/results.js';
-export type { OpRecord, LedgerEntry, LagSample, CutoverStep, RunEvent } from './record/records.js';
+export type { Results, LoadSummary, Downtime, Integrity, ThresholdResult, CheckResult } from './results/results.js';
+export type { OpRecord, LedgerEntry, LagSample, CutoverStep } from './record/records.js';
+export type { RunEvent, EventKind } from './record/events.js';
 export { Recorder } from './record/recorder.js';
 export { downtimeWindows, serverWriteGapMs } from './checks/downtime.js';
 export { checkLedger } from './checks/ledger-check.js';
-export { evaluateThresholds, verdictOf } from './checks/thresholds.js';
+export { evaluateThresholds } from './checks/thresholds.js';
+export { compose, verdictOf } from './checks/check.js';
+export { runChecks } from './checks/run-checks.js';
+export { METRICS, THRESHOLD_NAMES } from './checks/metrics.js';
+export { parseLimit } from './checks/threshold-grammar.js';
 export { summarizeLoad } from './checks/load-summary.js';
 export { renderSummary } from './report/terminal-summary.js';
 export { writeReports, REPORTERS } from './report/write-reports.js';

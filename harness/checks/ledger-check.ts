@@ -1,155 +1,208 @@
 // The ledger check: every write the server acknowledged, held against what the final
-// primary holds. Pure: the I/O side (ledger-state.ts) fetches the rows keysOfInterest()
-// names into an ObservedRows, and this decides lost / recovered with no server.
+// primary holds. Pure: the I/O side (ledger-state.ts) fetches what keysOfInterest() names
+// into an ObservedState, and this decides lost / recovered with no server.
+//
+// Two layers. First, *who wrote it*: every workload write inserts its request id into the
+// bookkeeping ledger table in the same statement, so the set of ids on the final primary is
+// exactly the set of writes committed there (Jepsen's set-full): an acknowledged id missing
+// is a lost write, an indeterminate id present is a recovered one. Keys and versions being
+// handed out again after a failover cannot hide a loss here. Second, *the rows*: the final
+// row of every key an acknowledged write touched must still show that write (or a later
+// write of ours), so a row deleted or replaced behind the workload's back (a runbook step,
+// a buggy migration, a key reused after a sequence went back) is a lost write too.
 
 import type { LedgerEntry, OpRecord } from '../record/records.js';
 import type { LedgerFinding } from '../results/results.js';
 
 /** What the final primary holds for one key of interest. */
 export interface ObservedRow {
-  version: number;
+  /** the row's version column; null when the table has none */
+  version: number | null;
+  /** the row's request_id column (the last write of ours to it); null when none */
   requestId: string | null;
 }
 
 export interface ObservedTable {
-  /** the keys of interest that exist; a key of interest not in this map is absent */
-  rows: Map<number, ObservedRow>;
-  /** the request ids of interest found in the table's request_id column */
-  requestIds: Set<string>;
+  /** key (as text) -> row, for the keys of interest that exist; a key not here is absent */
+  rows: Map<string, ObservedRow>;
+  /** request id -> key (as text) of the row carrying it: finds the rows of committed inserts whose answer was lost */
+  keysByRequestId: Map<string, string>;
+  /** whether rows carry a version column (updates are then checked by version) */
+  tracksVersion: boolean;
+  /** whether rows carry a request_id column (the last writer of a row is then known) */
+  tracksRequestId: boolean;
 }
 
-/** table -> what was found. A table not listed is taken as holding none of the keys. */
-export type ObservedRows = Record<string, ObservedTable>;
+export interface ObservedState {
+  /** request ids (normalised) found in the ledger table of the final primary */
+  committed: Set<string>;
+  /** table -> what was found; a table not listed is taken as holding none of the keys */
+  tables: Record<string, ObservedTable>;
+}
 
 export interface TableInterest {
-  /** primary keys to fetch with their version and request_id, ascending */
-  keys: number[];
-  /** request ids to look up (indeterminate inserts, whose key the client never learnt), sorted */
+  /** keys (as text) to fetch with their version and request id, sorted */
+  keys: string[];
+  /** request ids of indeterminate inserts, whose key the client never learnt, sorted */
   requestIds: string[];
 }
 
-export type KeysOfInterest = Record<string, TableInterest>;
+export interface KeysOfInterest {
+  /** every request id to look up in the ledger table (ok and indeterminate writes), sorted */
+  requestIds: string[];
+  tables: Record<string, TableInterest>;
+}
 
 export interface LedgerCheck {
   acknowledgedWrites: number;
   lostWrites: number;
+  /** indeterminate writes found committed */
   recoveredWrites: number;
   indeterminateWrites: number;
-  /** the first MAX_FINDINGS lost writes in intended order */
+  /** the first MAX_FINDINGS lost writes in intended order, each with the reason */
   lost: LedgerFinding[];
 }
 
 export const MAX_FINDINGS = 50;
 
+type LedgerOp = OpRecord & { ledger: LedgerEntry };
+
 /** What the I/O side must fetch from the final primary to check these operations. */
 export function keysOfInterest(ops: readonly OpRecord[]): KeysOfInterest {
-  const keys = new Map<string, Set<number>>();
-  const requestIds = new Map<string, Set<string>>();
-  const tableSet = <T>(map: Map<string, Set<T>>, table: string): Set<T> => {
-    let set = map.get(table);
-    if (!set) map.set(table, (set = new Set<T>()));
-    return set;
-  };
+  const requestIds = new Set<string>();
+  const tables = new Map<string, { keys: Set<string>; requestIds: Set<string> }>();
   for (const op of checkable(ops)) {
     const entry = op.ledger;
-    tableSet(keys, entry.table);
-    tableSet(requestIds, entry.table);
-    if (op.outcome === 'indeterminate' && entry.op === 'insert') {
-      // the client never learnt the key of an unanswered insert: it is found by request id
-      if (entry.requestId) tableSet(requestIds, entry.table).add(normalizeRequestId(entry.requestId));
-    } else if (Number.isSafeInteger(entry.key)) {
-      tableSet(keys, entry.table).add(entry.key);
-    }
+    const rid = normalizeRequestId(entry.requestId);
+    requestIds.add(rid);
+    let table = tables.get(entry.table);
+    if (!table) tables.set(entry.table, (table = { keys: new Set(), requestIds: new Set() }));
+    if (hasKey(entry)) table.keys.add(keyText(entry.key));
+    else if (entry.op === 'insert') table.requestIds.add(rid);
   }
-  const interest: KeysOfInterest = {};
-  for (const table of [...keys.keys()].sort()) {
-    interest[table] = {
-      keys: [...(keys.get(table) ?? [])].sort((a, b) => a - b),
-      requestIds: [...(requestIds.get(table) ?? [])].sort(),
-    };
+  const out: KeysOfInterest = { requestIds: [...requestIds].sort(), tables: {} };
+  for (const name of [...tables.keys()].sort()) {
+    const t = tables.get(name)!;
+    out.tables[name] = { keys: [...t.keys].sort(), requestIds: [...t.requestIds].sort() };
   }
-  return interest;
+  return out;
 }
 
 /**
- * Acknowledged writes must be visible: an insert present, a delete absent, an update at
- * its version or past it. A row missing where a delete of the same key was acknowledged or
- * may have applied (indeterminate) is explained, not lost. Order is not checked: keys come
- * from a sequence and are never reused, so no delete can precede its row's insert, and an
- * update that ran after the delete touched nothing.
- *
- * Indeterminate writes found applied are "recovered": the client must treat them as
- * unknown, the database kept them. Those not found are neither lost nor recovered.
+ * Decides every acknowledged and indeterminate write. Failed and dropped writes never
+ * reached (or were refused by) the server: nothing to check.
  */
-export function checkLedger(ops: readonly OpRecord[], observed: ObservedRows): LedgerCheck {
+export function checkLedger(ops: readonly OpRecord[], observed: ObservedState): LedgerCheck {
   const ledgerOps = checkable(ops).sort((a, b) => a.intendedMs - b.intendedMs || a.id - b.id);
+  const committed = (op: LedgerOp) => observed.committed.has(normalizeRequestId(op.ledger.requestId));
 
-  const mayBeDeleted = new Set<string>();
+  // the writes that applied, per row, in intended order: the history the final rows must agree with
+  const applied = new Map<string, LedgerOp[]>();
   for (const op of ledgerOps) {
-    if (op.ledger.op === 'delete') mayBeDeleted.add(rowId(op.ledger.table, op.ledger.key));
+    if (!committed(op)) continue;
+    const key = appliedKey(op, observed);
+    if (key === undefined) continue;
+    const id = rowId(op.ledger.table, key);
+    let list = applied.get(id);
+    if (!list) applied.set(id, (list = []));
+    list.push(op);
   }
 
   const result: LedgerCheck = { acknowledgedWrites: 0, lostWrites: 0, recoveredWrites: 0, indeterminateWrites: 0, lost: [] };
   for (const op of ledgerOps) {
-    const entry = op.ledger;
-    const table = observed[entry.table];
-    const row = table?.rows.get(entry.key);
-    if (op.outcome === 'ok') {
-      result.acknowledgedWrites++;
-      const deleted = mayBeDeleted.has(rowId(entry.table, entry.key));
-      if (!acknowledgedHolds(entry, row, deleted)) {
-        result.lostWrites++;
-        if (result.lost.length < MAX_FINDINGS) result.lost.push(finding(entry, row));
-      }
-    } else {
+    if (op.outcome !== 'ok') {
       result.indeterminateWrites++;
-      if (indeterminateApplied(entry, row, table)) result.recoveredWrites++;
+      if (committed(op)) result.recoveredWrites++;
+      continue;
+    }
+    result.acknowledgedWrites++;
+    const reason = committed(op) ? rowStateProblem(op, observed, applied) : 'its request id is not in the ledger of the final primary: the transaction is gone';
+    if (reason !== undefined) {
+      result.lostWrites++;
+      if (result.lost.length < MAX_FINDINGS) result.lost.push(finding(op.ledger, observed, reason));
     }
   }
   return result;
 }
 
-function acknowledgedHolds(entry: LedgerEntry, row: ObservedRow | undefined, deleted: boolean): boolean {
+/**
+ * Why the final row does not show an acknowledged, committed write; undefined when it does.
+ * `applied` holds, per row, every committed write of ours in intended order.
+ */
+function rowStateProblem(op: LedgerOp, observed: ObservedState, applied: Map<string, LedgerOp[]>): string | undefined {
+  const entry = op.ledger;
+  if (!hasKey(entry)) return undefined; // an acknowledged write always learns its key; nothing to look up otherwise
+  const table = observed.tables[entry.table];
+  const key = keyText(entry.key);
+  const row = table?.rows.get(key);
+  const history = applied.get(rowId(entry.table, key)) ?? [op];
+  const at = history.indexOf(op);
+  const later = at >= 0 ? history.slice(at + 1) : [];
+  const deletedLater = later.some((o) => o.ledger.op === 'delete');
+
   switch (entry.op) {
     case 'insert':
-      return row !== undefined || deleted;
+    case 'update': {
+      if (!row) return deletedLater ? undefined : 'the row is missing and no write of ours deleted it';
+      // versions order a row's writes by commit, whatever order they were intended in
+      const versioned = Boolean(table?.tracksVersion) && row.version !== null && entry.version >= 1;
+      if (versioned && row.version! < entry.version) {
+        return `the row is at version ${row.version}, behind the acknowledged version ${entry.version}`;
+      }
+      if (!table?.tracksRequestId) return undefined;
+      const writer = row.requestId === null ? undefined : history.find((o) => sameRequestId(o.ledger.requestId, row.requestId!));
+      if (!writer) return 'the row was last written by nobody of ours (replaced or re-inserted behind the workload)';
+      if (writer === op) {
+        return versioned && row.version !== entry.version ? `the row carries this write's request id at version ${row.version}, not ${entry.version}` : undefined;
+      }
+      if (versioned && row.version === entry.version) {
+        return `another write left the row at version ${entry.version} without seeing this one (the key or version was handed out again)`;
+      }
+      const writerAt = history.indexOf(writer);
+      if (!versioned && writerAt < at) return 'the row shows an earlier write of ours: this one was undone';
+      // a later insert of the same key means the row was deleted in between; only our own delete explains that
+      const between = history.slice(at + 1, writerAt + 1);
+      const reinsert = between.findIndex((o) => o.ledger.op === 'insert');
+      if (reinsert >= 0 && !between.slice(0, reinsert).some((o) => o.ledger.op === 'delete')) {
+        return 'the key was inserted again without a delete of ours: the acknowledged row was removed behind the workload';
+      }
+      return undefined;
+    }
     case 'delete':
-      return row === undefined;
-    case 'update':
-      return row === undefined ? deleted : row.version >= entry.version;
+      if (!row) return undefined;
+      return later.some((o) => o.ledger.op === 'insert') ? undefined : `the row is back (version ${row.version ?? '?'}) after an acknowledged delete`;
   }
 }
 
-function indeterminateApplied(entry: LedgerEntry, row: ObservedRow | undefined, table: ObservedTable | undefined): boolean {
-  switch (entry.op) {
-    case 'insert':
-      return table?.requestIds.has(normalizeRequestId(entry.requestId)) ?? false;
-    case 'delete':
-      return row === undefined;
-    case 'update':
-      if (!row) return false;
-      if (row.requestId !== null && sameRequestId(row.requestId, entry.requestId)) return true;
-      // the client may not know what version an unanswered update would have produced: < 1 = unknown
-      return entry.version >= 1 && row.version >= entry.version;
-  }
+/** The key a committed write touched: its own, or (an insert whose answer was lost) the row's carrying its request id. */
+function appliedKey(op: LedgerOp, observed: ObservedState): string | undefined {
+  if (hasKey(op.ledger)) return keyText(op.ledger.key);
+  return observed.tables[op.ledger.table]?.keysByRequestId.get(normalizeRequestId(op.ledger.requestId));
 }
 
-function finding(entry: LedgerEntry, row: ObservedRow | undefined): LedgerFinding {
+function finding(entry: LedgerEntry, observed: ObservedState, reason: string): LedgerFinding {
+  const row = hasKey(entry) ? observed.tables[entry.table]?.rows.get(keyText(entry.key)) : undefined;
   let found: string;
   if (!row) found = 'missing';
-  else if (entry.op === 'update') found = `version ${row.version}`;
-  else found = `present (version ${row.version})`;
-  return { table: entry.table, key: entry.key, op: entry.op, version: entry.version, requestId: entry.requestId, found };
+  else if (row.version !== null) found = `present (version ${row.version})`;
+  else found = 'present';
+  return { table: entry.table, key: entry.key, op: entry.op, version: entry.version, requestId: entry.requestId, found, reason };
 }
 
-type LedgerOp = OpRecord & { ledger: LedgerEntry };
-
-// failed and dropped writes never reached (or were refused by) the server: nothing to check
 function checkable(ops: readonly OpRecord[]): LedgerOp[] {
   return ops.filter((op): op is LedgerOp => op.ledger !== undefined && (op.outcome === 'ok' || op.outcome === 'indeterminate'));
 }
 
-function rowId(table: string, key: number): string {
+/** Keys are numbers for the built-in schema; 0 (or '') marks an insert whose key the client never learnt. */
+function hasKey(entry: LedgerEntry): boolean {
+  return typeof entry.key === 'number' ? entry.key !== 0 && Number.isFinite(entry.key) : entry.key !== '';
+}
+
+export function keyText(key: LedgerEntry['key']): string {
+  return String(key);
+}
+
+function rowId(table: string, key: string): string {
   return `${table}\u0000${key}`;
 }
 

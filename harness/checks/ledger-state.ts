@@ -1,66 +1,128 @@
-// Fetches from the final primary what the ledger check needs: the rows of the keys the
-// ledger touched and the request ids of indeterminate inserts. The decision is made by the
-// pure checkLedger(); this only reads.
+// Fetches from the final primary what the ledger check needs: which request ids the ledger
+// table holds, the rows of the keys the writes touched, and the rows of indeterminate
+// inserts found by request id. The decision is made by the pure checkLedger(); this only
+// reads. Any table, any key type: the key column and its type come from the catalog.
 
 import type pg from 'pg';
-import { SEED_TABLES } from '../seed/schema.js';
-import { normalizeRequestId, type KeysOfInterest, type ObservedRows, type ObservedTable } from './ledger-check.js';
+import { LEDGER_TABLE } from '../seed/schema.js';
+import { normalizeRequestId, type KeysOfInterest, type ObservedState, type ObservedTable } from './ledger-check.js';
 
 export interface FetchObservedOptions {
-  /** the primary key column of a table; default: SEED_TABLES, else "id" */
-  keyColumn?: (table: string) => string;
+  /** the key column of a table (as the workload's ledger names it); default: its single-column primary key */
+  keyColumn?: (table: string) => string | undefined;
   /** values per query; keeps a long run's 100k keys from becoming one huge parameter */
   batchSize?: number;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export async function fetchObservedRows(
+/** Throws when the ledger table cannot be read: the check then cannot say anything. */
+export async function fetchObservedState(
   client: pg.ClientBase,
   interest: KeysOfInterest,
   options: FetchObservedOptions = {},
-): Promise<ObservedRows> {
-  const keyColumn = options.keyColumn ?? defaultKeyColumn;
+): Promise<ObservedState> {
   const batchSize = options.batchSize ?? 10_000;
-  const observed: ObservedRows = {};
+  const committed = new Set<string>();
+  // a malformed id cannot be in a uuid column, and one bad element would fail the cast of the batch
+  const ids = interest.requestIds.filter((id) => UUID.test(id));
+  for (const batch of batches(ids, batchSize)) {
+    const { rows } = await client.query<{ id: string }>(
+      `SELECT request_id::text AS id FROM ${LEDGER_TABLE} WHERE request_id = ANY($1::uuid[])`,
+      [batch],
+    );
+    for (const r of rows) committed.add(normalizeRequestId(r.id));
+  }
 
-  for (const [table, wanted] of Object.entries(interest)) {
-    const found: ObservedTable = { rows: new Map(), requestIds: new Set() };
-    observed[table] = found;
-    const from = quoteIdent(table);
-    const key = quoteIdent(keyColumn(table));
+  const tables: Record<string, ObservedTable> = {};
+  for (const [table, wanted] of Object.entries(interest.tables)) {
+    const found: ObservedTable = { rows: new Map(), keysByRequestId: new Map(), tracksVersion: false, tracksRequestId: false };
+    tables[table] = found;
+    const shape = await tableShape(client, table, options.keyColumn?.(table));
+    // a table that is gone holds none of the keys: every acknowledged write to it is missing
+    if (!shape) continue;
+    found.tracksVersion = shape.hasVersion;
+    found.tracksRequestId = shape.hasRequestId;
+    const key = quoteIdent(shape.keyColumn);
+    const columns = [
+      `${key}::text AS key`,
+      shape.hasVersion ? 'version::bigint::text AS version' : 'NULL::text AS version',
+      shape.hasRequestId ? 'request_id::text AS request_id' : 'NULL::text AS request_id',
+    ].join(', ');
 
     for (const keys of batches(wanted.keys, batchSize)) {
-      // pg hands bigint back as text; sequence-made keys stay below 2^53, so Number() is exact
-      const { rows } = await client.query<{ key: string; version: number; request_id: string | null }>(
-        `SELECT ${key}::text AS key, version, request_id::text AS request_id
-           FROM ${from} WHERE ${key} = ANY($1::bigint[])`,
+      const { rows } = await client.query<{ key: string; version: string | null; request_id: string | null }>(
+        `SELECT ${columns} FROM ${shape.relation} WHERE ${key} = ANY($1::${shape.keyType}[])`,
         [keys],
       );
       for (const r of rows) {
-        found.rows.set(Number(r.key), {
-          version: Number(r.version),
+        found.rows.set(r.key, {
+          version: r.version === null ? null : Number(r.version),
           requestId: r.request_id === null ? null : normalizeRequestId(r.request_id),
         });
       }
     }
 
-    // a malformed id cannot be in a uuid column, and one bad element would fail the cast
-    // of the whole batch
-    const requestIds = wanted.requestIds.filter((id) => UUID.test(id));
-    for (const ids of batches(requestIds, batchSize)) {
-      const { rows } = await client.query<{ request_id: string }>(
-        `SELECT request_id::text AS request_id FROM ${from} WHERE request_id = ANY($1::uuid[])`,
-        [ids],
+    if (!shape.hasRequestId) continue;
+    const insertIds = wanted.requestIds.filter((id) => UUID.test(id));
+    for (const batch of batches(insertIds, batchSize)) {
+      const { rows } = await client.query<{ key: string; version: string | null; request_id: string }>(
+        `SELECT ${columns} FROM ${shape.relation} WHERE request_id = ANY($1::uuid[])`,
+        [batch],
       );
-      for (const r of rows) found.requestIds.add(normalizeRequestId(r.request_id));
+      for (const r of rows) {
+        const rid = normalizeRequestId(r.request_id);
+        found.keysByRequestId.set(rid, r.key);
+        found.rows.set(r.key, { version: r.version === null ? null : Number(r.version), requestId: rid });
+      }
     }
   }
-  return observed;
+  return { committed, tables };
 }
 
-function defaultKeyColumn(table: string): string {
-  return SEED_TABLES.find((t) => t.table === table)?.key ?? 'id';
+interface TableShape {
+  /** the relation as SQL text, quoted where needed */
+  relation: string;
+  keyColumn: string;
+  /** the key column's type, for casting the array of keys (so its index is used) */
+  keyType: string;
+  hasVersion: boolean;
+  hasRequestId: boolean;
+}
+
+async function tableShape(client: pg.ClientBase, table: string, keyColumn: string | undefined): Promise<TableShape | undefined> {
+  const rel = await client.query<{ oid: string | null; relation: string | null }>(
+    'SELECT to_regclass($1)::oid::text AS oid, to_regclass($1)::text AS relation',
+    [table],
+  );
+  const oid = rel.rows[0]?.oid;
+  if (!oid) return undefined;
+  const cols = await client.query<{ name: string; type: string; pk: boolean }>(
+    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
+            coalesce(a.attnum = ANY(i.indkey) AND cardinality(i.indkey::int2[]) = 1, false) AS pk
+       FROM pg_attribute a
+       LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
+      WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped`,
+    [oid],
+  );
+  const byName = new Map(cols.rows.map((c) => [c.name, c]));
+  const key = keyColumn ? byName.get(keyColumn) : cols.rows.find((c) => c.pk);
+  if (!key) {
+    throw new Error(
+      keyColumn
+        ? `table ${rel.rows[0].relation} has no column ${JSON.stringify(keyColumn)} (the ledger's key)`
+        : `table ${rel.rows[0].relation} has no single-column primary key to find the ledger's rows by`,
+    );
+  }
+  const version = byName.get('version');
+  const requestId = byName.get('request_id');
+  return {
+    relation: rel.rows[0].relation!,
+    keyColumn: key.name,
+    keyType: key.type.replace(/\(.*\)$/, ''),
+    hasVersion: version !== undefined && /^(smallint|integer|bigint)$/.test(version.type),
+    hasRequestId: requestId !== undefined && requestId.type === 'uuid',
+  };
 }
 
 export function quoteIdent(name: string): string {

@@ -10,6 +10,11 @@ export interface LoadWindow {
   /** ms from the start of the run */
   loadStartMs: number;
   loadEndMs: number;
+  /**
+   * ms: the stream's operation timeout. A dropped op counts at this latency: its caller would
+   * have waited that long for nothing. Without it, at the time it was given up.
+   */
+  timeoutMs?: number;
 }
 
 /** Histograms count microseconds: sub-millisecond latencies on a laptop are common. */
@@ -25,10 +30,12 @@ const SECOND_DIGITS = 2;
 export function summarizeLoad(ops: readonly OpRecord[], window: LoadWindow): LoadSummary {
   const counts = countOutcomes(ops);
   const okLatenciesUs: number[] = [];
+  const waitsUs: number[] = [];
   const errors: Record<string, number> = {};
   const seconds = new Map<number, OpRecord[]>();
 
   for (const op of ops) {
+    waitsUs.push(op.outcome === 'dropped' && window.timeoutMs !== undefined ? window.timeoutMs * 1000 : latencyUs(op));
     if (op.outcome === 'ok') okLatenciesUs.push(latencyUs(op));
     else {
       const key = errorKey(op);
@@ -41,13 +48,16 @@ export function summarizeLoad(ops: readonly OpRecord[], window: LoadWindow): Loa
   }
 
   const loadSeconds = (window.loadEndMs - window.loadStartMs) / 1000;
-  const run = histogramOf(okLatenciesUs, RUN_DIGITS);
+  const all = histogramOf(waitsUs, RUN_DIGITS);
+  const ok = histogramOf(okLatenciesUs, RUN_DIGITS);
   return {
     intended: ops.length,
     ...counts,
     achievedRate: loadSeconds > 0 ? counts.ok / loadSeconds : 0,
-    latencyMs: run ? latencySummary(run.histogram, okLatenciesUs) : ZERO_LATENCY,
-    histogram: run?.encoded ?? null,
+    latencyMs: all ? latencySummary(all.histogram, waitsUs) : ZERO_LATENCY,
+    okLatencyMs: ok ? latencySummary(ok.histogram, okLatenciesUs) : ZERO_LATENCY,
+    histogram: all?.encoded ?? null,
+    okHistogram: ok?.encoded ?? null,
     errors,
     perSecond: perSecondBuckets(seconds, loadSeconds),
   };

@@ -25,6 +25,11 @@ export class Recorder {
     }
   }
 
+  /** Wall-clock time (ms since the epoch) of run time `t`, to hold it against a server's clock. */
+  epochMs(t: number): number {
+    return performance.timeOrigin + this.t0 + t;
+  }
+
   /** ms since the start of the run (monotonic clock) */
   now(): number {
     return Math.round((performance.now() - this.t0) * 1000) / 1000;

@@ -25,12 +25,16 @@ export interface OpError {
 /** What a write did, precisely enough to check it later against the final primary. */
 export interface LedgerEntry {
   table: string;
-  /** primary key value */
-  key: number;
+  /** primary key value; 0 (or '') for an insert whose key the client never learnt */
+  key: number | string;
   op: 'insert' | 'update' | 'delete';
-  /** the row's `version` after an update (1 after an insert) */
+  /** the row's `version` after an update (1 after an insert); 0 = not known */
   version: number;
-  /** client-generated id stored in the row's request_id column; finds indeterminate inserts */
+  /**
+   * client-generated uuid, inserted into the server's ledger table in the same statement as
+   * the write (and into the row's request_id column where the table has one): present on the
+   * final primary = committed there
+   */
   requestId: string;
 }
 

@@ -5,7 +5,6 @@
 import YAML from 'yaml';
 import type { Downtime, LoadSummary, Results } from '../results/results.js';
 import { formatBytes, formatDuration } from '../util/units.js';
-import { integrityFailures } from '../checks/thresholds.js';
 import { buildChartSpecs, OUTCOME_COLORS, WINDOW_COLORS, type ChartSpec } from './chart-configs.js';
 import {
   cutoverWindows,
@@ -41,18 +40,11 @@ ${scenarioSection(results)}
   });
 }
 
-/** Why the run failed, in sentences: failing thresholds, integrity, the cutover, a run error. */
+/** Why the run failed: the checks that are not valid, as recorded (an unknown one says why it could not run). */
 export function failureReasons(results: Results): string[] {
-  const reasons: string[] = [];
-  if (results.error) reasons.push(`the run did not finish: ${results.error.message} (${results.error.code})`);
-  for (const t of results.thresholds) if (!t.pass) reasons.push(`threshold ${t.name} ${t.limit}: measured ${t.actualText}`);
-  if (results.cutover && !results.cutover.ok) {
-    const failed = results.cutover.steps.find((s) => !s.ok);
-    reasons.push(`the cutover failed${failed ? ` at step ${failed.name}: ${failed.detail}` : ''}${results.cutover.rolledBack ? ' (rolled back)' : ''}`);
-  }
-  reasons.push(...integrityFailures(results.integrity));
-  if (!results.integrity && !results.error) reasons.push('integrity was not verified');
-  return reasons;
+  const checks = results.checks ?? [];
+  if (checks.length === 0) return ['no checks were recorded (results.json from an older pgdrill, or a run that never got that far)'];
+  return checks.filter((c) => c.valid !== true).map((c) => `${c.name}${c.valid === 'unknown' ? ' (unknown)' : ''}: ${c.detail}`);
 }
 
 function headerSection(r: Results): string {
@@ -115,11 +107,12 @@ function keyFigures(r: Results): string {
     state: byThreshold('serverWriteGap'),
   });
   const i = r.integrity;
+  const ledger = checkNamed(r, 'write ledger');
   figures.push({
     label: 'Lost writes',
-    value: i ? String(i.lostWrites) : '–',
-    sub: i ? `of ${i.acknowledgedWrites} acknowledged` : 'not verified',
-    state: i ? (i.lostWrites > 0 ? 'bad' : 'good') : 'bad',
+    value: i && i.lostWrites !== null ? String(i.lostWrites) : 'unknown',
+    sub: i && i.acknowledgedWrites !== null ? `of ${i.acknowledgedWrites} acknowledged` : ledger?.detail ?? 'not verified',
+    state: ledger?.valid === true ? 'good' : 'bad',
   });
   figures.push({
     label: 'Max replay lag',
@@ -129,8 +122,8 @@ function keyFigures(r: Results): string {
   });
   figures.push({
     label: 'p99 write latency',
-    value: w.ok > 0 ? formatMs(w.latencyMs.p99) : '–',
-    sub: w.ok > 0 ? `p50 ${formatMs(w.latencyMs.p50)}, max ${formatMs(w.latencyMs.max)}` : 'no acknowledged write',
+    value: w.intended > 0 ? formatMs(w.latencyMs.p99) : '–',
+    sub: w.intended > 0 ? `every intended write; acknowledged only: p99 ${formatMs((w.okLatencyMs ?? w.latencyMs).p99)}` : 'no write load',
     state: byThreshold('p99WriteLatency'),
   });
   const notOk = w.failed + w.indeterminate + w.dropped;
@@ -160,11 +153,12 @@ function keyFigures(r: Results): string {
 function thresholdsSection(r: Results): string {
   const rows = r.thresholds
     .map(
-      (t) => `<tr class="${t.pass ? '' : 'bad'}"><td><code>${h(t.name)}</code></td><td><code>${h(t.limit)}</code></td><td class="num">${h(t.actualText)}</td><td>${status(t.pass)}</td></tr>`,
+      (t) => `<tr class="${t.pass ? '' : 'bad'}"><td><code>${h(t.name)}</code></td><td><code>${h(t.limit)}</code></td><td class="num">${h(t.actualText)}</td><td>${validity(t.valid ?? t.pass)}</td></tr>`,
     )
     .join('');
-  const checks = verdictChecks(r)
-    .map((c) => `<tr class="${c.pass ? '' : 'bad'}"><td>${h(c.name)}</td><td class="num">${h(c.value)}</td><td>${status(c.pass)}</td></tr>`)
+  const checks = (r.checks ?? [])
+    .filter((c) => !c.name.startsWith('threshold '))
+    .map((c) => `<tr class="${c.valid === true ? '' : 'bad'}"><td>${h(c.name)}</td><td>${h(c.detail)}</td><td>${validity(c.valid)}</td></tr>`)
     .join('');
   return `<section class="card" id="thresholds">
 <div class="two">
@@ -175,34 +169,14 @@ ${
     : '<p class="muted">The scenario sets no thresholds: the verdict rests on the checks beside this.</p>'
 }</div>
 <div><h2>Checks</h2>
-<table><thead><tr><th>always checked</th><th class="num">found</th><th>result</th></tr></thead><tbody>${checks}</tbody></table>
-<p class="small muted">These fail a run whatever its thresholds say.</p></div>
+<table><thead><tr><th>check</th><th>found</th><th>result</th></tr></thead><tbody>${checks}</tbody></table>
+<p class="small muted">These fail a run whatever its thresholds say. A check that could not run is unknown, and unknown fails.</p></div>
 </div>
 </section>`;
 }
 
-/** What fails a run with no threshold asking (integrityFailures and the cutover), one row each. */
-function verdictChecks(r: Results): { name: string; value: string; pass: boolean }[] {
-  const checks: { name: string; value: string; pass: boolean }[] = [];
-  checks.push({ name: 'run finished', value: r.error ? r.error.code : 'yes', pass: !r.error });
-  if (r.cutover) {
-    const failed = r.cutover.steps.find((s) => !s.ok);
-    checks.push({ name: 'cutover', value: r.cutover.ok ? `${r.cutover.steps.length} steps ok` : `failed at ${failed?.name ?? '?'}`, pass: r.cutover.ok });
-  }
-  const i = r.integrity;
-  if (!i) {
-    checks.push({ name: 'integrity verified', value: 'no', pass: false });
-    return checks;
-  }
-  const badSequences = i.sequences.filter((s) => !s.ok).length;
-  checks.push(
-    { name: 'acknowledged writes lost', value: `${i.lostWrites} of ${i.acknowledgedWrites}`, pass: i.lostWrites === 0 },
-    { name: 'tables with a different row count', value: `${i.rowCountMismatches} of ${i.tables.length}`, pass: i.rowCountMismatches === 0 },
-    { name: 'tables with different content', value: `${i.hashMismatches} of ${i.tables.length}`, pass: i.hashMismatches === 0 },
-    { name: 'sequences behind their column', value: `${badSequences} of ${i.sequences.length}`, pass: badSequences === 0 },
-    { name: 'writes to the old primary after promotion', value: String(i.writesAfterPromotion), pass: i.writesAfterPromotion === 0 },
-  );
-  return checks;
+function checkNamed(r: Results, name: string) {
+  return (r.checks ?? []).find((c) => c.name === name);
 }
 
 function downtimeSection(r: Results, t0: number): string {
@@ -212,7 +186,7 @@ function downtimeSection(r: Results, t0: number): string {
     const rows = [...d.windows]
       .sort((a, b) => a.startMs - b.startMs)
       .map(
-        (w) => `<tr><td class="num">${formatLoadTime(w.startMs, t0)}</td><td class="num">${formatLoadTime(w.endMs, t0)}</td><td class="num"><strong>${h(formatDuration(w.durationMs))}</strong></td><td class="num">${w.failedOps}</td><td>${w.openAtEnd ? 'still down at the end' : ''}</td></tr>`,
+        (w) => `<tr><td class="num">${formatLoadTime(w.startMs, t0)}</td><td class="num">${formatLoadTime(w.endMs, t0)}</td><td class="num"><strong>${h(formatDuration(w.durationMs))}</strong></td><td class="num">${w.failedOps}</td><td>${w.openAtEnd ? '<strong class="bad">not recovered: still down at the end</strong>' : ''}${(w.merged ?? 1) > 1 ? ` ${w.merged} outages merged` : ''}</td></tr>`,
       )
       .join('');
     return `<div><h3>${name}: longest ${h(formatDuration(d.longestMs))}, total ${h(formatDuration(d.totalMs))}</h3>
@@ -221,7 +195,7 @@ function downtimeSection(r: Results, t0: number): string {
   const gap = r.downtime.serverWriteGapMs;
   return `<section class="card" id="downtime">
 <h2>Downtime</h2>
-<p class="small muted">As the clients saw it: a window opens at the intended start of the first operation that was not served (failed, unknown, dropped, or answered only after more than ${h(r.downtime.writes.stallMs ?? 250)} ms) and closes at the next one served promptly, or when the stalled ones completed. Times are from the start of the load phase (T).</p>
+<p class="small muted">As the clients saw it: a window opens at the intended start of the first operation that was not served (failed, unknown, dropped, or answered only after more than the stall threshold, <strong>${h(formatDuration(r.downtime.writes.stallMs ?? 250))}</strong>) and closes at the next one served promptly, or when the last one that hung on the server was answered (operations that only waited in pgdrill's own queue do not hold it open). Windows less than <strong>${h(formatDuration(r.downtime.writes.mergeGapMs ?? 0))}</strong> apart count as one outage; a window still open when the load ended means the service never recovered, and fails the run. Times are from the start of the load phase (T).</p>
 <div class="two">${table('Writes', r.downtime.writes, r.load.writes)}${table('Reads', r.downtime.reads, r.load.reads)}</div>
 <h3>Server write gap: ${gap === null ? 'not measured' : h(formatDuration(gap))}</h3>
 <p class="small muted">The largest gap between two consecutive committed probe writes by the servers' own clock (one probe every ${h(formatDuration(r.scenario.workload.probe.interval))}): the time no write could commit anywhere, whatever the clients saw.</p>
@@ -336,6 +310,11 @@ function integritySection(r: Results): string {
   if (!i) {
     return `<section class="card" id="integrity"><h2>Integrity</h2><p class="reasons">Integrity was not verified: the run stopped before the verify phase${r.error ? ` (${h(r.error.message)})` : ''}.</p></section>`;
   }
+  const unknown = Object.entries(i.unknown ?? {});
+  const notes = [
+    ...unknown.map(([fact, why]) => `<li class="bad"><strong>${h(fact)} unknown</strong>: ${h(why)}</li>`),
+    ...Object.entries(i.notApplicable ?? {}).map(([fact, why]) => `<li class="muted">${h(fact)} not applicable: ${h(why)}</li>`),
+  ];
   const short = (hash: string | null) => (hash === null ? '–' : `<span title="${h(hash)}">${h(hash.slice(0, 12))}</span>`);
   const rows = i.tables
     .map(
@@ -344,32 +323,46 @@ function integritySection(r: Results): string {
     .join('');
   const tables = i.tables.length
     ? `<table><thead><tr><th>table</th><th class="num">rows on ${h(i.source)}</th><th class="num">rows on ${h(i.target)}</th><th>hash on ${h(i.source)}</th><th>hash on ${h(i.target)}</th><th>result</th></tr></thead><tbody>${rows}</tbody></table>`
-    : '<p class="muted">No table comparison: no second copy of the data to compare with.</p>';
-  const ledger: [string, number, boolean][] = [
-    ['acknowledged', i.acknowledgedWrites, false],
-    ['lost', i.lostWrites, i.lostWrites > 0],
-    ['recovered', i.recoveredWrites, false],
-    ['indeterminate', i.indeterminateWrites, false],
-    ['written to the old primary after promotion', i.writesAfterPromotion, i.writesAfterPromotion > 0],
+    : `<p class="muted">No table comparison: ${h(i.comparison || 'no second copy of the data to compare with')}.</p>`;
+  const schema =
+    i.schemaDifferences === null || i.schemaDifferences === undefined
+      ? ''
+      : i.schemaDifferences.length === 0
+        ? '<p class="small">Schema: columns, constraints, indexes, triggers and sequences match.</p>'
+        : `<h3>Schema: ${i.schemaDifferences.length} difference(s)</h3><table><thead><tr><th>object</th><th>name</th><th>on ${h(i.source)}</th><th>on ${h(i.target)}</th></tr></thead><tbody>${i.schemaDifferences
+            .map((d) => `<tr class="bad"><td>${h(d.kind)}</td><td><code>${h(d.name)}</code></td><td><code>${h(d.source ?? 'missing')}</code></td><td><code>${h(d.target ?? 'missing')}</code></td></tr>`)
+            .join('')}</tbody></table>`;
+  const n = (v: number | null) => (v === null ? 'unknown' : String(v));
+  const ledger: [string, string, boolean][] = [
+    ['acknowledged', n(i.acknowledgedWrites), i.acknowledgedWrites === null],
+    ['lost', n(i.lostWrites), i.lostWrites === null || i.lostWrites > 0],
+    ['recovered', n(i.recoveredWrites), false],
+    ['indeterminate', n(i.indeterminateWrites), false],
   ];
+  if (!i.notApplicable?.splitBrain) {
+    ledger.push(['written to the old primary after promotion', n(i.writesAfterPromotion), i.writesAfterPromotion === null || i.writesAfterPromotion > 0]);
+  }
   const lost = i.lost.length
     ? `<h3>Lost writes (${i.lost.length === i.lostWrites ? 'all' : `${i.lost.length} examples of ${i.lostWrites}`})</h3>
-<table><thead><tr><th>table</th><th class="num">key</th><th>operation</th><th class="num">version</th><th>request id</th><th>on the final primary</th></tr></thead><tbody>${i.lost
-        .map((l) => `<tr class="bad"><td><code>${h(l.table)}</code></td><td class="num">${l.key}</td><td>${h(l.op)}</td><td class="num">${l.version}</td><td class="hash">${h(l.requestId)}</td><td>${h(l.found)}</td></tr>`)
+<table><thead><tr><th>table</th><th class="num">key</th><th>operation</th><th class="num">version</th><th>request id</th><th>on the final primary</th><th>why it is lost</th></tr></thead><tbody>${i.lost
+        .map((l) => `<tr class="bad"><td><code>${h(l.table)}</code></td><td class="num">${h(String(l.key))}</td><td>${h(l.op)}</td><td class="num">${l.version}</td><td class="hash">${h(l.requestId)}</td><td>${h(l.found)}</td><td>${h(l.reason ?? '')}</td></tr>`)
         .join('')}</tbody></table>`
     : '';
-  const sequences = i.sequences.length
-    ? `<details><summary>${i.sequences.length} sequences checked, ${i.sequences.filter((s) => !s.ok).length} behind</summary><table><thead><tr><th>sequence</th><th>column</th><th class="num">last value</th><th class="num">max in column</th><th>result</th></tr></thead><tbody>${i.sequences
+  const seqs = i.sequences ?? [];
+  const sequences = seqs.length
+    ? `<details><summary>${seqs.length} sequences checked, ${seqs.filter((s) => !s.ok).length} behind</summary><table><thead><tr><th>sequence</th><th>column</th><th class="num">last value</th><th class="num">max in column</th><th>result</th></tr></thead><tbody>${seqs
         .map((s) => `<tr class="${s.ok ? '' : 'bad'}"><td><code>${h(s.sequence)}</code></td><td><code>${h(s.table)}.${h(s.column)}</code></td><td class="num">${s.lastValue}</td><td class="num">${s.maxValue}</td><td>${status(s.ok)}</td></tr>`)
         .join('')}</tbody></table></details>`
     : '';
   return `<section class="card" id="integrity">
-<h2>Integrity: ${h(i.source ?? '?')} vs ${h(i.target ?? '?')}</h2>
+<h2>Integrity${i.source ? `: ${h(i.source)} vs ${h(i.target ?? '?')}` : ''}</h2>
+${i.comparison ? `<p class="small muted">${h(i.comparison)}. The ledger is checked on ${h(i.finalPrimary ?? 'the final primary')}.</p>` : ''}
+${notes.length ? `<ul class="reasons">${notes.join('')}</ul>` : ''}
 <div class="two">
-<div><h3>Tables: ${i.tables.filter((t) => t.match).length} of ${i.tables.length} match</h3>${tables}</div>
+<div><h3>Tables: ${i.tables.filter((t) => t.match).length} of ${i.tables.length} match</h3>${tables}${schema}</div>
 <div><h3>Write ledger</h3>
-<p class="small muted">Every write the server acknowledged, checked against the final primary. Lost: acknowledged but missing. Recovered: outcome unknown to the client, yet present.</p>
-<table><tbody>${ledger.map(([label, n, bad]) => `<tr class="${bad ? 'bad' : ''}"><td>${h(label)}</td><td class="num"><strong>${n}</strong></td></tr>`).join('')}</tbody></table>
+<p class="small muted">Every write the server acknowledged, checked by its request id (committed in the same transaction) and by the row it wrote, on the final primary. Lost: acknowledged but not there. Recovered: outcome unknown to the client, yet committed.</p>
+<table><tbody>${ledger.map(([label, v, bad]) => `<tr class="${bad ? 'bad' : ''}"><td>${h(label)}</td><td class="num"><strong>${h(v)}</strong></td></tr>`).join('')}</tbody></table>
 ${sequences}
 </div>
 </div>
@@ -415,6 +408,11 @@ function scenarioSection(r: Results): string {
 <p class="small muted">Every default filled in; durations in milliseconds, sizes in bytes.</p>
 <details open><summary>YAML</summary><pre class="scenario">${h(YAML.stringify(r.scenario))}</pre></details>
 </section>`;
+}
+
+function validity(valid: true | false | 'unknown'): string {
+  if (valid === 'unknown') return '<span class="status fail" title="the check could not run; unknown fails">UNKNOWN</span>';
+  return status(valid);
 }
 
 function status(ok: boolean, text?: string): string {

@@ -1,9 +1,8 @@
-// junit.xml: each threshold and each integrity check of a run as a testcase, so CI systems
-// list them, keep their history and fail the build on them. Testcase names are stable across
+// junit.xml: each check of a run (thresholds included) and each compared table as a testcase,
+// so CI systems list them, keep their history and fail the build on them. Testcase names are stable across
 // runs (the measured value goes in the output and the failure message, never in the name).
 
 import type { Results } from '../results/results.js';
-import { formatDuration } from '../util/units.js';
 
 interface Case {
   suite: 'thresholds' | 'integrity' | 'run';
@@ -14,7 +13,7 @@ interface Case {
 }
 
 export function renderJunit(results: Results): string {
-  const cases = [...runCases(results), ...thresholdCases(results), ...integrityCases(results)];
+  const cases = [...checkCases(results), ...tableCases(results)];
   const prefix = `pgdrill.${results.scenario.name}`;
   const seconds = (results.durationMs / 1000).toFixed(3);
   const suites = (['run', 'thresholds', 'integrity'] as const)
@@ -47,66 +46,31 @@ ${out}
     </testcase>`;
 }
 
-function runCases(r: Results): Case[] {
-  const cases: Case[] = [
-    {
-      suite: 'run',
-      name: 'run finished',
-      message: r.error ? `the run did not finish: ${r.error.message} (${r.error.code})` : `finished in ${formatDuration(r.durationMs)} on ${r.runtime}`,
-      outcome: r.error ? 'error' : 'pass',
-    },
-  ];
-  if (r.cutover) {
-    const failed = r.cutover.steps.find((s) => !s.ok);
-    const span = r.cutover.steps.length ? r.cutover.steps[r.cutover.steps.length - 1].endMs - r.cutover.steps[0].startMs : 0;
-    cases.push({
-      suite: 'run',
-      name: 'cutover ok',
-      message: r.cutover.ok
-        ? `${r.cutover.strategy} ${r.cutover.from} -> ${r.cutover.to}${r.cutover.dryRun ? ' (dry run)' : ''}: ${r.cutover.steps.length} steps in ${formatDuration(span)}`
-        : `${r.cutover.strategy} ${r.cutover.from} -> ${r.cutover.to} failed${failed ? ` at step ${failed.name}: ${failed.detail}` : ''}${r.cutover.rolledBack ? ' (rolled back)' : ''}`,
-      outcome: r.cutover.ok ? 'pass' : 'failure',
-    });
+// every check the verdict rests on, as recorded: invalid is a failure, unknown an error
+// (the check could not run); thresholds get a suite of their own, as CI users look for them
+function checkCases(r: Results): Case[] {
+  const checks = r.checks ?? [];
+  if (checks.length === 0) {
+    return [{ suite: 'run', name: 'checks recorded', message: 'results.json holds no checks (an older pgdrill, or a run that never got that far)', outcome: 'error' }];
   }
-  return cases;
-}
-
-function thresholdCases(r: Results): Case[] {
-  return r.thresholds.map((t) => ({
-    suite: 'thresholds',
-    name: `${t.name} ${t.limit}`,
-    message: `${t.name}: measured ${t.actualText} (limit ${t.limit})`,
-    outcome: t.pass ? 'pass' : 'failure',
+  return checks.map((c) => ({
+    suite: c.name.startsWith('threshold ') ? 'thresholds' : 'run',
+    name: c.name.startsWith('threshold ') ? c.name.slice('threshold '.length) : c.name,
+    message: c.valid === 'unknown' ? `unknown (could not run): ${c.detail}` : c.detail,
+    outcome: c.valid === true ? 'pass' : c.valid === 'unknown' ? 'error' : 'failure',
   }));
 }
 
-function integrityCases(r: Results): Case[] {
+// one case per compared table, so a CI history shows which table broke
+function tableCases(r: Results): Case[] {
   const i = r.integrity;
-  if (!i) {
-    return [{ suite: 'integrity', name: 'integrity verified', message: 'integrity was not verified: the run stopped before the verify phase', outcome: 'failure' }];
-  }
-  const cases: Case[] = [];
-  const check = (name: string, pass: boolean, message: string) => cases.push({ suite: 'integrity', name, message, outcome: pass ? 'pass' : 'failure' });
-  const examples = i.lost
-    .slice(0, 5)
-    .map((l) => `${l.table} key ${l.key} (${l.op} v${l.version}: ${l.found})`)
-    .join('; ');
-  check(
-    'no lost writes',
-    i.lostWrites === 0,
-    `${i.lostWrites} lost of ${i.acknowledgedWrites} acknowledged writes (${i.recoveredWrites} recovered, ${i.indeterminateWrites} indeterminate)${examples ? `; e.g. ${examples}` : ''}`,
-  );
-  check('no writes after promotion', i.writesAfterPromotion === 0, `${i.writesAfterPromotion} write(s) accepted by the old primary after the promotion`);
-  for (const t of i.tables) {
-    const counts = t.sourceRows === t.targetRows;
-    check(`row count ${t.table}`, counts, `${t.table}: ${t.sourceRows ?? 'n/a'} rows on ${i.source}, ${t.targetRows ?? 'n/a'} on ${i.target}`);
-    const hashes = t.sourceHash !== null && t.sourceHash === t.targetHash;
-    check(`hash ${t.table}`, hashes, `${t.table}: hash ${t.sourceHash ?? 'n/a'} on ${i.source}, ${t.targetHash ?? 'n/a'} on ${i.target}`);
-  }
-  for (const s of i.sequences) {
-    check(`sequence ${s.sequence}`, s.ok, `${s.sequence}: last value ${s.lastValue}, max ${s.table}.${s.column} ${s.maxValue}`);
-  }
-  return cases;
+  if (!i) return [];
+  return i.tables.map((t) => ({
+    suite: 'integrity',
+    name: `table ${t.table}`,
+    message: `${t.table}: ${t.sourceRows ?? 'missing'} rows on ${i.source}, ${t.targetRows ?? 'missing'} on ${i.target}; hash ${t.sourceHash ?? 'n/a'} vs ${t.targetHash ?? 'n/a'}`,
+    outcome: t.match ? 'pass' : 'failure',
+  }));
 }
 
 // XML 1.0 forbids most control characters even escaped; error messages can carry them.

@@ -36,18 +36,22 @@ export function renderSummary(results: Results, folder?: string): string {
   if (integrity) {
     const tables = integrity.tables.length
       ? `${integrity.tables.filter((t) => t.match).length}/${integrity.tables.length} tables match (${integrity.source} vs ${integrity.target})`
-      : 'no table comparison';
+      : `no table comparison: ${integrity.comparison}`;
+    const n = (v: number | null) => (v === null ? '?' : String(v));
     table.push(
       ['integrity', tables],
-      ['write ledger', `${integrity.acknowledgedWrites} acknowledged, ${integrity.lostWrites} lost, ${integrity.recoveredWrites} recovered, ${integrity.indeterminateWrites} indeterminate`],
+      ['write ledger', `${n(integrity.acknowledgedWrites)} acknowledged, ${n(integrity.lostWrites)} lost, ${n(integrity.recoveredWrites)} recovered, ${n(integrity.indeterminateWrites)} indeterminate`],
     );
-    const behind = integrity.sequences.filter((s) => !s.ok);
-    if (behind.length) table.push(['sequences behind', behind.map((s) => s.sequence).join(', ')]);
   }
-  for (const t of results.thresholds) {
-    table.push([`${t.pass ? 'ok ' : 'ERR'} ${t.name}`, `${t.actualText} (limit ${t.limit})`]);
+  // the checks as recorded: every one the verdict rests on, thresholds included
+  const checks = results.checks ?? [];
+  const valid = checks.filter((c) => c.valid === true).length;
+  table.push(['checks', `${valid} of ${checks.length} valid${checks.length === valid ? '' : '; the others fail the run:'}`]);
+  for (const c of checks) {
+    if (c.valid === true && !c.name.startsWith('threshold ')) continue;
+    const mark = c.valid === true ? 'ok ' : c.valid === 'unknown' ? '???' : 'ERR';
+    table.push([`${mark} ${c.name}`, c.detail]);
   }
-  if (results.error) table.push(['error', results.error.message]);
   let out = table.toString();
   if (folder) out += `\nReport written to ${folder}`;
   return out;

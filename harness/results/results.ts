@@ -20,8 +20,9 @@ export interface SecondBucket {
   failed: number;
   indeterminate: number;
   dropped: number;
+  /** latency of the second's ok operations (the chart's line); null with none */
   latencyMs: LatencySummary | null;
-  /** HDR histogram of this second's latencies (µs), base64 compressed (hdr-histogram-js) */
+  /** HDR histogram of this second's ok latencies (µs), base64 compressed (hdr-histogram-js) */
   histogram: string | null;
 }
 
@@ -33,10 +34,18 @@ export interface LoadSummary {
   dropped: number;
   /** acknowledged operations per second over the load phase */
   achievedRate: number;
-  /** latency from the intended start, ms, over ok operations */
+  /**
+   * what a caller waited, ms from the intended start, over EVERY intended operation: ok ones
+   * until their answer, failed and indeterminate ones until the error or the timeout, dropped
+   * ones for the whole timeout. p99WriteLatency reads this.
+   */
   latencyMs: LatencySummary;
-  /** HDR histogram of all ok latencies (µs), base64 compressed */
+  /** latency from the intended start over ok operations only */
+  okLatencyMs: LatencySummary;
+  /** HDR histogram of latencyMs (µs), base64 compressed */
   histogram: string | null;
+  /** HDR histogram of okLatencyMs (µs) */
+  okHistogram: string | null;
   /** count per error class / SQLSTATE, e.g. { "57P01 admin_shutdown": 3, "connection": 12 } */
   errors: Record<string, number>;
   perSecond: SecondBucket[];
@@ -48,14 +57,21 @@ export interface DowntimeWindow {
   durationMs: number;
   /** operations in the window that did not succeed */
   failedOps: number;
-  /** true when the window was still open at the end of the load */
+  /** true when the window was still open at the end of the load: not recovered (the run fails) */
   openAtEnd: boolean;
+  /** how many separate outages less than the merge gap apart make up this window (absent = 1) */
+  merged?: number;
 }
 
 export interface Downtime {
   longestMs: number;
+  /** the windows' durations added up; windows never overlap, so no instant counts twice */
   totalMs: number;
   windows: DowntimeWindow[];
+  /** some window was still open when the load ended: the service had not recovered */
+  openAtEnd?: boolean;
+  /** ms: windows closer than this were merged into one */
+  mergeGapMs?: number;
   /** how window edges are placed, in words */
   edges?: string;
   /** ms: an ok operation slower than this counted as not served */
@@ -82,47 +98,97 @@ export interface SequenceCheck {
 
 export interface LedgerFinding {
   table: string;
-  key: number;
+  key: number | string;
   op: string;
   version: number;
   requestId: string;
-  /** what the final primary holds: 'missing', 'present', 'version 3', ... */
+  /** what the final primary holds: 'missing', 'present (version 3)', ... */
   found: string;
+  /** why this write counts as lost */
+  reason: string;
 }
+
+/** One difference between the two sides' catalogs (columns, constraints, indexes, triggers, sequences, views). */
+export interface SchemaDifference {
+  kind: string;
+  /** the object, e.g. "public.orders.total" */
+  name: string;
+  /** its definition on the source; null = missing there */
+  source: string | null;
+  /** its definition on the target; null = missing there */
+  target: string | null;
+}
+
+/** The facts integrity rests on; each may be unknown (it could not be established) or not apply to this run. */
+export type IntegrityFact = 'ledger' | 'tables' | 'schema' | 'sequences' | 'splitBrain';
 
 export interface Integrity {
   /** the node whose state was taken as the source (old primary at the freeze) */
   source: string | null;
-  /** the final primary */
+  /** the node compared against it (the new primary as it was at the freeze, or a replica) */
   target: string | null;
+  /** the final primary, which the ledger was checked against */
+  finalPrimary: string | null;
+  /** what was compared with what, in words */
+  comparison: string;
   tables: TableIntegrity[];
-  rowCountMismatches: number;
-  hashMismatches: number;
-  sequences: SequenceCheck[];
-  acknowledgedWrites: number;
-  lostWrites: number;
-  recoveredWrites: number;
-  indeterminateWrites: number;
-  /** writes the old primary accepted after the new one was promoted (split brain): must be 0 */
-  writesAfterPromotion: number;
-  /** up to 50 examples of lost writes, for the report */
+  /** null when the tables were not compared */
+  rowCountMismatches: number | null;
+  hashMismatches: number | null;
+  /** null when the catalogs were not compared */
+  schemaDifferences: SchemaDifference[] | null;
+  /** null when the sequences could not be read */
+  sequences: SequenceCheck[] | null;
+  /** the ledger's verdict; null when the ledger could not be checked */
+  acknowledgedWrites: number | null;
+  lostWrites: number | null;
+  recoveredWrites: number | null;
+  indeterminateWrites: number | null;
+  /** writes the old primary accepted after the new one was promoted (split brain): must be 0; null = unknown */
+  writesAfterPromotion: number | null;
+  /** how writesAfterPromotion was established */
+  splitBrainDetail: string;
+  /** up to 50 examples of lost writes, with the reason, for the report */
   lost: LedgerFinding[];
+  /** fact -> why it could not be established: such a fact is unknown, and unknown fails the run */
+  unknown: Partial<Record<IntegrityFact, string>>;
+  /** fact -> why it does not apply to this run (one node and no cutover: nothing to compare) */
+  notApplicable: Partial<Record<IntegrityFact, string>>;
+}
+
+/**
+ * One check the verdict rests on (Jepsen's checker result): valid, invalid, or unknown
+ * because it could not run. The verdict is pass only when every check is valid.
+ */
+export interface CheckResult {
+  /** stable across runs, e.g. "write ledger", "threshold writeDowntime < 5s" */
+  name: string;
+  valid: true | false | 'unknown';
+  /** the evidence, or why it could not be decided */
+  detail: string;
 }
 
 export interface ThresholdResult {
   name: string;
+  /** the limit as written, e.g. "< 5s" */
   limit: string;
   /** the measured value, in the threshold's unit (ms, bytes, count, ratio) */
   actual: number | null;
-  /** the measured value as a person reads it ("1.2s", "3.4MB", "0.2%") */
+  /** the measured value as a person reads it ("1.2s", "3.4MB", "0.2%"), or why there is none */
   actualText: string;
+  /** true / false, or unknown when the metric could not be measured */
+  valid: true | false | 'unknown';
+  /** valid === true */
   pass: boolean;
 }
 
 export interface Results {
   pgdrillVersion: string;
   runId: string;
+  /** pass only when every check is valid; computed once, from checks[] */
   verdict: 'pass' | 'fail';
+  /** every check the verdict rests on, thresholds included */
+  checks: CheckResult[];
   /** ISO time the run started */
   startedAt: string;
   durationMs: number;

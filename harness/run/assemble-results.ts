@@ -1,25 +1,32 @@
-// Turns what a run recorded into results.json: summaries, downtime, lag, thresholds and
-// the verdict. Only the pure checks run here; no server is touched.
+// Turns what a run recorded into results.json: summaries, downtime, lag, thresholds, the
+// checks and, once, the verdict composed from them. Only pure functions run here; no server
+// is touched, so the same record always gives the same results.
 
 import { packageVersion } from '../util/package-info.js';
 import { eventsOf } from '../record/events.js';
 import type { Recorder } from '../record/recorder.js';
+import type { OpRecord, OpStream } from '../record/records.js';
 import type { Scenario } from '../scenario/scenario.js';
 import type { Topology } from '../topology/topology.js';
 import type { CutoverOutcome } from '../strategies/strategy.js';
 import type { Results } from '../results/results.js';
 import { summarizeLoad } from '../checks/load-summary.js';
 import { downtimeWindows, serverWriteGapMs } from '../checks/downtime.js';
-import { evaluateThresholds, verdictOf } from '../checks/thresholds.js';
+import { evaluateThresholds } from '../checks/thresholds.js';
+import { runChecks, type StreamAccounting } from '../checks/run-checks.js';
+import { verdictOf } from '../checks/check.js';
 import { errorMessage, type PgdrillError } from '../errors.js';
-
 
 export interface AssembleInput {
   runId: string;
   startedAt: Date;
   scenario: Scenario;
   recorder: Recorder;
-  loadWindow: { startMs: number; endMs: number };
+  /**
+   * The load's schedule (ms from the start of the run): from its first intended operation to
+   * the end of its duration (or when it was stopped). null when it never started.
+   */
+  loadWindow: { startMs: number; endMs: number } | null;
   cutover?: CutoverOutcome;
   integrity: Results['integrity'];
   topology?: Topology;
@@ -27,18 +34,72 @@ export interface AssembleInput {
 }
 
 export function assembleResults(input: AssembleInput): Results {
-  const { scenario, recorder, loadWindow, cutover, integrity, failure } = input;
-  const byStream = (stream: string) => recorder.ops.filter((op) => op.stream === stream);
+  const { scenario, recorder, cutover, integrity, failure } = input;
+  const loadWindow = input.loadWindow ?? { startMs: 0, endMs: 0 };
+  const byStream = (stream: OpStream) => recorder.ops.filter((op) => op.stream === stream);
   const writes = byStream('write');
   const reads = byStream('read');
   const probes = byStream('probe');
   const window = { loadStartMs: loadWindow.startMs, loadEndMs: loadWindow.endMs };
+  const { workload } = scenario;
+  const downtimeOptions = { loadEndMs: loadWindow.endMs, stallMs: scenario.downtime.stall, mergeGapMs: scenario.downtime.mergeGap };
   const replayBytes = recorder.lag.map((s) => s.replayBytes).filter((v): v is number => v !== null);
   const replayMs = recorder.lag.map((s) => s.replayLagMs).filter((v): v is number => v !== null);
 
-  const partial: Omit<Results, 'verdict' | 'thresholds'> = {
+  const load: Results['load'] = {
+    writes: summarizeLoad(writes, { ...window, timeoutMs: workload.writes.timeout }),
+    reads: summarizeLoad(reads, { ...window, timeoutMs: workload.reads.timeout }),
+    probe: summarizeLoad(probes, { ...window, timeoutMs: workload.probe.timeout }),
+  };
+  const downtime: Results['downtime'] = {
+    writes: downtimeWindows(writes, downtimeOptions),
+    reads: downtimeWindows(reads, downtimeOptions),
+    serverWriteGapMs: input.loadWindow ? serverWriteGapMs(probes, window) : null,
+  };
+  const lag: Results['lag'] = {
+    samples: recorder.lag,
+    maxReplayBytes: replayBytes.length ? Math.max(...replayBytes) : null,
+    maxReplayLagMs: replayMs.length ? Math.max(...replayMs) : null,
+  };
+  const cutoverResult: Results['cutover'] =
+    cutover && scenario.strategy
+      ? {
+          strategy: scenario.strategy.kind,
+          from: scenario.strategy.from,
+          to: scenario.strategy.to,
+          dryRun: cutover.dryRun,
+          ok: cutover.ok,
+          rolledBack: cutover.rolledBack,
+          steps: cutover.steps,
+        }
+      : null;
+  const error = failure ? { message: errorMessage(failure), code: (failure as PgdrillError).code ?? 'PGDRILL_RUN_FAILED' } : null;
+
+  const thresholds = evaluateThresholds(scenario.thresholds, { load, downtime, lag, integrity });
+  // the scheduler's own count of what it intended, not the number of records: they must agree
+  const scheduled = eventsOf(recorder.events, 'workload-end')[0];
+  const checks = runChecks({
+    scenario,
+    error,
+    events: recorder.events,
+    accounting: [
+      accountingOf('write', writes, workload.writes.rate, scheduled?.writes.intended ?? writes.length),
+      accountingOf('read', reads, workload.reads.rate, scheduled?.reads.intended ?? reads.length),
+      accountingOf('probe', probes, workload.probe.interval > 0 ? 1000 / workload.probe.interval : 0, scheduled?.probe.intended ?? probes.length),
+    ],
+    loadMs: input.loadWindow ? loadWindow.endMs - loadWindow.startMs : null,
+    downtime,
+    load,
+    cutover: cutoverResult,
+    integrity,
+    thresholds,
+  });
+
+  return {
     pgdrillVersion: packageVersion(),
     runId: input.runId,
+    verdict: verdictOf(checks),
+    checks,
     startedAt: input.startedAt.toISOString(),
     durationMs: Math.round(recorder.now()),
     runtime: scenario.runtime,
@@ -51,41 +112,27 @@ export function assembleResults(input: AssembleInput): Results {
     })),
     phases: [...recorder.phases].sort((a, b) => a.startMs - b.startMs),
     events: recorder.events,
-    load: {
-      writes: summarizeLoad(writes, window),
-      reads: summarizeLoad(reads, window),
-      probe: summarizeLoad(probes, window),
-    },
-    downtime: {
-      writes: downtimeWindows(writes, { loadEndMs: loadWindow.endMs }),
-      reads: downtimeWindows(reads, { loadEndMs: loadWindow.endMs }),
-      serverWriteGapMs: serverWriteGapMs(probes),
-    },
-    lag: {
-      samples: recorder.lag,
-      maxReplayBytes: replayBytes.length ? Math.max(...replayBytes) : null,
-      maxReplayLagMs: replayMs.length ? Math.max(...replayMs) : null,
-    },
+    load,
+    downtime,
+    lag,
     integrity,
-    cutover:
-      cutover && scenario.strategy
-        ? {
-            strategy: scenario.strategy.kind,
-            from: scenario.strategy.from,
-            to: scenario.strategy.to,
-            dryRun: cutover.dryRun,
-            ok: cutover.ok,
-            rolledBack: cutover.rolledBack,
-            steps: cutover.steps,
-          }
-        : null,
-    error: failure
-      ? { message: errorMessage(failure), code: (failure as PgdrillError).code ?? 'PGDRILL_RUN_FAILED' }
-      : null,
+    cutover: cutoverResult,
+    thresholds,
+    error,
   };
-  const thresholds = evaluateThresholds(scenario.thresholds, partial);
-  let verdict = verdictOf(thresholds, integrity);
-  // a run that did not finish, or whose cutover failed, cannot pass
-  if (failure || (cutover && !cutover.ok)) verdict = 'fail';
-  return { ...partial, verdict, thresholds };
+}
+
+/**
+ * The stream's accounting from the record itself: `intended` is what the scheduler says it
+ * intended (from the workload's own count when it reported one), `recorded` how many records
+ * there are, `duplicates` ids seen twice.
+ */
+function accountingOf(stream: OpStream, ops: readonly OpRecord[], rate: number, intended: number): StreamAccounting {
+  const ids = new Set<number>();
+  let duplicates = 0;
+  for (const op of ops) {
+    if (ids.has(op.id)) duplicates++;
+    ids.add(op.id);
+  }
+  return { stream, rate, intended, recorded: ops.length, duplicates };
 }

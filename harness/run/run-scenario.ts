@@ -24,6 +24,7 @@ import { watchAndFailover } from '../strategies/failover.js';
 import { strategyFor, supportedStrategies } from '../strategies/index.js';
 import type { CutoverOutcome } from '../strategies/strategy.js';
 import { verifyIntegrity } from './verify.js';
+import { runTimelineStep, type StepContext } from '../steps/index.js';
 import { assembleResults } from './assemble-results.js';
 import type { Results } from '../results/results.js';
 import { writeReports } from '../report/write-reports.js';
@@ -104,7 +105,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   let cutover: CutoverOutcome | undefined;
   let integrity: Results['integrity'] = null;
   let failure: PgdrillError | Error | undefined;
-  let loadWindow = { startMs: 0, endMs: 0 };
+  let loadWindow: { startMs: number; endMs: number } | null = null;
   recorder.event('run-start', { scenario: scenario.name, runtime: runtimeKind, runId, folder });
 
   try {
@@ -141,7 +142,6 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
 
     await recorder.phase('load', async () => {
       state.phase = 'load';
-      const loadStartMs = recorder.now();
       workload = startWorkload({
         target: endpointAddress,
         credentials: { user: credentials.superuser, password: credentials.superuserPassword, database: DATABASE },
@@ -152,12 +152,18 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         durationMs: resolved.duration,
       });
       const tickTimer = startTicks(options, recorder, state, monitor!);
-      const timeline = runTimeline(resolved, topo, endpoint!, recorder, state, signal, loadStartMs).then((o) => {
+      // timeline times count from the load's first intended operation, as ops do (the
+      // connections are warmed up before it)
+      const started = new Promise<number>((resolve) => workload!.once('start', ({ startMs }) => resolve(startMs)));
+      const endpointUrl = `postgres://${encodeURIComponent(credentials.superuser)}:${encodeURIComponent(credentials.superuserPassword)}@${endpointAddress.host}:${endpointAddress.port}/${DATABASE}`;
+      const timeline = Promise.race([started, workload.done.then(() => undefined, () => undefined)]).then((startMs) =>
+        startMs === undefined ? undefined : runTimeline(resolved, topo, endpoint!, recorder, state, signal, startMs, endpointUrl),
+      ).then((o) => {
         cutover = o;
       });
       try {
-        await workload.done;
-        loadWindow = { startMs: loadStartMs, endMs: recorder.now() };
+        const summary = await workload.done;
+        loadWindow = { startMs: summary.startMs, endMs: Math.min(summary.endMs, summary.startMs + resolved.duration) };
         await timeline;
       } finally {
         clearInterval(tickTimer);
@@ -255,10 +261,19 @@ async function runTimeline(
   state: RunState,
   signal: AbortSignal,
   loadStartMs: number,
+  endpointUrl: string,
 ): Promise<CutoverOutcome | undefined> {
   let outcome: CutoverOutcome | undefined;
   const faultContext = { topology, endpoint, recorder, signal };
-  const tasks = scenario.timeline.map(async (entry) => {
+  const stepContext: StepContext = {
+    nodes: (name) => topology.node(name),
+    nodeNames: [...topology.nodes.keys()],
+    endpointUrl,
+    baseDir: scenario.baseDir ?? process.cwd(),
+    recorder,
+    signal,
+  };
+  const tasks = scenario.timeline.map(async (entry, index) => {
     const wait = loadStartMs + entry.at - recorder.now();
     if (wait > 0) await sleepUnlessAborted(wait, signal);
     if (signal.aborted) return;
@@ -275,6 +290,8 @@ async function runTimeline(
       recorder.event('cutover-end', { ok: result.ok, dryRun, rolledBack: result.rolledBack, error: result.error });
       // a dry run is recorded but does not hide a real cutover's outcome
       if (!outcome || !dryRun) outcome = result;
+    } else if (entry.sql || entry.command) {
+      await runTimelineStep(entry, index, stepContext);
     } else if (entry.fault) {
       const target = entry.fault.node !== undefined ? { node: entry.fault.node } : { link: entry.fault.link };
       await runFault(entry.fault, faultContext, state.faults, { plannedAtMs: loadStartMs + entry.at }).catch((err) =>

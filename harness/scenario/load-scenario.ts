@@ -36,14 +36,6 @@ import {
   type TimelineEntry,
 } from './scenario.js';
 
-// The checks module parses the same expressions when it judges results.
-export {
-  parseThresholdExpression,
-  THRESHOLD_KINDS,
-  type ThresholdExpression,
-  type ThresholdKind,
-  type ThresholdOp,
-} from './scenario-schema.js';
 
 type Segment = PropertyKey;
 
@@ -506,6 +498,7 @@ function resolve(p: Required<Omit<Parsed, 'strategy'>> & Pick<Parsed, 'strategy'
     timeline,
     thresholds,
     monitor: p.monitor,
+    downtime: p.downtime,
   };
   return scenario;
 }

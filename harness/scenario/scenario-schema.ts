@@ -2,13 +2,9 @@
 // threshold expression grammar. Checks that relate two fields live in load-scenario.ts.
 import { z } from 'zod';
 import { parseDuration, parseSize } from '../util/units.js';
-import {
-  DEFAULT_MAJOR,
-  SUPPORTED_MAJORS,
-  THRESHOLD_NAMES,
-  type FaultKind,
-  type ThresholdName,
-} from './scenario.js';
+import { DEFAULT_MAJOR, SUPPORTED_MAJORS, type FaultKind } from './scenario.js';
+import { THRESHOLD_NAMES, type ThresholdName } from '../checks/metrics.js';
+import { parseLimit } from '../checks/threshold-grammar.js';
 
 export const DAY_MS = 24 * 3_600_000;
 export const MAX_RATE = 50_000;
@@ -528,96 +524,19 @@ export const timelineSchema = z
   .default([]);
 
 // ---------------------------------------------------------------------------------------------
-// Thresholds
-
-export type ThresholdKind = 'duration' | 'size' | 'ratio' | 'count';
-export type ThresholdOp = '<' | '<=' | '>' | '>=' | '==' | '!=';
-export const THRESHOLD_OPS: readonly ThresholdOp[] = ['<', '<=', '>', '>=', '==', '!='];
-
-export const THRESHOLD_KINDS: Record<ThresholdName, ThresholdKind> = {
-  writeDowntime: 'duration',
-  readDowntime: 'duration',
-  serverWriteGap: 'duration',
-  p99WriteLatency: 'duration',
-  maxReplayLagBytes: 'size',
-  writeErrorRate: 'ratio',
-  lostWrites: 'count',
-  recoveredWrites: 'count',
-  rowCountMismatches: 'count',
-};
-
-export interface ThresholdExpression {
-  op: ThresholdOp;
-  /** ms for durations, bytes for sizes, 0..1 for ratios, a plain number for counts */
-  value: number;
-  kind: ThresholdKind;
-}
-
-const KIND_HINT: Record<ThresholdKind, string> = {
-  duration: 'a duration such as "< 5s" or "<= 500ms"',
-  size: 'a size such as "< 64MB" or a number of bytes',
-  ratio: 'a percentage such as "<= 1%" or a ratio from 0 to 1 such as "<= 0.01"',
-  count: 'a plain number such as "== 0"',
-};
-
-/**
- * Parses a threshold like "< 5s" for the named threshold; the value's unit must fit the
- * threshold's kind. Returns the expression, or a message saying what is wrong and what to write.
- */
-export function parseThresholdExpression(name: string, text: unknown): ThresholdExpression | string {
-  const kind = (THRESHOLD_KINDS as Record<string, ThresholdKind | undefined>)[name];
-  if (!kind) return `unknown threshold ${show(name)}${didYouMean(name, THRESHOLD_NAMES)}; known thresholds: ${THRESHOLD_NAMES.join(', ')}`;
-  const hint = `${name} takes ${KIND_HINT[kind]}`;
-  if (typeof text !== 'string') {
-    // `lostWrites: 0` is the likeliest slip: YAML read it as a number.
-    return `expected a quoted expression with an operator (${THRESHOLD_OPS.join(' ')}), got ${show(text)}; ${hint}`;
-  }
-  const m = /^\s*(<=|>=|==|!=|<|>|=)?\s*(.*?)\s*$/.exec(text)!;
-  const [, op, valueText] = m;
-  if (!op) return `${show(text)} has no operator; write one of ${THRESHOLD_OPS.join(' ')} before the value, e.g. "< ${valueText || '5s'}" (${hint})`;
-  if (op === '=') {
-    const swapped = /^[<>]/.exec(valueText)?.[0];
-    if (swapped) return `${show(text)}: "=${swapped}" is not an operator; did you mean "${swapped}="? (${hint})`;
-    return `${show(text)}: "=" is not an operator; use "==" (${hint})`;
-  }
-  if (!valueText) return `${show(text)} has no value after "${op}" (${hint})`;
-
-  let value: number | undefined;
-  switch (kind) {
-    case 'duration':
-      value = /^0+(\.0+)?$/.test(valueText) ? 0 : parseDuration(valueText);
-      break;
-    case 'size':
-      value = parseSize(valueText);
-      break;
-    case 'ratio': {
-      const pct = /^(\d+(?:\.\d+)?)\s*%$/.exec(valueText);
-      if (pct) {
-        value = Number(pct[1]) / 100;
-        if (value > 1) return `${show(text)}: a percentage must be from 0% to 100% (${hint})`;
-      } else if (/^\d+(?:\.\d+)?$/.test(valueText)) {
-        value = Number(valueText);
-        if (value > 1) return `${show(text)}: a ratio must be from 0 to 1; for a percentage write "${valueText}%" (${hint})`;
-      }
-      break;
-    }
-    case 'count':
-      value = /^\d+(?:\.\d+)?$/.test(valueText) ? Number(valueText) : undefined;
-      break;
-  }
-  if (value === undefined && kind === 'duration' && /^\d+(?:\.\d+)?$/.test(valueText)) {
-    return `${show(text)}: a duration needs a unit, e.g. "${op} ${valueText}s" or "${op} ${valueText}ms" (${hint})`;
-  }
-  if (value === undefined || !Number.isFinite(value)) return `${show(text)}: ${show(valueText)} is not a valid value; ${hint}`;
-  return { op: op as ThresholdOp, value, kind };
-}
+// Thresholds: names and units come from the metric registry, the grammar from checks/, so a
+// limit is parsed once here and means one thing everywhere.
 
 const thresholdField = (name: ThresholdName) =>
   z
-    .string({ error: (iss) => parseThresholdExpression(name, iss.input) as string })
-    .superRefine((text, ctx) => {
-      const parsed = parseThresholdExpression(name, text);
-      if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', input: text, message: parsed });
+    .string({ error: (iss) => parseLimit(name, iss.input) as string })
+    .transform((text, ctx) => {
+      const parsed = parseLimit(name, text);
+      if (typeof parsed === 'string') {
+        ctx.addIssue({ code: 'custom', input: text, message: parsed });
+        return z.NEVER;
+      }
+      return parsed;
     })
     .optional();
 
@@ -626,6 +545,11 @@ export const thresholdsSchema = z
     Object.fromEntries(THRESHOLD_NAMES.map((n) => [n, thresholdField(n)])) as Record<ThresholdName, ReturnType<typeof thresholdField>>,
   )
   .default({});
+
+export const downtimeSchema = z.strictObject({
+  stall: durationField({ min: 1 }).default(250),
+  mergeGap: durationField({ min: 0, zeroMeans: 'merges only windows that touch' }).default(1000),
+});
 
 export const monitorSchema = z.strictObject({
   interval: durationField({ min: 1 }).default(500),
@@ -652,6 +576,7 @@ export const sectionSchemas = {
   timeline: timelineSchema,
   thresholds: z.preprocess(nullAsEmpty, thresholdsSchema),
   monitor: z.preprocess(nullAsEmpty, monitorSchema).prefault({}),
+  downtime: z.preprocess(nullAsEmpty, downtimeSchema).prefault({}),
 };
 
 export type SectionName = keyof typeof sectionSchemas;

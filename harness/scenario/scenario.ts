@@ -156,25 +156,43 @@ export interface CutoverConfig {
   dryRun: boolean;
 }
 
+export interface SqlStepConfig {
+  node: string;
+  statement: string;
+  database?: string;
+  /** ms */
+  timeout: number;
+  allowFailure: boolean;
+}
+
+export interface CommandStepConfig {
+  run: string;
+  /** ms */
+  timeout: number;
+  allowFailure: boolean;
+  env?: Record<string, string>;
+}
+
 export interface TimelineEntry {
   /** ms from the start of the load phase */
   at: number;
   fault?: FaultConfig;
   cutover?: CutoverConfig;
+  sql?: SqlStepConfig;
+  command?: CommandStepConfig;
 }
 
-export const THRESHOLD_NAMES = [
-  'writeDowntime',
-  'readDowntime',
-  'serverWriteGap',
-  'lostWrites',
-  'recoveredWrites',
-  'rowCountMismatches',
-  'maxReplayLagBytes',
-  'writeErrorRate',
-  'p99WriteLatency',
-] as const;
-export type ThresholdName = (typeof THRESHOLD_NAMES)[number];
+export { THRESHOLD_NAMES, type ThresholdName } from '../checks/metrics.js';
+import type { ThresholdName } from '../checks/metrics.js';
+import type { ThresholdLimit } from '../checks/threshold-grammar.js';
+
+/** How downtime windows are drawn (the same rules for every stream). */
+export interface DowntimeConfig {
+  /** ms: an operation answered only after this long was not served */
+  stall: number;
+  /** ms: outages closer than this are one */
+  mergeGap: number;
+}
 
 export interface MonitorConfig {
   /** ms between lag samples */
@@ -183,6 +201,8 @@ export interface MonitorConfig {
 
 export interface Scenario {
   name: string;
+  /** the scenario file's folder: relative paths in it (commands, seed files) resolve against it */
+  baseDir?: string;
   description: string;
   runtime: RuntimeKind;
   /** ms: length of the load phase */
@@ -192,9 +212,10 @@ export interface Scenario {
   seed: SeedConfig;
   workload: WorkloadConfig;
   timeline: TimelineEntry[];
-  /** threshold name -> expression as written ("< 5s", "== 0", "<= 1%") */
-  thresholds: Partial<Record<ThresholdName, string>>;
+  /** threshold name -> its limit, parsed once at load, with the text as written ("< 5s", "<= 1%") */
+  thresholds: Partial<Record<ThresholdName, ThresholdLimit>>;
   monitor: MonitorConfig;
+  downtime: DowntimeConfig;
 }
 
 /** The node with no replicaOf that the workload writes to first. */

@@ -216,6 +216,9 @@ async function watchOldPrimary(context: StrategyContext, outcome: CutoverOutcome
   while (!signal.aborted && recorder.now() < untilMs) {
     const seenMs = recorder.now();
     if (from.state === 'running' && (await answers(from))) {
+      // where its transaction counter stands as it comes back, before anything can write
+      const nextXid = await onNode(from, async (c) => String((await c.query('SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xid')).rows[0].xid), 'postgres', 2000).catch(() => null);
+      recorder.event('old-primary-returned', { node: from.name, nextXid });
       let detail: string;
       let ok = false;
       try {

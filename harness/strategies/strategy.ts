@@ -5,6 +5,7 @@ import type { Recorder } from '../record/recorder.js';
 import type { CutoverStep } from '../record/records.js';
 import type { StrategyConfig } from '../scenario/scenario.js';
 import type { Topology } from '../topology/topology.js';
+import type { Catalog } from '../checks/catalog.js';
 
 export interface StrategyContext {
   config: StrategyConfig;
@@ -26,6 +27,8 @@ export interface CutoverOutcome {
   promotedAtMs?: number;
   /** the target's tables at the freeze, before it took any new write */
   targetAtFreeze?: Fingerprints;
+  /** the target's catalog (columns, constraints, indexes...) read in the same snapshot */
+  targetCatalogAtFreeze?: Catalog;
   /** the old primary's next transaction id at the freeze: it must not move afterwards */
   oldPrimaryNextXidAtFreeze?: string;
   error?: string;

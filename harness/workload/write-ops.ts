@@ -7,6 +7,7 @@ import type { LedgerEntry, OpKind } from '../record/records.js';
 import type { SeedConfig, WriteMix } from '../scenario/scenario.js';
 import type { OpResult, ScheduledOp } from './open-loop.js';
 import type { QueryOutcome, QueryRequest } from './reconnecting-client.js';
+import { LEDGER_TABLE } from '../seed/schema.js';
 
 /** Anything that can run one statement with a verdict (a ReconnectingClient, or a fake). */
 export interface StatementRunner {
@@ -90,36 +91,60 @@ const INSERT_ORDER: QueryRequest = {
     INSERT INTO order_items (order_id, product_id, quantity, unit_price)
     SELECT o.id, items.product_id, items.quantity, items.price FROM o, items
     RETURNING 1
-  )
+  ), ${ledgerInsert('$2', 'o')}
   SELECT id, version FROM o`,
 };
 
+/**
+ * The ledger's half of every write: the request id goes into the server's ledger table in the
+ * same statement, hence the same transaction, and only when the write wrote a row (`FROM w`),
+ * so the table holds exactly the writes that committed. A CTE, not a second statement: no
+ * extra round trip, and the user's own statements can be wrapped the same way.
+ */
+function ledgerInsert(requestIdParam: string, written: string): string {
+  return `pgdrill_ledger AS (INSERT INTO ${LEDGER_TABLE} (request_id) SELECT ${requestIdParam}::uuid FROM ${written})`;
+}
+
+/** An UPDATE or DELETE ... RETURNING id, version with its ledger insert. */
+function withLedger(statement: string, requestIdParam: string): string {
+  return `WITH w AS (${statement}), ${ledgerInsert(requestIdParam, 'w')} SELECT id, version FROM w`;
+}
+
 const UPDATE_ORDER = {
   name: 'pgdrill_update_order',
-  text: `UPDATE orders SET version = version + 1, status = $2, total = greatest(0, total + $3::numeric),
+  text: withLedger(
+    `UPDATE orders SET version = version + 1, status = $2, total = greatest(0, total + $3::numeric),
            request_id = $4::uuid
          WHERE id = $1 RETURNING id, version`,
+    '$4',
+  ),
 };
 
 const UPDATE_PRODUCT = {
   name: 'pgdrill_update_product',
-  text: `UPDATE products SET version = version + 1, stock = greatest(0, stock + $2::int),
+  text: withLedger(
+    `UPDATE products SET version = version + 1, stock = greatest(0, stock + $2::int),
            price = round(price * $3::numeric, 2), request_id = $4::uuid
          WHERE id = $1 RETURNING id, version`,
+    '$4',
+  ),
 };
 
 const UPDATE_USER = {
   name: 'pgdrill_update_user',
-  text: `UPDATE users SET version = version + 1,
+  text: withLedger(
+    `UPDATE users SET version = version + 1,
            profile = profile || jsonb_build_object('visits', coalesce((profile->>'visits')::int, 0) + 1,
                                                    'lastSeen', now(), 'theme', $2::text),
            request_id = $3::uuid
          WHERE id = $1 RETURNING id, version`,
+    '$3',
+  ),
 };
 
 const DELETE_ORDER = {
   name: 'pgdrill_delete_order',
-  text: `DELETE FROM orders WHERE id = $1 RETURNING id, version`,
+  text: withLedger(`DELETE FROM orders WHERE id = $1 RETURNING id, version`, '$2'),
 };
 
 const ORDER_STATUSES = ['paid', 'shipped', 'delivered', 'cancelled'];
@@ -267,7 +292,7 @@ export class WriteOps {
     const rowKey = `orders:${key}`;
     const requestId = randomUUID();
     const known = this.versions.has(rowKey) ? this.versions.get(rowKey) : 1;
-    const result = await runner.query({ ...DELETE_ORDER, values: [key] }, op.timeoutMs, op.signal);
+    const result = await runner.query({ ...DELETE_ORDER, values: [key, requestId] }, op.timeoutMs, op.signal);
     if (result.outcome === 'ok') {
       this.versions.delete(rowKey);
       const row = result.rows[0];
