@@ -155,17 +155,20 @@ function rowStateProblem(op: LedgerOp, observed: ObservedState, applied: Map<str
       if (writer === op) {
         return versioned && row.version !== entry.version ? `the row carries this write's request id at version ${row.version}, not ${entry.version}` : undefined;
       }
+      const writerAt = history.indexOf(writer);
+      // the row carries a later write of ours; a later insert of the same key means the row
+      // was deleted in between, and only our own delete explains that
+      const between = writerAt > at ? history.slice(at + 1, writerAt + 1) : [];
+      const reinsert = between.findIndex((o) => o.ledger.op === 'insert');
+      if (reinsert >= 0) {
+        return between.slice(0, reinsert).some((o) => o.ledger.op === 'delete')
+          ? undefined
+          : 'the key was inserted again without a delete of ours: the acknowledged row was removed behind the workload';
+      }
       if (versioned && row.version === entry.version) {
         return `another write left the row at version ${entry.version} without seeing this one (the key or version was handed out again)`;
       }
-      const writerAt = history.indexOf(writer);
       if (!versioned && writerAt < at) return 'the row shows an earlier write of ours: this one was undone';
-      // a later insert of the same key means the row was deleted in between; only our own delete explains that
-      const between = history.slice(at + 1, writerAt + 1);
-      const reinsert = between.findIndex((o) => o.ledger.op === 'insert');
-      if (reinsert >= 0 && !between.slice(0, reinsert).some((o) => o.ledger.op === 'delete')) {
-        return 'the key was inserted again without a delete of ours: the acknowledged row was removed behind the workload';
-      }
       return undefined;
     }
     case 'delete':

@@ -29,13 +29,48 @@ describe('downtimeWindows', () => {
     expect(d.totalMs).toBe(40);
   });
 
-  it('closes a window still open at the end of the load at loadEnd', () => {
+  it('closes a window still open at the end of the load at loadEnd and marks it not recovered', () => {
     const d = downtimeWindows(history('......xxxx'), { loadEndMs: 100 });
     expect(d.windows).toEqual([{ startMs: 60, endMs: 100, durationMs: 40, failedOps: 4, openAtEnd: true }]);
+    expect(d.openAtEnd).toBe(true);
+  });
+
+  it('is not open at the end when the service came back before the load ended', () => {
+    expect(downtimeWindows(history('...xxxx...'), { loadEndMs: 100 }).openAtEnd).toBe(false);
+  });
+
+  it('merges flapping into one outage: 50 % of writes failing for 30 s is a 30 s outage, not 1,500 blips', () => {
+    // 100/s for 40 s; from 5 s to 35 s every other write fails
+    const codes = Array.from({ length: 4000 }, (_, i) => (i >= 500 && i < 3500 && i % 2 === 1 ? 'x' : '.')).join('');
+    const d = downtimeWindows(history(codes), { loadEndMs: 40_000 });
+    expect(d.windows).toHaveLength(1);
+    expect(d.windows[0]).toMatchObject({ startMs: 5_010, failedOps: 1500, merged: 1500 });
+    expect(d.longestMs).toBe(35_000 - 5_010);
+    // with merging off, each blip is its own 10 ms window
+    expect(downtimeWindows(history(codes), { loadEndMs: 40_000, mergeGapMs: 0 }).longestMs).toBe(10);
+  });
+
+  it('merges windows closer than the merge gap and keeps farther ones apart', () => {
+    const ops = history('.x' + '.'.repeat(49) + 'x' + '.'.repeat(200) + 'x.');
+    const d = downtimeWindows(ops, { loadEndMs: 2540, mergeGapMs: 1000 });
+    expect(d.windows.map((w) => [w.startMs, w.endMs, w.failedOps])).toEqual([
+      [10, 520, 2],
+      [2520, 2530, 1],
+    ]);
+  });
+
+  it('never counts an instant twice in the total: overlapping windows merge', () => {
+    // op 1 hangs on the server until 500 ms; a second run of failures starts at 300 ms
+    const ops = history('.x.........xx' + '.'.repeat(20));
+    ops[1] = { ...ops[1], outcome: 'ok', endMs: 500 };
+    const d = downtimeWindows(ops, { loadEndMs: 330, mergeGapMs: 0 });
+    expect(d.windows).toHaveLength(1);
+    expect(d.totalMs).toBe(d.windows[0].endMs - d.windows[0].startMs);
+    expect(d.totalMs).toBe(490);
   });
 
   it('counts indeterminate and dropped operations as down', () => {
-    const d = downtimeWindows(history('..?..d..?d.'), { loadEndMs: 110 });
+    const d = downtimeWindows(history('..?..d..?d.'), { loadEndMs: 110, mergeGapMs: 0 });
     expect(d.windows.map((w) => [w.startMs, w.endMs, w.failedOps])).toEqual([
       [20, 30, 1],
       [50, 60, 1],
@@ -60,8 +95,8 @@ describe('downtimeWindows', () => {
 
   it('gives the same windows whatever the order of the records', () => {
     const ops = history('.xx..x...xxx.');
-    const a = downtimeWindows(ops, { loadEndMs: 130 });
-    const b = downtimeWindows([...ops].reverse(), { loadEndMs: 130 });
+    const a = downtimeWindows(ops, { loadEndMs: 130, mergeGapMs: 0 });
+    const b = downtimeWindows([...ops].reverse(), { loadEndMs: 130, mergeGapMs: 0 });
     expect(b).toEqual(a);
   });
 
@@ -73,7 +108,7 @@ describe('downtimeWindows', () => {
   });
 
   it('reports two separate outages, the longest and the total', () => {
-    const d = downtimeWindows(history('..xx....xxxxx...'), { loadEndMs: 160 });
+    const d = downtimeWindows(history('..xx....xxxxx...'), { loadEndMs: 160, mergeGapMs: 0 });
     expect(d.windows.map((w) => [w.startMs, w.endMs])).toEqual([
       [20, 40],
       [80, 130],
@@ -100,6 +135,22 @@ describe('downtimeWindows', () => {
     expect(d.longestMs).toBe(2002);
     // ops intended in the pause's last 250 ms waited less than the stall threshold
     expect(d.windows[0].failedOps).toBe(176);
+  });
+
+  it("closes when the server serves again, not when pgdrill's own queue has drained", () => {
+    // a 1.5 s pause from 1000 ms at 100/s on 6 connections: the six in flight hang until it
+    // ends; the rest wait for a free connection, start after 2500 ms and are answered in 2 ms
+    const ops = history('.'.repeat(400)).map((op) => {
+      if (op.intendedMs < 1000 || op.intendedMs >= 2500) return op;
+      if (op.id < 106) return { ...op, endMs: 2501 };
+      const startMs = 2501 + (op.id - 106) * 2;
+      return { ...op, startMs, endMs: startMs + 2 };
+    });
+    const d = downtimeWindows(ops, { loadEndMs: 4000 });
+    expect(d.windows).toHaveLength(1);
+    expect(d.windows[0].startMs).toBe(1000);
+    // the queued ops finished up to 290 ms after the pause; the window does not wait for them
+    expect(d.windows[0].endMs).toBeLessThanOrEqual(2501 + 40);
   });
 
   it('does not count ordinary latency below the stall threshold as downtime', () => {
@@ -129,19 +180,35 @@ describe('serverWriteGapMs', () => {
     serverTimeMs,
   });
 
+  // the server's clock runs at an offset from the run's: each probe's answer arrives 1 ms after its commit
+  const base = 1_700_000_000_000;
+  const at = (id: number) => base + id * 20;
+
   it('is the largest gap between committed probe rows by the server clock', () => {
-    const base = 1_700_000_000_000;
-    const ops = [probe(0, base), probe(1, base + 20), probe(2, undefined, 'failed'), probe(3, undefined, 'indeterminate'), probe(4, base + 1_520), probe(5, base + 1_540)];
-    expect(serverWriteGapMs(ops)).toBe(1_500);
+    const ops = [probe(0, at(0)), probe(1, at(1)), probe(2, undefined, 'failed'), probe(3, undefined, 'indeterminate'), probe(4, at(1) + 1_500), probe(5, at(1) + 1_520)];
+    expect(serverWriteGapMs(ops, { loadStartMs: 0, loadEndMs: 120 })).toBe(1_500);
   });
 
   it('sorts by the server clock, not by the order records arrived', () => {
-    const ops = [probe(2, 1_000), probe(0, 0), probe(1, 300)];
-    expect(serverWriteGapMs(ops)).toBe(700);
+    const ops = [probe(2, at(2)), probe(0, at(0)), probe(1, at(1))];
+    expect(serverWriteGapMs(ops, { loadStartMs: 0, loadEndMs: 60 })).toBe(20);
   });
 
-  it('is null with fewer than two committed probe rows', () => {
-    expect(serverWriteGapMs([])).toBeNull();
-    expect(serverWriteGapMs([probe(0, 5), probe(1, undefined, 'failed')])).toBeNull();
+  it('counts from the last committed probe to the end of the load: an outage at the end is not hidden', () => {
+    // probes every 20 ms: ok until 30 s, then failing until 60 s
+    const ops = Array.from({ length: 3000 }, (_, i) => (i * 20 < 30_000 ? probe(i, at(i)) : probe(i, undefined, 'failed')));
+    const gap = serverWriteGapMs(ops, { loadStartMs: 0, loadEndMs: 60_000 })!;
+    expect(gap).toBeGreaterThan(29_900);
+    expect(gap).toBeLessThanOrEqual(30_020);
+  });
+
+  it('counts from the start of the load to the first committed probe', () => {
+    const ops = Array.from({ length: 100 }, (_, i) => (i < 50 ? probe(i, undefined, 'failed') : probe(i, at(i))));
+    expect(serverWriteGapMs(ops, { loadStartMs: 0, loadEndMs: 2000 })).toBe(1001);
+  });
+
+  it('is the whole load when no probe committed, and null when the probe was off', () => {
+    expect(serverWriteGapMs([probe(0, undefined, 'failed'), probe(1, undefined, 'failed')], { loadStartMs: 100, loadEndMs: 900 })).toBe(800);
+    expect(serverWriteGapMs([], { loadStartMs: 0, loadEndMs: 1000 })).toBeNull();
   });
 });
