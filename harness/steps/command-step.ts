@@ -5,6 +5,7 @@
 // about PostgreSQL, and this module is the one place a step spawns anything.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { CommandStepConfig } from '../scenario/scenario.js';
 import { errorMessage } from '../errors.js';
@@ -95,14 +96,36 @@ function exitHint(code: number | null, cwd: string): string {
   return '';
 }
 
-/** Whether any process of the group is left (a zombie counts, but is reaped by init soon). */
+/**
+ * Whether a live process of the group is left. Zombies do not count: a killed background
+ * child is reparented to init, which may reap it only later (or, in some containers, never),
+ * and waiting on it would turn every stop into a SIGKILL after the full grace period.
+ */
 function groupAlive(pgid: number): boolean {
   try {
     process.kill(-pgid, 0);
-    return true;
   } catch {
     return false;
   }
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return true; // no /proc: the signal test above is all there is
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses, so split after the last ')'
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') return true;
+  }
+  return false;
 }
 
 function signalGroup(pgid: number, signal: NodeJS.Signals): void {
@@ -123,7 +146,7 @@ async function stopGroup(pgid: number, exited: Promise<unknown>): Promise<boolea
   const deadline = Date.now() + KILL_GRACE_MS;
   while (Date.now() < deadline) {
     if (!groupAlive(pgid)) break;
-    await new Promise((resolve) => setTimeout(resolve, 25));
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
   let escalated = false;
   if (groupAlive(pgid)) {

@@ -77,7 +77,11 @@ export async function runTimelineStep(entry: TimelineEntry, index: number, conte
       ? await runSqlStep(entry.sql, context.nodes(entry.sql.node), context.signal)
       : await runCommandStep(entry.command!, {
           cwd: context.baseDir,
-          variables: stepUrlVariables(context.nodeNames.map((name) => context.nodes(name)), context.endpointUrl, DATABASE),
+          variables: stepUrlVariables(
+            Object.fromEntries(context.nodeNames.map((name) => [name, context.nodes(name)])),
+            context.endpointUrl,
+            DATABASE,
+          ),
           signal: context.signal,
         });
   } catch (err) {

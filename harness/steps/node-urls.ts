@@ -53,14 +53,17 @@ export function nodeUrl(node: Pick<RuntimeNode, 'address' | 'credentials'>, data
   });
 }
 
-/** The variables pgdrill adds to a command step's environment (on top of the parent's and the step's own). */
+/**
+ * The variables pgdrill adds to a command step's environment (on top of the parent's and the
+ * step's own), keyed by the scenario's node names: those are the names the user's script knows.
+ */
 export function stepUrlVariables(
-  nodes: readonly Pick<RuntimeNode, 'name' | 'address' | 'credentials'>[],
+  nodes: Readonly<Record<string, Pick<RuntimeNode, 'address' | 'credentials'>>>,
   endpointUrl: string,
   database: string,
 ): Record<string, string> {
   const variables: Record<string, string> = {};
-  for (const node of nodes) variables[nodeUrlVariable(node.name)] = nodeUrl(node, database);
+  for (const [name, node] of Object.entries(nodes)) variables[nodeUrlVariable(name)] = nodeUrl(node, database);
   // set last: a node named "endpoint" is refused by the scenario loader, but never wins here either
   variables[ENDPOINT_URL_VARIABLE] = endpointUrl;
   return variables;
