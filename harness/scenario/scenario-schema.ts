@@ -576,13 +576,13 @@ export const timelineEntrySchema = z.strictObject(timelineEntryShape, {
   error: (iss) => {
     if (iss.code !== 'unrecognized_keys') return undefined;
     const message = unknownKeysMessage(iss.keys, Object.keys(timelineEntryShape));
-    const faultKeys = Object.keys(faultSchema.shape);
-    if (iss.keys.some((k) => faultKeys.includes(k))) {
-      return `${message}; fault fields go inside fault:, e.g. { at: 10s, fault: { kind: kill, node: primary } }`;
-    }
+    // statement and run first: node is a fault field and a sql field alike
     if (iss.keys.includes('statement')) return `${message}; sql fields go inside sql:, e.g. { at: 20s, sql: { node: primary, statement: "..." } }`;
     if (iss.keys.includes('run')) return `${message}; command fields go inside command:, e.g. { at: 25s, command: { run: "./step.sh" } }`;
-    return message;
+    const faultKeys = Object.keys(faultSchema.shape);
+    return iss.keys.some((k) => faultKeys.includes(k))
+      ? `${message}; fault fields go inside fault:, e.g. { at: 10s, fault: { kind: kill, node: primary } }`
+      : message;
   },
 });
 

@@ -17,5 +17,5 @@ export const OUTPUT_TAIL_BYTES = 4096;
 /** Collapses whitespace and cuts long text, for labels. */
 export function shorten(text: string, max: number): string {
   const flat = text.replace(/\s+/g, ' ').trim();
-  return flat.length > max ? `${flat.slice(0, max - 3)}...` : flat;
+  return flat.length > max ? `${flat.slice(0, max - 3).trimEnd()}...` : flat;
 }
