@@ -62,8 +62,10 @@ export async function runCommandStep(config: CommandStepConfig, context: Command
   const limit = new StepLimit(config.timeout, context.signal);
   try {
     const first = await Promise.race([exited, limit.reached]);
-    if (first instanceof Error) {
-      return { ok: false, exitCode: null, signal: null, error: `could not start /bin/sh in ${context.cwd}: ${first.message}`, outputTail: tail.text() };
+    // no pid: the spawn failed, and its 'error' is on the way even if the limit came first
+    const startError = first instanceof Error ? first : child.pid === undefined ? await exited : undefined;
+    if (startError instanceof Error) {
+      return { ok: false, exitCode: null, signal: null, error: `could not start /bin/sh in ${context.cwd}: ${startError.message}`, outputTail: tail.text() };
     }
     const reason = typeof first === 'string' ? first : undefined;
     const pgid = child.pid!;

@@ -35,7 +35,7 @@ export async function runSqlStep(config: SqlStepConfig, node: RuntimeNode, signa
         database,
         timeout: config.timeout,
         // pgdrill's own limit below ends the statement first; this only guards a server that never answers at all
-        queryTimeout: config.timeout + 3 * CANCEL_GRACE_MS,
+        queryTimeout: config.timeout + 6 * CANCEL_GRACE_MS,
         applicationName: 'pgdrill-sql-step',
       }),
     );
@@ -62,22 +62,42 @@ export async function runSqlStep(config: SqlStepConfig, node: RuntimeNode, signa
     // the backend to cancel if the statement outlives the step
     const pidQuery = await Promise.race([settle(client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')), limit.reached]);
     if (typeof pidQuery === 'string') return { ok: false, rowCount: null, error: `${limit.describe(pidQuery)} before the statement was sent to ${where}`, outputTail: '' };
-    if (!pidQuery.ok) return failed(pidQuery.error, where, notices);
+    if (!pidQuery.ok) {
+      return { ok: false, rowCount: null, error: `could not start the statement on ${where}: ${errorMessage(pidQuery.error)}`, outputTail: '' };
+    }
     const pid = pidQuery.value.rows[0].pid;
 
     // no values: node-postgres sends it as a simple Query message, several statements and all
     const running = settle(client.query({ text: config.statement, rowMode: 'array', types: AS_TEXT }) as unknown as Promise<Results | Results[number]>);
     const done = await Promise.race([running, limit.reached]);
-    if (typeof done !== 'string') return done.ok ? succeeded(done.value, notices) : failed(done.error, where, notices);
+    if (typeof done !== 'string') {
+      if (!done.ok) return failed(done.error, where, notices);
+      const outcome = succeeded(done.value, notices);
+      // a BEGIN without its COMMIT would be rolled back silently when pgdrill closes the session
+      if (client.getTransactionStatus() !== 'I') {
+        return {
+          ...outcome,
+          ok: false,
+          error: 'the statement left a transaction open (BEGIN without COMMIT); pgdrill closed the session, so it rolled back',
+        };
+      }
+      return outcome;
+    }
 
     const ended = await cancelOnServer(node, database, pid, running);
     const server = ended && !ended.ok ? serverError(ended.error) : undefined;
-    const how = ended
-      ? 'pgdrill cancelled it on the server (its transaction rolled back)'
-      : 'pgdrill cancelled and then terminated its session, but the server did not answer; its outcome is unknown';
+    const how = !ended
+      ? 'pgdrill cancelled and then terminated its session, but the server did not answer; its outcome is unknown'
+      : ended.ok
+        ? 'it completed while pgdrill was cancelling it (it took effect)'
+        : server?.sqlstate === '57014'
+          ? 'pgdrill cancelled it on the server (its transaction rolled back)'
+          : server
+            ? `pgdrill ended its session on the server (${server.message}; its transaction rolled back)`
+            : `the connection was lost while pgdrill cancelled it (${errorMessage(ended.error)}); its outcome is unknown`;
     return {
       ok: false,
-      rowCount: null,
+      rowCount: ended?.ok ? totalRowCount(asList(ended.value as Results | Results[number])) : null,
       ...(server?.sqlstate ? { sqlstate: server.sqlstate } : {}),
       error: `the statement ${limit.describe(done)} on ${where}; ${how}`,
       outputTail: server ? describeError(server, notices) : notices.join('\n'),
@@ -92,9 +112,11 @@ export async function runSqlStep(config: SqlStepConfig, node: RuntimeNode, signa
   }
 }
 
+// node-postgres returns one result for one statement and an array for several
+const asList = (value: Results | Results[number]): Results => (Array.isArray(value) ? value : [value]);
+
 function succeeded(value: Results | Results[number], notices: string[]): StepOutcome {
-  // node-postgres returns one result for one statement and an array for several
-  const results = Array.isArray(value) ? value : [value];
+  const results = asList(value);
   return { ok: true, rowCount: totalRowCount(results), outputTail: describeResults(results, notices) };
 }
 

@@ -137,6 +137,13 @@ describe('sql steps', () => {
     expect(record.outputTail).toBe('DO\nNOTICE:  migrated 42 rows');
   });
 
+  it('fails a statement that leaves its transaction open, which closing the session rolls back', async () => {
+    const record = await runTimelineStep(sql('BEGIN; CREATE TABLE half_done (id int);'), 0, context());
+    expect(record).toMatchObject({ ok: false, rowCount: null });
+    expect(record.error).toContain('left a transaction open');
+    expect(await query("SELECT to_regclass('half_done') AS t")).toEqual([{ t: null }]);
+  });
+
   it('runs in another database when one is given', async () => {
     const record = await runTimelineStep(sql('SELECT current_database()', { database: 'postgres' }), 0, context());
     expect(record).toMatchObject({ ok: true, rowCount: 1 });
