@@ -88,3 +88,31 @@ export interface Phase {
   startMs: number;
   endMs: number;
 }
+
+/**
+ * One sql or command step of the timeline, from start to end. Whether a failing step fails the
+ * run is the verdict's business (allowFailure is kept for it); the record only says what happened.
+ */
+export interface TimelineStepRecord {
+  step: 'sql' | 'command';
+  /** the entry's index in scenario.timeline */
+  index: number;
+  /** "sql on replica: DELETE FROM orders WHERE id % 97 = 0" or "command: ./my-runbook-step.sh", shortened */
+  label: string;
+  startMs: number;
+  endMs: number;
+  ok: boolean;
+  allowFailure: boolean;
+  /** command: the shell's exit code; null when a signal ended it or it never started */
+  exitCode?: number | null;
+  /** command: the signal that ended the shell (SIGTERM after a timeout or an abort) */
+  signal?: string | null;
+  /** sql: rows affected or returned, summed over the statements that report a count; null when none does */
+  rowCount?: number | null;
+  /** sql: the server's SQLSTATE when a statement failed (57014 when pgdrill cancelled it) */
+  sqlstate?: string;
+  /** what went wrong, when ok is false */
+  error?: string;
+  /** command: the last ~4 kB of stdout and stderr, interleaved; sql: tags, first rows, notices, the error */
+  outputTail: string;
+}

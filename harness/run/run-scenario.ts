@@ -24,7 +24,7 @@ import { watchAndFailover } from '../strategies/failover.js';
 import { strategyFor, supportedStrategies } from '../strategies/index.js';
 import type { CutoverOutcome } from '../strategies/strategy.js';
 import { verifyIntegrity } from './verify.js';
-import { runTimelineStep, type StepContext } from '../steps/index.js';
+import { runTimelineStep, stepBaseDir, type StepContext } from '../steps/index.js';
 import { assembleResults } from './assemble-results.js';
 import type { Results } from '../results/results.js';
 import { writeReports } from '../report/write-reports.js';
@@ -269,7 +269,7 @@ async function runTimeline(
     nodes: (name) => topology.node(name),
     nodeNames: [...topology.nodes.keys()],
     endpointUrl,
-    baseDir: scenario.baseDir ?? process.cwd(),
+    baseDir: stepBaseDir(scenario),
     recorder,
     signal,
   };

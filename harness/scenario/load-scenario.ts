@@ -1,13 +1,16 @@
 // Scenario loading: YAML text -> --set overrides -> per-section schema -> cross-field checks ->
 // the resolved Scenario. Every problem found is reported at once, each with its path.
 import { readFile } from 'node:fs/promises';
+import nodePath from 'node:path';
 import YAML from 'yaml';
 import type { z } from 'zod';
 import { InvalidInputError, errorMessage, type Problem } from '../errors.js';
 import { applyOverrides } from './overrides.js';
+import { clashingUrlVariables } from '../steps/node-urls.js';
 import {
   LINK_KEYWORDS,
   SECTION_NAMES,
+  TIMELINE_ENTRY_KINDS,
   DEFAULT_DETECTION,
   cutoverSchema,
   didYouMean,
@@ -19,6 +22,7 @@ import {
   scenarioErrorMap,
   sectionSchemas,
   show,
+  sqlStepSchema,
   strategySchema,
   timelineEntrySchema,
   topLevelKeysSchema,
@@ -31,6 +35,7 @@ import {
   type FaultKind,
   type NodeConfig,
   type Scenario,
+  type SqlStepConfig,
   type StrategyConfig,
   type ThresholdName,
   type TimelineEntry,
@@ -88,6 +93,7 @@ interface SalvagedEntry {
   at?: number;
   fault?: SalvagedFault;
   cutover?: { dryRun: boolean };
+  sql?: Partial<SqlStepConfig>;
 }
 
 interface Context {
@@ -128,11 +134,15 @@ function salvage(ctx: Context): void {
         | SalvagedFault
         | undefined;
       const cutover = cutoverSchema.safeParse(entry.cutover);
+      const sql = (fields.sql ?? (isMapping(entry.sql) ? salvageFields(sqlStepSchema.shape, entry.sql) : undefined)) as
+        | Partial<SqlStepConfig>
+        | undefined;
       return {
         raw: entry,
         at: fields.at as number | undefined,
         fault,
         cutover: 'cutover' in entry && cutover.success ? cutover.data : undefined,
+        sql,
       };
     });
   }
@@ -353,15 +363,38 @@ function checkTimeline(ctx: Context): void {
   const { problems, raw } = ctx;
   const duration = ctx.parsed.duration;
   let firstCutover: number | undefined;
+  let commandChecked = false;
   ctx.timeline.forEach((entry, i) => {
     const base = `timeline[${i}]`;
     if (!entry.raw) return; // not a mapping: the schema said so
     const hasFault = entry.raw.fault !== undefined;
     const hasCutover = 'cutover' in entry.raw;
-    if (hasFault && hasCutover) {
-      problems.push({ path: base, message: 'has both fault and cutover; put each in its own entry (they may share the same at)' });
-    } else if (!hasFault && !hasCutover) {
-      problems.push({ path: base, message: 'needs either fault: { kind, ... } or cutover: {}' });
+    // a written `sql:` counts as given even when empty: the schema already says what it lacks
+    const given = TIMELINE_ENTRY_KINDS.filter((k) => (k === 'fault' ? hasFault : k in entry.raw!));
+    if (given.length > 1) {
+      const listed = given.length === 2 ? `both ${given[0]} and ${given[1]}` : `${given.slice(0, -1).join(', ')} and ${given[given.length - 1]}`;
+      problems.push({ path: base, message: `has ${listed}; put each in its own entry (they may share the same at)` });
+    } else if (given.length === 0) {
+      problems.push({
+        path: base,
+        message: 'needs either fault: { kind, ... }, cutover: {}, sql: { node, statement } or command: { run }',
+      });
+    }
+    if (entry.sql?.node !== undefined && ctx.nodeNames && !ctx.nodeNames.includes(entry.sql.node)) {
+      problems.push({ path: `${base}.sql.node`, message: unknownNode(ctx, entry.sql.node) });
+    }
+    if ('command' in entry.raw && !commandChecked && ctx.nodeNames) {
+      commandChecked = true; // the clash is the nodes', not each command's: say it once
+      for (const { variable, nodes } of clashingUrlVariables(ctx.nodeNames)) {
+        problems.push({
+          path: `${base}.command`,
+          message:
+            nodes.length > 1
+              ? `nodes ${nodes.map((n) => show(n)).join(' and ')} would ${nodes.length === 2 ? 'both' : 'all'} be ${variable} ` +
+                `in the command's environment; rename ${nodes.length === 2 ? 'one of them' : 'all but one'}`
+              : `node ${show(nodes[0])} would be ${variable}, the endpoint's URL, in the command's environment; rename the node`,
+        });
+      }
     }
     if (duration !== undefined && entry.at !== undefined && entry.at >= duration) {
       problems.push({
@@ -482,6 +515,8 @@ function resolve(p: Required<Omit<Parsed, 'strategy'>> & Pick<Parsed, 'strategy'
     const entry: TimelineEntry = { at: e.at };
     if (e.fault) entry.fault = withFaultDefaults(e.fault);
     if (e.cutover) entry.cutover = e.cutover;
+    if (e.sql) entry.sql = e.sql;
+    if (e.command) entry.command = e.command;
     return entry;
   });
   const thresholds: Scenario['thresholds'] = {};
@@ -596,7 +631,10 @@ export function parseScenarioText(text: string, sourceName: string, overrides: s
   return scenario;
 }
 
-/** Reads and resolves a scenario file; an unreadable file is invalid input (exit 2), not a crash. */
+/**
+ * Reads and resolves a scenario file; an unreadable file is invalid input (exit 2), not a crash.
+ * The result's baseDir is the file's folder, so the file's relative paths mean the same from any cwd.
+ */
 export async function loadScenarioFile(path: string, overrides: string[] = []): Promise<Scenario> {
   let text: string;
   try {
@@ -611,5 +649,5 @@ export async function loadScenarioFile(path: string, overrides: string[] = []): 
           : `cannot read scenario file ${path}: ${errorMessage(err)}`;
     throw new InvalidInputError([{ path: '', message }], path);
   }
-  return parseScenarioText(text, path, overrides);
+  return { ...parseScenarioText(text, path, overrides), baseDir: nodePath.dirname(nodePath.resolve(path)) };
 }

@@ -498,17 +498,83 @@ export const cutoverSchema = z.preprocess(
   }),
 );
 
+/** Text that must say something: an empty statement or command would be recorded as a step that did nothing. */
+const nonEmptyText = (what: string, example: string) =>
+  z
+    .string({
+      error: (iss) => (iss.input === undefined ? `required: ${what}, e.g. ${example}` : `expected ${what} (a string), got ${show(iss.input)}`),
+    })
+    .refine((text) => text.trim() !== '', { error: `must not be empty: give ${what}, e.g. ${example}` });
+
+/** A step given as bare text (`command: ./x.sh`) is the likeliest slip: say which mapping it belongs in. */
+const stepError = (kind: string, example: string) => (iss: { code?: string; input?: unknown }) =>
+  iss.code === 'invalid_type' && iss.input !== undefined && iss.input !== null
+    ? `expected a mapping (key: value), got ${show(iss.input)}; write ${kind}: ${example}`
+    : undefined;
+
+export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export const sqlStepSchema = z.strictObject(
+  {
+    node: z.string({
+      error: (iss) => (iss.input === undefined ? 'required: the node to run the statement on' : `expected a node name, got ${show(iss.input)}`),
+    }),
+    statement: nonEmptyText('the SQL to run', '"DELETE FROM orders WHERE id % 97 = 0"'),
+    database: z
+      .string({ error: (iss) => `expected a database name, got ${show(iss.input)}` })
+      .min(1, { error: 'must not be empty; omit it to use the scenario\'s database' })
+      .optional(),
+    timeout: durationField({ min: 1 }).default(60_000),
+    allowFailure: booleanField('let the run pass when this step fails').default(false),
+  },
+  { error: stepError('sql', '{ node: primary, statement: "..." }') },
+);
+
+const envValue = z
+  .union([z.string(), z.number(), z.boolean()], {
+    error: (iss) => `expected an environment value (string, number or boolean), got ${show(iss.input)}`,
+  })
+  .transform((v) => String(v));
+
+const envName = z
+  .string()
+  .regex(ENV_NAME_RE, {
+    error: (iss) => `${show(iss.input)} is not an environment variable name (letters, digits and "_", not starting with a digit)`,
+  })
+  // pgdrill sets PGDRILL_<NODE>_URL and PGDRILL_ENDPOINT_URL itself; a step overriding them would connect elsewhere.
+  .refine((n) => !n.toUpperCase().startsWith('PGDRILL_'), {
+    error: (iss) => `${show(iss.input)} starts with PGDRILL_, which pgdrill keeps for the nodes' and the endpoint's URLs; pick another name`,
+  });
+
+export const commandStepSchema = z.strictObject(
+  {
+    run: nonEmptyText('the command to run (through /bin/sh -c, in the scenario file\'s folder)', '"./my-runbook-step.sh"'),
+    timeout: durationField({ min: 1 }).default(300_000),
+    allowFailure: booleanField('let the run pass when this step fails').default(false),
+    env: z.record(envName, envValue).optional(),
+  },
+  { error: stepError('command', '{ run: "./my-runbook-step.sh" }') },
+);
+
 const timelineEntryShape = {
   at: durationField({ min: 0 }),
   fault: faultSchema.optional(),
   cutover: cutoverSchema.optional(),
+  sql: sqlStepSchema.optional(),
+  command: commandStepSchema.optional(),
 };
+
+/** The kinds of timeline entry; an entry has exactly one of these keys. */
+export const TIMELINE_ENTRY_KINDS = ['fault', 'cutover', 'sql', 'command'] as const;
 
 export const timelineEntrySchema = z.strictObject(timelineEntryShape, {
   // Writing the fault's fields flat on the entry is the commonest timeline slip; say where they go.
   error: (iss) => {
     if (iss.code !== 'unrecognized_keys') return undefined;
     const message = unknownKeysMessage(iss.keys, Object.keys(timelineEntryShape));
+    // statement and run first: node is a fault field and a sql field alike
+    if (iss.keys.includes('statement')) return `${message}; sql fields go inside sql:, e.g. { at: 20s, sql: { node: primary, statement: "..." } }`;
+    if (iss.keys.includes('run')) return `${message}; command fields go inside command:, e.g. { at: 25s, command: { run: "./step.sh" } }`;
     const faultKeys = Object.keys(faultSchema.shape);
     return iss.keys.some((k) => faultKeys.includes(k))
       ? `${message}; fault fields go inside fault:, e.g. { at: 10s, fault: { kind: kill, node: primary } }`
@@ -519,7 +585,7 @@ export const timelineEntrySchema = z.strictObject(timelineEntryShape, {
 export const timelineSchema = z
   .array(timelineEntrySchema, {
     error: (iss) =>
-      `expected a list of { at, fault | cutover } entries, got ${show(iss.input)}${isPlainMapping(iss.input) ? ' (start each entry with "- ")' : ''}`,
+      `expected a list of { at, fault | cutover | sql | command } entries, got ${show(iss.input)}${isPlainMapping(iss.input) ? ' (start each entry with "- ")' : ''}`,
   })
   .default([]);
 

@@ -156,20 +156,26 @@ export interface CutoverConfig {
   dryRun: boolean;
 }
 
+/** A statement run once on a node, as superuser, as one simple query (several statements allowed). */
 export interface SqlStepConfig {
   node: string;
   statement: string;
+  /** default: the scenario's database */
   database?: string;
-  /** ms */
+  /** ms; the statement is cancelled on the server after this */
   timeout: number;
+  /** a failing statement is recorded but does not fail the run */
   allowFailure: boolean;
 }
 
+/** A program run once through /bin/sh -c in the scenario file's folder, with every node's URL in its environment. */
 export interface CommandStepConfig {
   run: string;
-  /** ms */
+  /** ms; the command's whole process group is stopped after this */
   timeout: number;
+  /** a non-zero exit, a signal or a timeout is recorded but does not fail the run */
   allowFailure: boolean;
+  /** added to the environment pgdrill runs it with */
   env?: Record<string, string>;
 }
 
@@ -201,8 +207,6 @@ export interface MonitorConfig {
 
 export interface Scenario {
   name: string;
-  /** the scenario file's folder: relative paths in it (commands, seed files) resolve against it */
-  baseDir?: string;
   description: string;
   runtime: RuntimeKind;
   /** ms: length of the load phase */
@@ -216,6 +220,12 @@ export interface Scenario {
   thresholds: Partial<Record<ThresholdName, ThresholdLimit>>;
   monitor: MonitorConfig;
   downtime: DowntimeConfig;
+  /**
+   * The folder the scenario file is in: relative paths in it (a command step's run) resolve
+   * against it. Set by loadScenarioFile; absent for text parsed without a file, which
+   * resolves against process.cwd().
+   */
+  baseDir?: string;
 }
 
 /** The node with no replicaOf that the workload writes to first. */
