@@ -34,11 +34,26 @@ describe('summarizeLoad', () => {
     expect(s.achievedRate).toBeCloseTo(0.2, 12);
   });
 
-  it('measures latency from the intended start, over ok operations only', () => {
+  it('measures the acknowledged latency from the intended start, over ok operations only', () => {
     const ops = [{ ...op(0, 1_000, 0), startMs: 1_400, endMs: 1_500 }, op(1, 1_100, 9_000, 'failed')];
     const s = summarizeLoad(ops, LOAD);
-    expect(s.latencyMs.max).toBe(500);
-    expect(s.latencyMs.p50).toBe(500);
+    expect(s.okLatencyMs.max).toBe(500);
+    expect(s.okLatencyMs.p50).toBe(500);
+  });
+
+  it('measures what callers waited over every intended operation: failures until the error, drops for the timeout', () => {
+    // 97 fast writes, 3 that time out at 5 s: the acknowledged p99 hides them, the caller's does not
+    const ops = [
+      ...Array.from({ length: 97 }, (_, i) => op(i, 1_000 + i, 5)),
+      ...[0, 1].map((i) => op(97 + i, 2_000 + i, 5_000, 'indeterminate')),
+      op(99, 2_500, 0, 'dropped'),
+    ];
+    const s = summarizeLoad(ops, { ...LOAD, timeoutMs: 5_000 });
+    expect(s.okLatencyMs.p99).toBe(5);
+    expect(s.latencyMs.p99).toBeGreaterThanOrEqual(4_990);
+    expect(s.latencyMs.max).toBe(5_000);
+    // without a timeout a drop counts at the time it was given up
+    expect(summarizeLoad([op(0, 1_000, 800, 'dropped')], LOAD).latencyMs.max).toBe(800);
   });
 
   it('reports percentiles within the histogram precision and exact max and mean', () => {

@@ -9,7 +9,6 @@ import { InvalidInputError, type Problem } from '../../harness/errors.js';
 import {
   loadScenarioFile,
   parseScenarioText,
-  parseThresholdExpression,
   validateScenario,
 } from '../../harness/scenario/load-scenario.js';
 import { applyOverrides } from '../../harness/scenario/overrides.js';
@@ -141,8 +140,14 @@ const EXPECTED_EXAMPLE: Scenario = {
     { at: 20_000, fault: { kind: 'pause', node: 'primary', for: 2000 } },
     { at: 30_000, cutover: { dryRun: false } },
   ],
-  thresholds: { writeDowntime: '< 5s', lostWrites: '== 0', rowCountMismatches: '== 0', maxReplayLagBytes: '< 64MB' },
+  thresholds: {
+    writeDowntime: { source: '< 5s', op: '<', value: 5000, unit: 'duration' },
+    lostWrites: { source: '== 0', op: '==', value: 0, unit: 'count' },
+    rowCountMismatches: { source: '== 0', op: '==', value: 0, unit: 'count' },
+    maxReplayLagBytes: { source: '< 64MB', op: '<', value: 64 * 1024 * 1024, unit: 'size' },
+  },
   monitor: { interval: 500 },
+  downtime: { stall: 250, mergeGap: 1000 },
 };
 
 describe('the product.md example', () => {
@@ -172,6 +177,7 @@ describe('defaults', () => {
       timeline: [],
       thresholds: {},
       monitor: { interval: 500 },
+      downtime: { stall: 250, mergeGap: 1000 },
     } satisfies Scenario);
   });
 
@@ -757,39 +763,29 @@ describe('--set overrides', () => {
   });
 });
 
-describe('parseThresholdExpression', () => {
-  it.each([
-    ['writeDowntime', '< 5s', { op: '<', value: 5000, kind: 'duration' }],
-    ['p99WriteLatency', '<=250ms', { op: '<=', value: 250, kind: 'duration' }],
-    ['serverWriteGap', '== 0', { op: '==', value: 0, kind: 'duration' }],
-    ['readDowntime', '< 2m', { op: '<', value: 120_000, kind: 'duration' }],
-    ['maxReplayLagBytes', '< 64MB', { op: '<', value: 64 * 1024 * 1024, kind: 'size' }],
-    ['maxReplayLagBytes', '<= 4096', { op: '<=', value: 4096, kind: 'size' }],
-    ['writeErrorRate', '<= 1%', { op: '<=', value: 0.01, kind: 'ratio' }],
-    ['writeErrorRate', '< 0.05', { op: '<', value: 0.05, kind: 'ratio' }],
-    ['lostWrites', '== 0', { op: '==', value: 0, kind: 'count' }],
-    ['recoveredWrites', '!= 3', { op: '!=', value: 3, kind: 'count' }],
-    ['rowCountMismatches', ' >= 1 ', { op: '>=', value: 1, kind: 'count' }],
-  ])('parses %s %j', (name, text, expected) => {
-    expect(parseThresholdExpression(name, text)).toEqual(expected);
+describe('thresholds in a scenario', () => {
+  it('parses each limit once, at load, keeping the text as written', () => {
+    const raw = base();
+    raw.thresholds = { writeErrorRate: '<= 1%', p99WriteLatency: '< 250ms' };
+    expect(expectValid(raw).thresholds).toEqual({
+      writeErrorRate: { source: '<= 1%', op: '<=', value: 0.01, unit: 'ratio' },
+      p99WriteLatency: { source: '< 250ms', op: '<', value: 250, unit: 'duration' },
+    });
   });
 
   it.each([
-    ['writeDowntime', '5s', 'has no operator'],
-    ['writeDowntime', '= 5s', 'use "=="'],
-    ['writeDowntime', '<', 'has no value'],
-    ['writeDowntime', '< 5', 'a duration needs a unit'],
-    ['writeDowntime', '< 5MB', 'writeDowntime takes a duration'],
+    ['writeErrorRate', '< 1', 'ambiguous'],
+    ['writeErrorRate', '<= 100%', 'can never fail'],
+    ['writeDowntime', '>= 0s', 'can never fail'],
+    ['lostWrites', '>= 0', 'can never fail'],
+    ['writeDowntime', '< 0s', 'can never pass'],
     ['maxReplayLagBytes', '< 5s', 'maxReplayLagBytes takes a size'],
-    ['writeErrorRate', '< 5', 'a ratio must be from 0 to 1; for a percentage write "5%"'],
-    ['writeErrorRate', '< 150%', 'from 0% to 100%'],
-    ['lostWrites', '== 0s', 'lostWrites takes a plain number'],
+    ['lostWrites', '== 0s', 'lostWrites takes a whole number'],
     ['lostWrites', '=> 1', '"=>" is not an operator; did you mean ">="?'],
-    ['lostWritez', '== 0', 'unknown threshold "lostWritez"; did you mean "lostWrites"?'],
-  ])('refuses %s %j with a message saying what to write', (name, text, fragment) => {
-    const result = parseThresholdExpression(name, text);
-    expect(typeof result).toBe('string');
-    expect(result).toContain(fragment);
+  ])('refuses %s %j with its path and what to write', (name, text, fragment) => {
+    const raw = base();
+    raw.thresholds = { [name]: text };
+    expectProblem(validateScenario(raw).problems, `thresholds.${name}`, fragment);
   });
 });
 

@@ -2,7 +2,8 @@ import { describe, it, expect } from 'vitest';
 import { evaluateThresholds, type MeasuredResults } from '../../harness/checks/thresholds.js';
 import { METRICS, THRESHOLD_NAMES, type ThresholdName } from '../../harness/checks/metrics.js';
 import { meetsLimit, parseLimit, type ThresholdLimit } from '../../harness/checks/threshold-grammar.js';
-import type { Integrity, LoadSummary } from '../../harness/results/results.js';
+import type { LoadSummary } from '../../harness/results/results.js';
+import { integrity } from '../fixtures/integrity.js';
 
 function load(counts: Partial<LoadSummary> = {}): LoadSummary {
   const latency = { p50: 2, p95: 8, p99: 40, max: 900, mean: 3 };
@@ -20,30 +21,6 @@ function load(counts: Partial<LoadSummary> = {}): LoadSummary {
     errors: {},
     perSecond: [],
     ...counts,
-  };
-}
-
-export function integrity(overrides: Partial<Integrity> = {}): Integrity {
-  return {
-    source: 'primary',
-    target: 'replica',
-    finalPrimary: 'replica',
-    comparison: 'primary vs replica',
-    tables: [{ table: 'orders', sourceRows: 10, targetRows: 10, sourceHash: 'a', targetHash: 'a', match: true }],
-    rowCountMismatches: 0,
-    hashMismatches: 0,
-    schemaDifferences: [],
-    sequences: [],
-    acknowledgedWrites: 990,
-    lostWrites: 0,
-    recoveredWrites: 2,
-    indeterminateWrites: 3,
-    writesAfterPromotion: 0,
-    splitBrainDetail: 'next xid unchanged',
-    lost: [],
-    unknown: {},
-    notApplicable: {},
-    ...overrides,
   };
 }
 
