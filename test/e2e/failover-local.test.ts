@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mountsLabelled } from '../../harness/faults/disk-volume.js';
 import { loadScenarioFile } from '../../harness/scenario/load-scenario.js';
 import type { Results } from '../../harness/results/results.js';
-import { leftovers, opsCount, removeRunFolders, runInTemp, scenarioFrom } from './support/runs.js';
+import { expectEveryOpAccounted, leftovers, removeRunFolders, runInTemp, scenarioFrom } from './support/runs.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const bundled = (name: string) => loadScenarioFile(path.join(root, 'scenarios', `${name}.yaml`));
@@ -57,8 +57,7 @@ describe('failover', () => {
     expect(run.exitCode).toBe(1);
     // the old primary restarted read-only: nothing it holds counts, the ledger check is on the new one
     expect(results.integrity!.target).toBeNull();
-    const { intended, sum } = opsCount(run);
-    expect(sum).toBe(intended);
+    expectEveryOpAccounted(run);
     expect(leftovers(results.runId)).toEqual([]);
     expect(mountsLabelled(`pgdrill-${results.runId}`)).toEqual([]);
   });

@@ -4,7 +4,7 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { withNode } from '../../harness/topology/connect.js';
-import { leftovers, opsCount, removeRunFolders, runInTemp, scenarioFrom } from './support/runs.js';
+import { expectEveryOpAccounted, leftovers, removeRunFolders, runInTemp, scenarioFrom } from './support/runs.js';
 
 const cutover = (extra = '') => `
 name: cutover-test
@@ -66,8 +66,7 @@ describe('streaming cutover', () => {
     );
     expect(fullSecondsAfter.length).toBeGreaterThan(2);
     for (const b of fullSecondsAfter) expect(b.ok).toBeGreaterThan(150);
-    const { intended, sum } = opsCount(run);
-    expect(sum).toBe(intended);
+    expectEveryOpAccounted(run);
     expect(results.verdict).toBe('pass');
     expect(run.exitCode).toBe(0);
     expect(leftovers(results.runId)).toEqual([]);

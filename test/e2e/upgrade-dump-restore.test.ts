@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { withNode } from '../../harness/topology/connect.js';
 import { findClientTool } from '../../harness/runtime/local/pg-binaries.js';
-import { leftovers, opsCount, removeRunFolders, runInTemp, scenarioFrom } from './support/runs.js';
+import { expectEveryOpAccounted, leftovers, removeRunFolders, runInTemp, scenarioFrom } from './support/runs.js';
 
 const upgrade = (extra = '') => `
 name: dump-restore-test
@@ -82,8 +82,7 @@ describe('dump-restore upgrade', () => {
     expect(results.downtime.writes.longestMs).toBeGreaterThan(0);
     // writes went on after the cutover, on green (the last second of the load is a partial one)
     expect(results.load.writes.perSecond.at(-2)!.ok).toBeGreaterThan(100);
-    const { intended, sum } = opsCount(run);
-    expect(sum).toBe(intended);
+    expectEveryOpAccounted(run);
     expect(results.verdict).toBe('pass');
     expect(run.exitCode).toBe(0);
     expect(leftovers(results.runId)).toEqual([]);

@@ -5,7 +5,7 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { withNode } from '../../harness/topology/connect.js';
-import { leftovers, opsCount, removeRunFolders, runInTemp, scenarioFrom } from './support/runs.js';
+import { expectEveryOpAccounted, leftovers, removeRunFolders, runInTemp, scenarioFrom } from './support/runs.js';
 
 const DRY_RUN_FIRST = `  - at: 1s
     cutover: { dryRun: true }
@@ -88,8 +88,7 @@ describe('logical upgrade', () => {
     expect(results.lag.samples.filter((s) => s.node === 'green').length).toBeGreaterThan(3);
     expect(results.lag.maxReplayBytes).not.toBeNull();
     expect(results.load.writes.perSecond.at(-2)!.ok).toBeGreaterThan(100);
-    const { intended, sum } = opsCount(run);
-    expect(sum).toBe(intended);
+    expectEveryOpAccounted(run);
     expect(results.verdict).toBe('pass');
     expect(run.exitCode).toBe(0);
     expect(leftovers(results.runId)).toEqual([]);

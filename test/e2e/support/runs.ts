@@ -47,7 +47,26 @@ export function leftovers(runId: string): string[] {
   return left;
 }
 
-export function opsCount(result: RunResult): { intended: number; sum: number } {
+/**
+ * How the write stream was accounted for: `intended` as the scheduler counted it (the
+ * workload-end event), `sum` the records by outcome, `expected` what the rate and the
+ * duration call for. A scheduler that lost operations fails `sum === intended` or
+ * `intended === expected` (within one for rounding at the edge).
+ */
+export function opsCount(result: RunResult): { intended: number; sum: number; expected: number } {
   const w = result.results.load.writes;
-  return { intended: w.intended, sum: w.ok + w.failed + w.indeterminate + w.dropped };
+  const scheduled = result.results.events.find((e) => e.kind === 'workload-end');
+  const intended = scheduled && scheduled.kind === 'workload-end' ? scheduled.writes.intended : -1;
+  const { rate } = result.results.scenario.workload.writes;
+  const expected = Math.ceil((result.results.scenario.duration * rate) / 1000 - 1e-9);
+  return { intended, sum: w.ok + w.failed + w.indeterminate + w.dropped, expected };
+}
+
+/** Every intended write recorded once, and as many intended as rate x duration: asserted. */
+export function expectEveryOpAccounted(result: RunResult): void {
+  const { intended, sum, expected } = opsCount(result);
+  if (sum !== intended) throw new Error(`writes: ${intended} intended by the scheduler, ${sum} recorded`);
+  if (Math.abs(intended - expected) > 1) throw new Error(`writes: ${intended} intended, rate x duration is ${expected}`);
+  const check = result.results.checks.find((c) => c.name === 'operations accounted for');
+  if (check?.valid !== true) throw new Error(`the accounting check is not valid: ${check?.detail ?? 'missing'}`);
 }
