@@ -40,7 +40,8 @@ export interface CatalogColumn {
 export interface CatalogConstraint {
   table: string;
   name: string;
-  type: 'check' | 'foreign key' | 'primary key' | 'unique' | 'exclusion' | 'trigger' | string;
+  /** check, foreign key, primary key, unique, exclusion, trigger (or the server's letter for a kind not known here) */
+  type: string;
   /** pg_get_constraintdef: "CHECK ((price >= (0)::numeric))" */
   definition: string;
 }
