@@ -10,7 +10,8 @@
 // every write: any failure before then rolls back to it, untouched.
 
 import type pg from 'pg';
-import { INTEGRITY_TABLES } from '../seed/schema.js';
+import { listUserTables } from '../checks/integrity.js';
+import { byCodeUnits } from '../checks/user-objects.js';
 import { errorMessage } from '../errors.js';
 import { formatBytes } from '../util/units.js';
 import { StepRunner } from './step-runner.js';
@@ -108,7 +109,9 @@ export const dumpRestoreStrategy: Strategy = {
           // row counts on both sides at once, as a runbook checks inside the freeze; content
           // hashes come from the snapshot pinned below, after the resume, so that pgdrill's own
           // checking does not count as the strategy's downtime
-          const tables = INTEGRITY_TABLES.map((x) => x.table);
+          // every user table of either side: one only on green (or only on blue) differs too
+          const listed = await Promise.all([listUserTables(source!), listUserTables(target)]);
+          const tables = [...new Set(listed.flat().map((x) => x.table))].sort(byCodeUnits);
           const [s, t] = await Promise.all([rowCounts(source!, tables), rowCounts(target, tables)]);
           const bad = tables.filter((x) => s.get(x) !== t.get(x)).map((x) => `${x} (${s.get(x)} vs ${t.get(x)} rows)`);
           if (bad.length) throw new Error(`${bad.length} table(s) differ on ${to.name}: ${bad.join(', ')}`);

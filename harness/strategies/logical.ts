@@ -14,6 +14,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { RuntimeNode } from '../runtime/runtime.js';
 import { sequenceChecks } from '../checks/integrity.js';
+import { BOOKKEEPING_SCHEMA } from '../seed/schema.js';
 import { errorMessage } from '../errors.js';
 import { replicationSlotName } from '../topology/standby.js';
 import { waitFor } from '../topology/connect.js';
@@ -40,7 +41,7 @@ export const SUBSCRIPTION = 'pgdrill_upgrade';
  * the freeze is the source's last commit, so once it shows on the target, so has every
  * earlier one (the apply worker commits in the source's commit order).
  */
-export const MARKER_TABLE = 'pgdrill_cutover_marker';
+export const MARKER_TABLE = `${BOOKKEEPING_SCHEMA}.cutover_marker`;
 /** sequences are set this many increments past the source's value, should anything still draw on it */
 export const SEQUENCE_MARGIN = 1000;
 

@@ -90,7 +90,7 @@ describe('workload against a real PostgreSQL', () => {
         await admin.query(`ALTER ROLE ro_writer SET default_transaction_read_only = on`);
       });
       const client = slot({ user: 'ro_writer', password: 'ro', database: server.credentials.database });
-      const result = await client.query({ text: 'INSERT INTO pgdrill_probe DEFAULT VALUES' }, 2000);
+      const result = await client.query({ text: 'INSERT INTO _pgdrill.probe DEFAULT VALUES' }, 2000);
       expect(result).toMatchObject({ outcome: 'failed', error: { sqlstate: '25006', class: 'read-only' } });
     });
 
