@@ -116,11 +116,11 @@ function stepChecks({ scenario, events }: RunFacts): CheckResult[] {
 
 function faultsCheck({ scenario, events }: RunFacts): Check | undefined {
   const planned = scenario.timeline.filter((e) => e.fault).length;
-  if (planned === 0) return undefined;
   const failed = eventsOf(events, 'fault-failed');
   const healFailed = eventsOf(events, 'fault-heal-failed');
   const unconfirmed = eventsOf(events, 'fault-check-failed');
   const started = eventsOf(events, 'fault-start').length;
+  if (planned === 0 && started === 0 && failed.length === 0) return undefined;
   const target = (e: { fault: string; node?: string; link?: string }) => `${e.fault} ${e.node ?? e.link ?? ''}`.trim();
   if (failed.length || healFailed.length) {
     const what = [...failed.map((e) => `${target(e)} could not be injected: ${e.error}`), ...healFailed.map((e) => `${target(e)} could not be healed: ${e.error}`)];
@@ -128,7 +128,7 @@ function faultsCheck({ scenario, events }: RunFacts): Check | undefined {
   }
   if (unconfirmed.length) return unknown(`not seen to take effect: ${unconfirmed.map((e) => `${target(e)} (${e.detail})`).join('; ')}`);
   if (started < planned) return unknown(`${planned - started} of ${planned} planned faults never started (the run ended before them)`);
-  return pass(`${planned} fault${planned === 1 ? '' : 's'} injected, seen to act and healed`);
+  return pass(`${started} fault${started === 1 ? '' : 's'} injected, seen to act and healed`);
 }
 
 /**

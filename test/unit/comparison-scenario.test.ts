@@ -60,8 +60,9 @@ describe('comparison files', () => {
     expect(streaming.duration).toBe(30_000);
     expect(logical.strategy?.syncGate.lagBytes).toBe(1024 * 1024);
     // a variant's thresholds add to the base's
-    expect(logical.thresholds).toEqual({ lostWrites: '== 0', maxReplayLagBytes: '< 64MB' });
-    expect(streaming.thresholds).toEqual({ lostWrites: '== 0' });
+    const sources = (t: typeof logical.thresholds) => Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v?.source]));
+    expect(sources(logical.thresholds)).toEqual({ lostWrites: '== 0', maxReplayLagBytes: '< 64MB' });
+    expect(sources(streaming.thresholds)).toEqual({ lostWrites: '== 0' });
     expect(streaming.description).toBe('Three ways to move. [streaming]');
     expect(logical.description).toBe('Subscription. [logical]');
   });

@@ -17,10 +17,10 @@ describe('compare', () => {
       strategy: 'streaming',
       runtime: 'local',
       durationMs: r.durationMs,
-      writeDowntimeMs: 10,
+      writeDowntimeMs: r.downtime.writes.longestMs,
       serverGapMs: r.downtime.serverWriteGapMs,
       lostWrites: 0,
-      maxLagBytes: 1624,
+      maxLagBytes: r.lag.maxReplayBytes,
       p99WriteMs: r.load.writes.latencyMs.p99,
       verdict: 'pass',
     });
@@ -38,8 +38,8 @@ describe('compare', () => {
     expect(bars).toHaveLength(3);
     expect(bars[1]).toContain('█'.repeat(40));
     expect(bars[1]).toContain('7.4s');
-    // 10 ms of 7.4 s is under one character: still a visible sliver
-    expect(bars[0]).toMatch(/^streaming\s+▏\s+10ms$/);
+    // 190 ms of 7.4 s is about one character
+    expect(bars[0]).toMatch(/^streaming\s+█?[▏▎▍▌▋▊▉]?\s+190ms$/);
     expect(bars[2]).toMatch(/^crashed\s+–$/);
   });
 

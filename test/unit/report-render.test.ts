@@ -40,13 +40,19 @@ describe('report.html', () => {
       expect(real).toContain(`>${t.actualText}<`);
     }
     for (const table of ['users', 'products', 'orders', 'order_items', 'audit_log']) expect(real).toContain(`<code>${table}</code>`);
-    expect(real).toContain('Tables: 6 of 6 match');
-    expect(real).toContain('11998'); // acknowledged writes of the ledger
+    const i = realRun().integrity!;
+    expect(real).toContain(`Tables: ${i.tables.length} of ${i.tables.length} match`);
+    expect(real).toContain(`<strong>${i.acknowledgedWrites}</strong>`); // acknowledged writes of the ledger
+    // every check the verdict rests on, as recorded
+    for (const c of realRun().checks.filter((x) => !x.name.startsWith('threshold '))) expect(real).toContain(`<td>${c.name}</td>`);
   });
 
   it('shows downtime windows, the server write gap, cutover steps and the scenario as run', () => {
-    expect(real).toContain('Writes: longest 10ms');
-    expect(real).toContain('Server write gap: 251ms');
+    expect(real).toContain('Writes: longest 190ms');
+    expect(real).toContain('Server write gap: 308ms');
+    // the downtime rules as the run applied them
+    expect(real).toContain('<strong>250ms</strong>');
+    expect(real).toContain('<strong>1s</strong>');
     for (const step of realRun().cutover!.steps) expect(real).toContain(`<code>${step.name}</code>`);
     expect(real).toContain('syncGate:');
     expect(real).toContain('consecutiveChecks: 3');
@@ -73,9 +79,11 @@ describe('report.html', () => {
     const html = renderHtml(failingRun());
     expect(html).toContain('data-verdict="fail"');
     expect(html).toContain('>FAIL<');
-    expect(html).toContain('threshold writeDowntime &lt; 5s: measured 7.4s');
+    // the reasons are the failing checks, as recorded
+    expect(html).toContain('threshold writeDowntime &lt; 5s: writeDowntime: measured 7.4s');
     expect(html).toContain('3 acknowledged write(s) lost');
-    expect(html).toContain('1 table(s) with a different row count');
+    expect(html).toContain('1 of 5 tables differ');
+    expect(html).toContain('faults: kill replica could not be healed');
     expect(html).toContain('<tr class="bad"><td><code>orders</code>');
     const charts = inlinedCharts(html);
     for (const chart of charts) {
@@ -97,6 +105,7 @@ describe('report.html', () => {
     const html = renderHtml(crashedRun());
     expect(html).toContain('data-verdict="fail"');
     expect(html).toContain('the run did not finish: replica never became ready');
+    expect(html).toContain('write ledger (unknown): the write ledger could not be checked: integrity was not verified');
     expect(html).toContain('Integrity was not verified');
     expect(html).toContain('Nothing was measured over time in this run.');
     expect(html).not.toContain('<script type="application/json" id="pgdrill-charts">');
@@ -130,8 +139,8 @@ describe('chart data', () => {
 
   it('lists timeline events as sentences and folds connection churn into one line per stream', () => {
     const rows = timelineRows(realRun());
-    expect(rows.some((r) => r.text === 'step promote done in 101.2 ms: replica promoted')).toBe(true);
-    expect(rows.filter((r) => r.kind === 'workload-connection-lost').map((r) => r.text)).toContain('write connections lost: 10 time(s) over the run');
+    expect(rows.some((r) => r.text === 'step promote done in 64.8 ms: replica promoted')).toBe(true);
+    expect(rows.filter((r) => r.kind === 'workload-connection-lost').map((r) => r.text)).toContain('write connections lost: 20 time(s) over the run');
   });
 });
 
@@ -267,61 +276,55 @@ function testcases(root: XmlElement): XmlElement[] {
 }
 
 describe('junit.xml', () => {
-  it('has one passing testcase per threshold and per integrity check, with the measured value', () => {
+  it('has one passing testcase per check (thresholds in their own suite) and per compared table', () => {
     const r = realRun();
     const root = parseXml(renderJunit(r));
     expect(root.name).toBe('testsuites');
     const cases = testcases(root);
     const names = cases.map((c) => c.attrs.name);
     for (const t of r.thresholds) expect(names).toContain(`${t.name} ${t.limit}`);
-    const i = r.integrity!;
-    expect(names).toEqual(
-      expect.arrayContaining([
-        'run finished',
-        'cutover ok',
-        'no lost writes',
-        'no writes after promotion',
-        ...i.tables.flatMap((t) => [`row count ${t.table}`, `hash ${t.table}`]),
-        ...i.sequences.map((s) => `sequence ${s.sequence}`),
-      ]),
-    );
-    expect(cases).toHaveLength(2 + r.thresholds.length + 2 + 2 * i.tables.length + i.sequences.length);
+    for (const c of r.checks.filter((x) => !x.name.startsWith('threshold '))) expect(names).toContain(c.name);
+    for (const t of r.integrity!.tables) expect(names).toContain(`table ${t.table}`);
+    expect(cases).toHaveLength(r.checks.length + r.integrity!.tables.length);
     expect(cases.every((c) => c.children.every((x) => x.name === 'system-out'))).toBe(true);
     expect(root.attrs.failures).toBe('0');
+    expect(root.attrs.errors).toBe('0');
     const downtime = cases.find((c) => c.attrs.name === 'writeDowntime < 5s')!;
-    expect(downtime.children[0].text).toBe('writeDowntime: measured 10ms (limit < 5s)');
+    expect(downtime.children[0].text).toBe('writeDowntime: measured 190ms (limit < 5s)');
   });
 
-  it('carries a <failure> with the measured value for each failing threshold and integrity check', () => {
-    const root = parseXml(renderJunit(failingRun()));
+  it('carries a <failure> with the evidence for each invalid check and failing table', () => {
+    const run = failingRun();
+    const root = parseXml(renderJunit(run));
     const failed = testcases(root).filter((c) => c.children.some((x) => x.name === 'failure'));
     const failure = (name: string) => failed.find((c) => c.attrs.name === name)?.children.find((x) => x.name === 'failure');
     expect(failure('writeDowntime < 5s')?.attrs.message).toBe('writeDowntime: measured 7.4s (limit < 5s)');
     expect(failure('lostWrites == 0')?.attrs.message).toContain('measured 3');
-    expect(failure('no lost writes')?.attrs.message).toContain('3 lost of');
-    expect(failure('row count orders')?.attrs.message).toMatch(/orders: \d+ rows on primary, \d+ on replica/);
-    expect(failure('hash orders')).toBeDefined();
-    expect(failure(`sequence ${failingRun().integrity!.sequences[0].sequence}`)).toBeDefined();
-    expect(failed.map((c) => c.attrs.name).sort()).toEqual(
-      ['writeDowntime < 5s', 'lostWrites == 0', 'no lost writes', 'row count orders', 'hash orders', `sequence ${failingRun().integrity!.sequences[0].sequence}`].sort(),
-    );
-    expect(root.attrs.failures).toBe('6');
+    expect(failure('write ledger')?.attrs.message).toContain('3 acknowledged write(s) lost');
+    expect(failure('table orders')?.attrs.message).toMatch(/orders: \d+ rows on primary, \d+ on replica/);
+    expect(failure('tables')).toBeDefined();
+    expect(failure('sequences')).toBeDefined();
+    expect(failure('faults')).toBeDefined();
+    const invalid = run.checks.filter((c) => c.valid === false).map((c) => (c.name.startsWith('threshold ') ? c.name.slice(10) : c.name));
+    expect(failed.map((c) => c.attrs.name).sort()).toEqual([...invalid, 'table orders'].sort());
+    expect(root.attrs.failures).toBe(String(invalid.length + 1));
     // the hostile text of a lost write's finding is carried as text, intact
-    expect(failure('no lost writes')?.text).toContain(HOSTILE);
+    expect(failure('faults')?.text).toContain(HOSTILE);
   });
 
-  it('reports a run that did not finish as an error and unverified integrity as a failure', () => {
+  it('reports an unknown check as an error: a run that did not finish, integrity never verified', () => {
     const root = parseXml(renderJunit(crashedRun()));
     const cases = testcases(root);
     const run = cases.find((c) => c.attrs.name === 'run finished')!;
-    expect(run.children.find((x) => x.name === 'error')?.attrs.message).toContain('replica never became ready');
-    expect(cases.find((c) => c.attrs.name === 'integrity verified')?.children.some((x) => x.name === 'failure')).toBe(true);
-    expect(root.attrs.errors).toBe('1');
+    expect(run.children.find((x) => x.name === 'failure')?.attrs.message).toContain('replica never became ready');
+    const ledger = cases.find((c) => c.attrs.name === 'write ledger')!;
+    expect(ledger.children.find((x) => x.name === 'error')?.attrs.message).toMatch(/^unknown \(could not run\)/);
+    expect(Number(root.attrs.errors)).toBeGreaterThanOrEqual(5);
   });
 
   it('stays well-formed whatever the messages hold: markup, quotes, control characters', () => {
     const r = failingRun();
-    r.thresholds.push({ name: 'p99WriteLatency', limit: '< 1s', actual: null, actualText: `odd \u0001\u001b[31m "text" <x> & 'y'`, pass: false });
+    r.checks.push({ name: 'threshold p99WriteLatency < 1s', valid: false, detail: `odd \u0001\u001b[31m "text" <x> & 'y'` });
     expect(() => parseXml(renderJunit(r))).not.toThrow();
     expect(() => parseXml('<a><b></a>')).toThrow(/closes/);
     expect(() => parseXml('<a x="1 & 2"/>')).toThrow(/entity/);
