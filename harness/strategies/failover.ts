@@ -88,10 +88,13 @@ export async function watchAndFailover(context: StrategyContext, options: WatchO
   const fault = eventsOf(recorder.events, 'fault-start')
     .reverse()
     .find((e) => e.node === from.name && e.t <= detectedMs);
-  const failedSinceMs = fault && fault.t >= (firstFailureMs ?? 0) - detection.interval * 2 ? fault.t : firstFailureMs;
+  // the fault's event is recorded once it was injected (a kill waits for the process to
+  // exit): the failure began when the injection started
+  const faultBeganMs = fault ? fault.t - fault.injectMs : undefined;
+  const failedSinceMs = faultBeganMs !== undefined && faultBeganMs >= (firstFailureMs ?? 0) - detection.interval * 2 ? faultBeganMs : firstFailureMs;
   const detail =
     `${detection.failures} consecutive failed health checks ${detection.interval}ms apart (last: ${lastError}); ` +
-    (fault ? `${Math.round(detectedMs - fault.t)}ms after the ${String(fault.fault)} of ${from.name}` : `first failure at ${Math.round(firstFailureMs)}ms`);
+    (fault ? `${Math.round(detectedMs - (faultBeganMs ?? fault.t))}ms after the ${String(fault.fault)} of ${from.name}` : `first failure at ${Math.round(firstFailureMs)}ms`);
   const outcome = await promoteAfterFailure(context, { failedSinceMs, detectedMs, detail }, { dryRun: false });
   if (outcome.ok) await watchOldPrimary(context, outcome, options.untilMs);
   return outcome;
