@@ -7,7 +7,7 @@ import type { Results } from '../results/results.js';
 export type MetricUnit = 'duration' | 'size' | 'ratio' | 'count';
 
 /** The parts of results.json metrics read; any may be missing while a run is assembled. */
-export type MeasuredResults = Partial<Pick<Results, 'load' | 'downtime' | 'lag' | 'integrity'>>;
+export type MeasuredResults = Partial<Pick<Results, 'load' | 'downtime' | 'lag' | 'integrity' | 'app'>>;
 
 /** A measured value, or why there is none (the threshold is then unknown, and fails). */
 export type MetricReading = { value: number } | { unknown: string };
@@ -27,9 +27,9 @@ export interface Metric {
 const value = (v: number | null | undefined, unknown: string): MetricReading =>
   v === null || v === undefined || !Number.isFinite(v) ? { unknown } : { value: v };
 
-const notRecovered = (stream: 'writes' | 'reads') => (r: MeasuredResults) =>
+const notRecovered = (stream: 'writes' | 'reads' | 'app') => (r: MeasuredResults) =>
   r.downtime?.[stream]?.windows.some((w) => w.openAtEnd)
-    ? `${stream} were still down when the load ended (not recovered): the outage lasted at least this long`
+    ? `${stream === 'app' ? 'the app was' : `${stream} were`} still down when the load ended (not recovered): the outage lasted at least this long`
     : undefined;
 
 function integrityReading(r: MeasuredResults, fact: 'ledger' | 'tables', pick: (i: NonNullable<Results['integrity']>) => number | null): MetricReading {
@@ -90,6 +90,31 @@ export const METRICS = {
     unit: 'count',
     description: 'tables whose row counts differ between source and target',
     read: (r) => integrityReading(r, 'tables', (i) => (i.tables.length > 0 ? i.rowCountMismatches : null)),
+  },
+  appDowntime: {
+    unit: 'duration',
+    description: "longest outage of the app as its users saw it (the app load's requests)",
+    read: (r) => (!r.load?.app || r.load.app.intended === 0 ? { unknown: 'no app load ran' } : value(r.downtime?.app?.longestMs, 'app downtime was not measured')),
+    blocker: notRecovered('app'),
+  },
+  appErrorRate: {
+    unit: 'ratio',
+    description: 'share of intended app requests not served (status >= 500, connection error, timeout, dropped)',
+    read: (r) => {
+      const a = r.load?.app;
+      if (!a || a.intended === 0) return { unknown: 'no app load ran' };
+      return { value: (a.failed + a.indeterminate + a.dropped) / a.intended };
+    },
+  },
+  p99AppLatency: {
+    unit: 'duration',
+    description: 'p99 of what app users waited: every intended request, failures and timeouts included',
+    read: (r) => (r.load?.app && r.load.app.intended > 0 ? { value: r.load.app.latencyMs.p99 } : { unknown: 'no app load ran' }),
+  },
+  appLogErrors: {
+    unit: 'count',
+    description: 'lines of app.log after the cutover that look like database connection errors',
+    read: (r) => (r.app?.logScan ? { value: r.app.logScan.matched } : { unknown: r.app ? 'app.log could not be scanned' : 'there was no app' }),
   },
 } satisfies Record<string, Metric>;
 

@@ -6,9 +6,10 @@
 import type { Scenario } from '../scenario/scenario.js';
 import type { OpStream } from '../record/records.js';
 import { eventsOf, type RunEvent } from '../record/events.js';
-import type { CheckResult, Integrity, IntegrityFact, Results, ThresholdResult } from '../results/results.js';
+import type { AppResults, CheckResult, Integrity, IntegrityFact, Results, ThresholdResult } from '../results/results.js';
 import { formatDuration } from '../util/units.js';
 import { safeCheck } from './check.js';
+import { appVerdictChecks } from './app-verdict.js';
 
 /** How one stream's operations were accounted for, counted from the record itself. */
 export interface StreamAccounting {
@@ -35,6 +36,8 @@ export interface RunFacts {
   cutover: Results['cutover'];
   integrity: Integrity | null;
   thresholds: ThresholdResult[];
+  /** the application in the loop, when the scenario has one */
+  app?: AppResults;
 }
 
 type Check = Omit<CheckResult, 'name'>;
@@ -60,6 +63,7 @@ export function runChecks(facts: RunFacts): CheckResult[] {
   add('schema', () => schemaCheck(facts.integrity));
   add('sequences', () => sequencesCheck(facts.integrity));
   add('split brain', () => splitBrainCheck(facts.integrity));
+  for (const check of appVerdictChecks(facts.scenario.app, facts.app)) checks.push(check);
   for (const t of facts.thresholds) {
     checks.push({ name: `threshold ${t.name} ${t.limit}`, valid: t.valid, detail: `${t.name}: measured ${t.actualText} (limit ${t.limit})` });
   }
@@ -154,13 +158,14 @@ function accountingCheck({ accounting, loadMs, error }: RunFacts): Check | undef
 }
 
 function recoveredCheck({ downtime, load }: RunFacts): Check | undefined {
-  const streams = [
+  const streams: (readonly [string, Results['downtime']['writes'] | undefined, number])[] = [
     ['writes', downtime.writes, load.writes.intended],
     ['reads', downtime.reads, load.reads.intended],
-  ] as const;
+    ['app requests', downtime.app, load.app?.intended ?? 0],
+  ];
   const ran = streams.filter(([, , intended]) => intended > 0);
   if (ran.length === 0) return undefined;
-  const open = ran.flatMap(([name, d]) => d.windows.filter((w) => w.openAtEnd).map((w) => ({ name, w })));
+  const open = ran.flatMap(([name, d]) => (d?.windows ?? []).filter((w) => w.openAtEnd).map((w) => ({ name, w })));
   if (open.length) {
     return fail(open.map(({ name, w }) => `${name} were still down when the load ended (down for the last ${formatDuration(w.durationMs)}, ${w.failedOps} operations not served)`).join('; '));
   }

@@ -71,6 +71,27 @@ export interface EventPayloads {
   'teardown-failed': { step: string; error: string };
   'report-failed': { reporter: string; error: string };
   error: { message: string; code: string };
+  /** the application in the loop was started (app:) */
+  'app-start': { command: string; sample: boolean; port: number; pid: number | null; cwd: string };
+  'app-ready': { port: number; afterMs: number; attempts: number };
+  /** the app process ended; expected = pgdrill stopped it */
+  'app-exited': { code: number | null; signal: string | null; expected: boolean };
+  'app-load-start': { rate: number; connections: number; requests: string[] };
+  'app-load-end': { app: Counts };
+  /** one app check (app.checks[index]) after the cutover or at the end of the load */
+  'app-check': {
+    index: number;
+    method: string;
+    path: string;
+    expect: number;
+    status: number | null;
+    ok: boolean;
+    attempts: number;
+    afterMs: number;
+    when: 'after the cutover' | 'at the end of the load';
+    error?: string;
+  };
+  'app-stop': { how: string; durationMs: number };
 }
 
 export type EventKind = keyof EventPayloads;
@@ -95,7 +116,10 @@ export function isTroubleEvent(e: RunEvent): boolean {
     case 'cutover-step':
     case 'cutover-end':
     case 'step-end':
+    case 'app-check':
       return !e.ok;
+    case 'app-exited':
+      return !e.expected;
     case 'fault-check-failed':
     case 'fault-failed':
     case 'fault-heal-failed':
@@ -129,6 +153,11 @@ export function isTroubleEvent(e: RunEvent): boolean {
     case 'fault-end':
     case 'step-start':
     case 'integrity':
+    case 'app-start':
+    case 'app-ready':
+    case 'app-load-start':
+    case 'app-load-end':
+    case 'app-stop':
       return false;
   }
 }

@@ -4,8 +4,9 @@
 /** A timeline event: phases, cutover steps, faults, errors. Goes to events.jsonl and results.events. */
 export type { RunEvent, EventKind, EventPayloads, EventOf } from './events.js';
 
-export type OpStream = 'write' | 'read' | 'probe';
-export type OpKind = 'insert' | 'update' | 'delete' | 'select' | 'probe';
+/** 'app': HTTP requests to the application under test (scenario `app:`), one per intended request. */
+export type OpStream = 'write' | 'read' | 'probe' | 'app';
+export type OpKind = 'insert' | 'update' | 'delete' | 'select' | 'probe' | 'request';
 
 /**
  * ok: the server acknowledged it. failed: the server (or the connection, before the
@@ -55,6 +56,10 @@ export interface OpRecord {
   ledger?: LedgerEntry;
   /** probe ops: the server's clock_timestamp() of the committed row, ms since epoch */
   serverTimeMs?: number;
+  /** app ops: the HTTP status the app answered with (absent: no answer) */
+  status?: number;
+  /** app ops: which request of app.load.requests was sent, "POST /orders" (absent when dropped) */
+  request?: string;
 }
 
 export interface LagSample {

@@ -6,7 +6,7 @@
 import type { Results, SecondBucket } from '../results/results.js';
 import { cutoverWindows, downtimeRunWindows, faultWindows, loadStartMs, type RunWindow, type WindowKind } from './report-model.js';
 
-export type ChartId = 'writes' | 'reads' | 'latency' | 'lag-bytes' | 'lag-time';
+export type ChartId = 'writes' | 'reads' | 'latency' | 'lag-bytes' | 'lag-time' | 'app' | 'app-latency';
 
 export interface ChartSpec {
   id: ChartId;
@@ -76,6 +76,21 @@ export function buildChartSpecs(results: Results): ChartSpec[] {
       config: latencyChart(results, windows, range),
     });
   }
+  const app = results.load.app;
+  if (app && app.intended > 0) {
+    specs.push({
+      id: 'app',
+      title: 'App requests per second by outcome',
+      caption: "Each bar is one second of intended HTTP requests to the app: answered below 500 (ok), 5xx or a connection error (failed), no answer in time (timeout), never started (dropped).",
+      config: outcomeChart(app.perSecond, 'requests / s', windows, range, { indeterminate: 'timeout' }),
+    });
+    specs.push({
+      id: 'app-latency',
+      title: 'App latency per second',
+      caption: "Percentiles of the app's answered requests, from their intended start, its pool and the database included. Log scale.",
+      config: percentileChart([['app', app.perSecond]], windows, range),
+    });
+  }
   const samples = results.lag.samples;
   if (samples.length > 0) {
     specs.push({
@@ -109,7 +124,7 @@ function chartWindows(results: Results, t0: number): ChartWindow[] {
 function xRange(results: Results, t0: number): { min: number; max: number } {
   let max = results.scenario.duration / 1000;
   let min = 0;
-  for (const b of [...results.load.writes.perSecond, ...results.load.reads.perSecond]) {
+  for (const b of [...results.load.writes.perSecond, ...results.load.reads.perSecond, ...(results.load.app?.perSecond ?? [])]) {
     max = Math.max(max, b.second + 1);
     min = Math.min(min, b.second);
   }
@@ -150,13 +165,19 @@ function baseOptions(yTitle: string, windows: ChartWindow[], range: { min: numbe
   };
 }
 
-function outcomeChart(buckets: SecondBucket[], yTitle: string, windows: ChartWindow[], range: { min: number; max: number }): ChartConfigJson {
+function outcomeChart(
+  buckets: SecondBucket[],
+  yTitle: string,
+  windows: ChartWindow[],
+  range: { min: number; max: number },
+  names: Partial<Record<keyof typeof OUTCOME_COLORS, string>> = {},
+): ChartConfigJson {
   // a bucket counts [s, s+1): its bar is centred on s+0.5 so it sits over the second it counts
   // objects, not [x, y] pairs: a bar chart reads a pair as a floating bar from x to y
   const series = (pick: (b: SecondBucket) => number) =>
     downsample(buckets.map((b) => [b.second + 0.5, pick(b)] as Point), 'mean').map(([x, y]) => ({ x, y }));
   const bar = (label: keyof typeof OUTCOME_COLORS, pick: (b: SecondBucket) => number) => ({
-    label,
+    label: names[label] ?? label,
     data: series(pick),
     backgroundColor: OUTCOME_COLORS[label],
     borderWidth: 0,
@@ -212,6 +233,31 @@ function latencyChart(results: Results, windows: ChartWindow[], range: { min: nu
   if (reads.intended > 0) datasets.push(line('reads p99', series(reads.perSecond, 'p99'), '#bf8700', true));
   return { type: 'line', data: { datasets }, options: baseOptions('milliseconds (log)', windows, range, { type: 'logarithmic', beginAtZero: false }) };
 }
+
+/** p50/p95/p99 lines of each named stream's answered operations per second (log scale). */
+function percentileChart(streams: [string, SecondBucket[]][], windows: ChartWindow[], range: { min: number; max: number }): ChartConfigJson {
+  const series = (buckets: SecondBucket[], p: 'p50' | 'p95' | 'p99'): Point[] =>
+    downsample(
+      buckets.map((b) => [b.second + 0.5, b.latencyMs && b.latencyMs[p] > 0 ? round(b.latencyMs[p], 3) : null] as Point),
+      'max',
+    );
+  const datasets = streams.flatMap(([name, buckets]) =>
+    (['p50', 'p95', 'p99'] as const).map((p) => ({
+      label: `${name} ${p}`,
+      data: series(buckets, p),
+      borderColor: APP_PERCENTILE_COLORS[p],
+      backgroundColor: APP_PERCENTILE_COLORS[p],
+      borderWidth: 2,
+      pointRadius: 0,
+      pointHitRadius: 4,
+      spanGaps: false,
+      tension: 0,
+    })),
+  );
+  return { type: 'line', data: { datasets }, options: baseOptions('milliseconds (log)', windows, range, { type: 'logarithmic', beginAtZero: false }) };
+}
+
+const APP_PERCENTILE_COLORS = { p50: '#c297e8', p95: '#8250df', p99: '#3d1a78' } as const;
 
 function lagChart(results: Results, t0: number, measure: 'bytes' | 'time', windows: ChartWindow[], range: { min: number; max: number }): ChartConfigJson {
   const samples = results.lag.samples;
@@ -283,6 +329,7 @@ export const WINDOW_COLORS: Record<WindowKind, string> = {
   cutover: 'rgba(9, 105, 218, 0.12)',
   'write-downtime': 'rgba(130, 7, 30, 0.85)',
   'read-downtime': 'rgba(191, 135, 0, 0.85)',
+  'app-downtime': 'rgba(130, 80, 223, 0.85)',
 };
 
 // Minimal shapes of what the plugin touches, so it type-checks without chart.js internals.
@@ -344,10 +391,12 @@ export function markWindows(chart: PluginChart, _args: unknown, options: Windows
     const left = Math.max(area.left, x.getPixelForValue(w.from));
     const right = Math.min(area.right, x.getPixelForValue(w.to));
     if (right < area.left || left > area.right) continue;
-    if (w.kind === 'write-downtime' || w.kind === 'read-downtime') {
+    if (w.kind === 'write-downtime' || w.kind === 'read-downtime' || w.kind === 'app-downtime') {
+      // strips from the bottom up: writes, reads, the app
       const h = 5;
-      ctx.fillStyle = w.kind === 'write-downtime' ? 'rgba(130, 7, 30, 0.9)' : 'rgba(191, 135, 0, 0.9)';
-      ctx.fillRect(left, w.kind === 'write-downtime' ? area.bottom - h : area.bottom - 2 * h - 1, Math.max(2, right - left), h);
+      const row = w.kind === 'write-downtime' ? 0 : w.kind === 'read-downtime' ? 1 : 2;
+      ctx.fillStyle = w.kind === 'write-downtime' ? 'rgba(130, 7, 30, 0.9)' : w.kind === 'read-downtime' ? 'rgba(191, 135, 0, 0.9)' : 'rgba(130, 80, 223, 0.9)';
+      ctx.fillRect(left, area.bottom - (row + 1) * h - row, Math.max(2, right - left), h);
       continue;
     }
     const color = w.kind === 'fault' ? 'rgba(160, 20, 35, 0.95)' : 'rgba(9, 80, 180, 0.95)';

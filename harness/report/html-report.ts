@@ -17,6 +17,7 @@ import {
 } from './report-model.js';
 import { escapeHtml as h, renderPage } from './html-kit.js';
 import { formatMs, formatPercent, formatRunTime } from './format.js';
+import { appExplanation, downtimeViews, formatView } from './app-view.js';
 
 export function renderHtml(results: Results): string {
   const charts = buildChartSpecs(results);
@@ -25,8 +26,9 @@ export function renderHtml(results: Results): string {
 ${headerSection(results)}
 ${thresholdsSection(results)}
 ${downtimeSection(results, t0)}
+${appSection(results, t0)}
 ${timelineSection(results, t0)}
-${chartsSection(charts)}
+${chartsSection(charts, results)}
 ${cutoverSection(results, t0)}
 ${integritySection(results)}
 ${loadSection(results)}
@@ -72,6 +74,7 @@ ${keyFigures(r)}
 <nav class="sections">${[
     ['thresholds', 'Thresholds'],
     ['downtime', 'Downtime'],
+    ...(r.app ? [['app', 'App']] : []),
     ['timeline', 'Timeline'],
     ['charts', 'Charts'],
     ['cutover', 'Cutover'],
@@ -100,6 +103,16 @@ function keyFigures(r: Results): string {
     sub: w.intended > 0 ? `longest of ${dw.windows.length} window${dw.windows.length === 1 ? '' : 's'}, ${formatDuration(dw.totalMs)} in all` : 'no write load',
     state: byThreshold('writeDowntime'),
   });
+  if (r.app) {
+    const view = downtimeViews(r).find((v) => v.name === 'app view')!;
+    const a = r.load.app;
+    figures.push({
+      label: 'App downtime',
+      value: formatView(view),
+      sub: a && a.intended > 0 ? `as its users saw it; ${r.app.logScan ? `${r.app.logScan.matched} connection errors in its log after the cutover` : 'log not scanned'}` : 'no app load',
+      state: byThreshold('appDowntime'),
+    });
+  }
   figures.push({
     label: 'Server write gap',
     value: r.downtime.serverWriteGapMs === null ? '–' : formatDuration(r.downtime.serverWriteGapMs),
@@ -193,10 +206,20 @@ function downtimeSection(r: Results, t0: number): string {
 <table><thead><tr><th class="num">from</th><th class="num">to</th><th class="num">duration</th><th class="num">ops not served</th><th></th></tr></thead><tbody>${rows}</tbody></table></div>`;
   };
   const gap = r.downtime.serverWriteGapMs;
+  const views = r.app
+    ? `<h3>Three views of the same run</h3>
+<table id="downtime-views"><thead><tr>${downtimeViews(r).map((v) => `<th>${h(v.name)}</th>`).join('')}</tr></thead><tbody>
+<tr>${downtimeViews(r).map((v) => `<td class="num"><strong class="${v.open ? 'bad' : ''}">${h(formatView(v))}</strong></td>`).join('')}</tr>
+<tr>${downtimeViews(r).map((v) => `<td class="small muted">${h(v.what)}</td>`).join('')}</tr>
+</tbody></table>
+${appExplanation(r).map((line) => `<p class="app-why">${h(line)}</p>`).join('\n')}`
+    : '';
   return `<section class="card" id="downtime">
 <h2>Downtime</h2>
+${views}
 <p class="small muted">As the clients saw it: a window opens at the intended start of the first operation that was not served (failed, unknown, dropped, or answered only after more than the stall threshold, <strong>${h(formatDuration(r.downtime.writes.stallMs ?? 250))}</strong>) and closes at the next one served promptly, or when the last one that hung on the server was answered (operations that only waited in pgdrill's own queue do not hold it open). Windows less than <strong>${h(formatDuration(r.downtime.writes.mergeGapMs ?? 0))}</strong> apart count as one outage; a window still open when the load ended means the service never recovered, and fails the run. Times are from the start of the load phase (T).</p>
 <div class="two">${table('Writes', r.downtime.writes, r.load.writes)}${table('Reads', r.downtime.reads, r.load.reads)}</div>
+${r.app && r.downtime.app && r.load.app ? `<div class="two">${table('App requests', r.downtime.app, r.load.app)}<div></div></div>` : ''}
 <h3>Server write gap: ${gap === null ? 'not measured' : h(formatDuration(gap))}</h3>
 <p class="small muted">The largest gap between two consecutive committed probe writes by the servers' own clock (one probe every ${h(formatDuration(r.scenario.workload.probe.interval))}): the time no write could commit anywhere, whatever the clients saw.</p>
 </section>`;
@@ -227,6 +250,7 @@ function timelineSection(r: Results, t0: number): string {
     row('write downtime', windowSegs(downtime.filter((w) => w.kind === 'write-downtime'))),
   ];
   if (r.load.reads.intended > 0) rows.push(row('read downtime', windowSegs(downtime.filter((w) => w.kind === 'read-downtime'))));
+  if (r.load.app && r.load.app.intended > 0) rows.push(row('app downtime', windowSegs(downtime.filter((w) => w.kind === 'app-downtime'))));
   const ticks = timeTicks(end, t0)
     .map((t) => `<span style="left:${pos(t.ms).toFixed(3)}%">${h(t.label)}</span>`)
     .join('');
@@ -261,12 +285,13 @@ function timeTicks(endMs: number, t0: number): { ms: number; label: string }[] {
   return ticks;
 }
 
-function chartsSection(charts: ChartSpec[]): string {
+function chartsSection(charts: ChartSpec[], r: Results): string {
   const legend = `<div class="legend">
 <span><span class="swatch" style="background:${WINDOW_COLORS.cutover}"></span>cutover</span>
 <span><span class="swatch" style="background:${WINDOW_COLORS.fault}"></span>fault</span>
 <span><span class="swatch strip" style="background:${WINDOW_COLORS['write-downtime']}"></span>write downtime</span>
 <span><span class="swatch strip" style="background:${WINDOW_COLORS['read-downtime']}"></span>read downtime</span>
+${r.app ? `<span><span class="swatch strip" style="background:${WINDOW_COLORS['app-downtime']}"></span>app downtime</span>` : ''}
 <span>outcomes: ${(Object.keys(OUTCOME_COLORS) as (keyof typeof OUTCOME_COLORS)[])
     .map((k) => `<span class="swatch" style="background:${OUTCOME_COLORS[k]}"></span>${k}`)
     .join(' ')}</span>
@@ -375,6 +400,7 @@ function loadSection(r: Results): string {
     ['writes', r.load.writes],
     ['reads', r.load.reads],
     ['probe', r.load.probe],
+    ...(r.load.app ? [['app requests', r.load.app] as [string, LoadSummary]] : []),
   ];
   const rows = streams
     .filter(([, s]) => s.intended > 0)
@@ -399,6 +425,46 @@ function loadSection(r: Results): string {
   }</div>
 <div><h3>Nodes</h3><table><thead><tr><th>node</th><th class="num">version</th><th>role</th><th>binaries</th></tr></thead><tbody>${nodes}</tbody></table></div>
 </div>
+</section>`;
+}
+
+/** The app: what ran, its status codes, the log scan and the checks after the cutover. */
+function appSection(r: Results, t0: number): string {
+  const app = r.app;
+  if (!app) return '';
+  const a = r.load.app;
+  const codes = a ? Object.entries(a.statusCodes).sort((x, y) => Number(x[0]) - Number(y[0])) : [];
+  const facts: [string, string][] = [
+    ['command', app.command + (app.sample ? ' (the bundled sample service)' : '')],
+    ['port', app.port === null ? '–' : `127.0.0.1:${app.port}`],
+    ['ready after', app.readyAfterMs === null ? 'never' : formatDuration(app.readyAfterMs)],
+    ['exited by itself', app.exited ? `at ${formatLoadTime(app.exited.t, t0)} (${app.exited.signal ? `killed by ${app.exited.signal}` : `exit code ${app.exited.code}`})` : 'no'],
+  ];
+  if (a) {
+    facts.push(
+      ['requests', `${a.intended} intended: ${a.ok} ok, ${a.failed} failed, ${a.timeouts} timed out, ${a.dropped} dropped; ${a.achievedRate.toFixed(1)}/s answered below 500`],
+      ['latency (every request)', `p50 ${formatMs(a.latencyMs.p50)}, p95 ${formatMs(a.latencyMs.p95)}, p99 ${formatMs(a.latencyMs.p99)}, max ${formatMs(a.latencyMs.max)}`],
+      ['status codes', codes.length ? codes.map(([code, n]) => `${code}: ${n}`).join(', ') : 'none answered'],
+    );
+  }
+  const scan = app.logScan;
+  const scanBlock = !scan
+    ? '<p class="muted">app.log was not scanned (the app never started).</p>'
+    : `<p><strong class="${scan.matched > 0 ? 'bad' : ''}">${scan.matched}</strong> line${scan.matched === 1 ? '' : 's'} that look like database connection errors from ${h(scan.from === 'cutover end' ? `the end of the cutover (${formatLoadTime(scan.fromMs, t0)})` : `the start of the load (${formatLoadTime(scan.fromMs, t0)})`)} until pgdrill stopped the app (${formatLoadTime(scan.toMs, t0)}); ${scan.before} before that; ${scan.lines} lines in all.</p>
+${Object.keys(scan.byPattern).length ? `<table><thead><tr><th>looks like</th><th class="num">lines</th></tr></thead><tbody>${Object.entries(scan.byPattern).map(([k, n]) => `<tr><td><code>${h(k)}</code></td><td class="num">${n}</td></tr>`).join('')}</tbody></table>` : ''}
+${scan.examples.length ? `<pre class="scenario" style="white-space:pre-wrap">${scan.examples.map((e) => `${formatLoadTime(e.t, t0)}  ${h(e.line)}`).join('\n')}</pre>` : ''}`;
+  const checks = app.checks.length
+    ? `<table><thead><tr><th>request</th><th class="num">expected</th><th class="num">answered</th><th>when</th><th class="num">attempts</th><th>result</th></tr></thead><tbody>${app.checks
+        .map((c) => `<tr class="${c.ok ? '' : 'bad'}"><td><code>${h(`${c.method} ${c.path}`)}</code></td><td class="num">${c.expect}</td><td class="num">${c.status ?? '–'}</td><td>${h(c.when)}</td><td class="num">${c.attempts}</td><td>${status(c.ok)}${c.error ? ` <span class="small">${h(c.error)}</span>` : ''}</td></tr>`)
+        .join('')}</tbody></table>`
+    : `<p class="muted">${r.scenario.app?.checks.length ? 'The checks never ran.' : 'The scenario lists no app checks.'}</p>`;
+  return `<section class="card" id="app">
+<h2>The app</h2>
+<table><tbody>${facts.map(([k, v]) => `<tr><td>${h(k)}</td><td>${h(v)}</td></tr>`).join('')}</tbody></table>
+<h3>Checks after the cutover</h3>
+${checks}
+<h3>Log scan (app.log)</h3>
+${scanBlock}
 </section>`;
 }
 

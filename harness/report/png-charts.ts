@@ -22,10 +22,12 @@ const PANEL_HEIGHT = 400;
 const TITLE_HEIGHT = 34;
 
 /** Which charts each PNG holds; a PNG whose charts are all absent says so in a placeholder. */
-export const PNG_FILES: { file: string; title: string; charts: ChartId[] }[] = [
+export const PNG_FILES: { file: string; title: string; charts: ChartId[]; onlyWith?: 'app' }[] = [
   { file: 'throughput.png', title: 'Throughput and errors', charts: ['writes', 'reads'] },
   { file: 'latency.png', title: 'Latency', charts: ['latency'] },
   { file: 'lag.png', title: 'Replication lag', charts: ['lag-bytes', 'lag-time'] },
+  // only for runs with an app: a run without one gets no placeholder file
+  { file: 'app.png', title: 'The app: requests and latency', charts: ['app', 'app-latency'], onlyWith: 'app' },
 ];
 
 export interface RenderedPng {
@@ -37,6 +39,7 @@ export async function renderPngCharts(results: Results): Promise<RenderedPng[]> 
   const specs = buildChartSpecs(results);
   const out: RenderedPng[] = [];
   for (const target of PNG_FILES) {
+    if (target.onlyWith === 'app' && !results.app) continue;
     const panels = target.charts.map((id) => specs.find((s) => s.id === id)).filter((s): s is ChartSpec => s !== undefined);
     const header = `${results.scenario.name}: ${target.title}`;
     out.push({ file: target.file, png: await renderPanels(header, panels) });

@@ -5,7 +5,7 @@
 import type { Results } from '../results/results.js';
 import { isTroubleEvent, type EventKind, type RunEvent } from '../record/events.js';
 
-export type WindowKind = 'fault' | 'cutover' | 'write-downtime' | 'read-downtime';
+export type WindowKind = 'fault' | 'cutover' | 'write-downtime' | 'read-downtime' | 'app-downtime';
 
 /** A span of the run, in ms from the start of the run (like every time in results.json). */
 export interface RunWindow {
@@ -76,11 +76,12 @@ export function cutoverWindows(results: Results): RunWindow[] {
 }
 
 export function downtimeRunWindows(results: Results): RunWindow[] {
-  const of = (kind: 'write-downtime' | 'read-downtime', label: string, d: Results['downtime']['writes']): RunWindow[] =>
-    d.windows.map((w) => ({ kind, label, startMs: w.startMs, endMs: w.endMs, open: w.openAtEnd }));
+  const of = (kind: 'write-downtime' | 'read-downtime' | 'app-downtime', label: string, d: Results['downtime']['writes'] | undefined): RunWindow[] =>
+    (d?.windows ?? []).map((w) => ({ kind, label, startMs: w.startMs, endMs: w.endMs, open: w.openAtEnd }));
   return [
     ...of('write-downtime', 'writes down', results.downtime.writes),
     ...of('read-downtime', 'reads down', results.downtime.reads),
+    ...of('app-downtime', 'app down', results.downtime.app),
   ];
 }
 
@@ -118,6 +119,11 @@ const TIMELINE_KINDS = new Set<EventKind>([
   'verify-warning',
   'teardown-failed',
   'error',
+  'app-start',
+  'app-ready',
+  'app-exited',
+  'app-check',
+  'app-stop',
 ]);
 
 export interface TimelineRow {
@@ -194,6 +200,18 @@ function describeEvent(e: RunEvent): string {
       return `integrity checked (${s(e.source)} vs ${s(e.target)}): ${s(e.lostWrites)} lost writes, ${s(e.rowCountMismatches)} row count mismatches`;
     case 'error':
       return `error ${s(e.code)}: ${s(e.message)}`;
+    case 'app-start':
+      return `app started on port ${e.port}: ${e.command}`;
+    case 'app-ready':
+      return `app ready: its ready path answered after ${e.afterMs} ms (${e.attempts} attempt${e.attempts === 1 ? '' : 's'})`;
+    case 'app-exited':
+      return e.expected
+        ? `app stopped (${e.signal ? `by ${e.signal}` : `exit code ${e.code}`})`
+        : `app EXITED by itself (${e.signal ? `killed by ${e.signal}` : `exit code ${e.code}`}): its requests fail from now on`;
+    case 'app-check':
+      return `app check ${e.method} ${e.path} ${e.when}: ${e.ok ? `answered ${e.status} as expected` : `FAILED: ${e.error ?? `answered ${e.status}`}`}`;
+    case 'app-stop':
+      return `app process group stopped (${e.how}) in ${e.durationMs} ms`;
     default: {
       const rest = Object.entries(e).filter(([k]) => k !== 't' && k !== 'kind');
       return rest.map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : s(v)}`).join(' ');

@@ -4,6 +4,7 @@ import Table from 'cli-table3';
 import type { Results } from '../results/results.js';
 import { formatBytes, formatDuration } from '../util/units.js';
 import { formatMs, formatRunTime } from './format.js';
+import { appExplanation, downtimeViews, formatView } from './app-view.js';
 
 export function renderSummary(results: Results, folder?: string): string {
   const { load, downtime, lag, integrity, cutover } = results;
@@ -26,6 +27,24 @@ export function renderSummary(results: Results, folder?: string): string {
     ['server write gap', downtime.serverWriteGapMs === null ? 'not measured' : formatDuration(downtime.serverWriteGapMs)],
     ['max replay lag', lag.maxReplayBytes === null ? 'no replica sampled' : `${formatBytes(lag.maxReplayBytes)}${lag.maxReplayLagMs !== null ? `, ${formatMs(lag.maxReplayLagMs)}` : ''}`],
   );
+  if (results.app) {
+    const a = load.app;
+    if (a) {
+      const codes = Object.entries(a.statusCodes).sort((x, y) => Number(x[0]) - Number(y[0])).map(([c, n]) => `${c}: ${n}`).join(', ');
+      table.push([
+        'app requests',
+        `${a.intended} intended: ${a.ok} ok, ${a.failed} failed, ${a.timeouts} timed out, ${a.dropped} dropped; p99 ${ms(a.latencyMs.p99)}${codes ? `; status ${codes}` : ''}`,
+      ]);
+    }
+    table.push(['downtime: 3 views', downtimeViews(results).map((v) => `${v.name} ${formatView(v)}`).join('; ')]);
+    const scan = results.app.logScan;
+    if (scan) {
+      const kinds = Object.entries(scan.byPattern).map(([k, n]) => `${n} ${k}`).join(', ');
+      table.push(['app log', `${scan.matched} database connection error line(s) after the ${scan.from === 'cutover end' ? 'cutover' : 'load started'}${kinds ? ` (${kinds})` : ''}; ${scan.before} before`]);
+    }
+    const why = appExplanation(results);
+    if (why.length) table.push(['app view', why.join(' ')]);
+  }
   if (cutover) {
     const state = cutover.dryRun ? 'dry run' : cutover.ok ? 'done' : cutover.rolledBack ? 'FAILED, rolled back' : 'FAILED';
     table.push(['cutover', `${cutover.strategy} ${cutover.from} -> ${cutover.to}: ${state}`]);

@@ -51,6 +51,67 @@ export interface LoadSummary {
   perSecond: SecondBucket[];
 }
 
+/** The app stream's summary: a LoadSummary whose indeterminate requests are timeouts, with status codes. */
+export interface AppLoadSummary extends LoadSummary {
+  /** HTTP status -> answered requests, e.g. { "201": 480, "200": 495, "503": 12 } */
+  statusCodes: Record<string, number>;
+  /** requests unanswered within app.load.timeout (the stream's indeterminate outcome) */
+  timeouts: number;
+}
+
+/** Lines of app.log that look like database connection errors, counted after the cutover. */
+export interface AppLogScan {
+  file: string;
+  /** where counting starts: the end of the cutover, or the start of the load when there was none */
+  from: 'cutover end' | 'load start';
+  /** ms from the start of the run */
+  fromMs: number;
+  /** counting ends when pgdrill began stopping the app (teardown's own errors do not count) */
+  toMs: number;
+  /** lines of the log in all */
+  lines: number;
+  /** matching lines in [fromMs, toMs]: what appLogErrors reads */
+  matched: number;
+  /** matching lines before fromMs (during the cutover itself, say): shown, not judged */
+  before: number;
+  /** pattern name -> matching lines in [fromMs, toMs] (a line counts under its first pattern) */
+  byPattern: Record<string, number>;
+  /** the first few matching lines after fromMs, as logged */
+  examples: { t: number; line: string }[];
+}
+
+/** One app check as it ran: the request, what it answered, whether that was the expected status. */
+export interface AppCheckOutcome {
+  index: number;
+  method: string;
+  path: string;
+  expect: number;
+  /** the last status answered; null when nothing answered */
+  status: number | null;
+  ok: boolean;
+  attempts: number;
+  /** ms from the start of the checks to the expected answer (or to giving up) */
+  afterMs: number;
+  /** when the checks ran: after the cutover, or at the end of the load */
+  when: 'after the cutover' | 'at the end of the load';
+  error?: string;
+}
+
+/** The application in the loop: what ran, when it was ready, whether it died, its log scan and checks. */
+export interface AppResults {
+  /** the command as run ("node .../app/sample-service/server.js" for the sample service) */
+  command: string;
+  sample: boolean;
+  /** the loopback port it was given */
+  port: number | null;
+  /** ms from its start until ready.path answered 2xx; null when it never did */
+  readyAfterMs: number | null;
+  /** set when the app exited before pgdrill stopped it */
+  exited: { t: number; code: number | null; signal: string | null } | null;
+  logScan: AppLogScan | null;
+  checks: AppCheckOutcome[];
+}
+
 export interface DowntimeWindow {
   startMs: number;
   endMs: number;
@@ -198,8 +259,9 @@ export interface Results {
   nodes: { name: string; version: number; role: string; binaries: string }[];
   phases: Phase[];
   events: RunEvent[];
-  load: { writes: LoadSummary; reads: LoadSummary; probe: LoadSummary };
-  downtime: { writes: Downtime; reads: Downtime; serverWriteGapMs: number | null };
+  /** app: present when the scenario has an app: section */
+  load: { writes: LoadSummary; reads: LoadSummary; probe: LoadSummary; app?: AppLoadSummary };
+  downtime: { writes: Downtime; reads: Downtime; serverWriteGapMs: number | null; app?: Downtime };
   lag: { samples: LagSample[]; maxReplayBytes: number | null; maxReplayLagMs: number | null };
   integrity: Integrity | null;
   cutover: {
@@ -212,6 +274,8 @@ export interface Results {
     steps: CutoverStep[];
   } | null;
   thresholds: ThresholdResult[];
+  /** the application in the loop; absent when the scenario has no app: section */
+  app?: AppResults;
   /** set when the run ended on an error rather than finishing */
   error: { message: string; code: string } | null;
 }

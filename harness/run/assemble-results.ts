@@ -16,6 +16,8 @@ import { evaluateThresholds } from '../checks/thresholds.js';
 import { runChecks, type StreamAccounting } from '../checks/run-checks.js';
 import { verdictOf } from '../checks/check.js';
 import { errorMessage, type PgdrillError } from '../errors.js';
+import { appResults, summarizeAppLoad } from '../app/app-results.js';
+import type { AppFacts } from '../app/app-session.js';
 
 export interface AssembleInput {
   runId: string;
@@ -31,6 +33,8 @@ export interface AssembleInput {
   integrity: Results['integrity'];
   topology?: Topology;
   failure?: Error;
+  /** the application in the loop, when the scenario has one: what ran, and app.log as written */
+  app?: { facts: AppFacts; logText: string };
 }
 
 export function assembleResults(input: AssembleInput): Results {
@@ -40,6 +44,7 @@ export function assembleResults(input: AssembleInput): Results {
   const writes = byStream('write');
   const reads = byStream('read');
   const probes = byStream('probe');
+  const appOps = byStream('app');
   const window = { loadStartMs: loadWindow.startMs, loadEndMs: loadWindow.endMs };
   const { workload } = scenario;
   const downtimeOptions = { loadEndMs: loadWindow.endMs, stallMs: scenario.downtime.stall, mergeGapMs: scenario.downtime.mergeGap };
@@ -50,11 +55,13 @@ export function assembleResults(input: AssembleInput): Results {
     writes: summarizeLoad(writes, { ...window, timeoutMs: workload.writes.timeout }),
     reads: summarizeLoad(reads, { ...window, timeoutMs: workload.reads.timeout }),
     probe: summarizeLoad(probes, { ...window, timeoutMs: workload.probe.timeout }),
+    ...(scenario.app ? { app: summarizeAppLoad(appOps, { ...window, timeoutMs: scenario.app.load.timeout }) } : {}),
   };
   const downtime: Results['downtime'] = {
     writes: downtimeWindows(writes, downtimeOptions),
     reads: downtimeWindows(reads, downtimeOptions),
     serverWriteGapMs: input.loadWindow ? serverWriteGapMs(probes, window) : null,
+    ...(scenario.app ? { app: downtimeWindows(appOps, downtimeOptions) } : {}),
   };
   const lag: Results['lag'] = {
     samples: recorder.lag,
@@ -75,7 +82,8 @@ export function assembleResults(input: AssembleInput): Results {
       : null;
   const error = failure ? { message: errorMessage(failure), code: (failure as PgdrillError).code ?? 'PGDRILL_RUN_FAILED' } : null;
 
-  const thresholds = evaluateThresholds(scenario.thresholds, { load, downtime, lag, integrity });
+  const app = input.app ? appResults(input.app.facts, input.app.logText, recorder.events, input.loadWindow?.startMs ?? null, recorder.now()) : undefined;
+  const thresholds = evaluateThresholds(scenario.thresholds, { load, downtime, lag, integrity, app });
   // the scheduler's own count of what it intended, not the number of records: they must agree
   const scheduled = eventsOf(recorder.events, 'workload-end')[0];
   const checks = runChecks({
@@ -86,6 +94,9 @@ export function assembleResults(input: AssembleInput): Results {
       accountingOf('write', writes, workload.writes.rate, scheduled?.writes.intended ?? writes.length),
       accountingOf('read', reads, workload.reads.rate, scheduled?.reads.intended ?? reads.length),
       accountingOf('probe', probes, workload.probe.interval > 0 ? 1000 / workload.probe.interval : 0, scheduled?.probe.intended ?? probes.length),
+      ...(scenario.app
+        ? [accountingOf('app', appOps, scenario.app.load.rate, eventsOf(recorder.events, 'app-load-end')[0]?.app.intended ?? appOps.length)]
+        : []),
     ],
     loadMs: input.loadWindow ? loadWindow.endMs - loadWindow.startMs : null,
     downtime,
@@ -93,6 +104,7 @@ export function assembleResults(input: AssembleInput): Results {
     cutover: cutoverResult,
     integrity,
     thresholds,
+    app,
   });
 
   return {
@@ -118,6 +130,7 @@ export function assembleResults(input: AssembleInput): Results {
     integrity,
     cutover: cutoverResult,
     thresholds,
+    ...(app ? { app } : {}),
     error,
   };
 }

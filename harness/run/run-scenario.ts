@@ -24,7 +24,8 @@ import { watchAndFailover } from '../strategies/failover.js';
 import { strategyFor, supportedStrategies } from '../strategies/index.js';
 import type { CutoverOutcome } from '../strategies/strategy.js';
 import { verifyIntegrity } from './verify.js';
-import { runTimelineStep, stepBaseDir, type StepContext } from '../steps/index.js';
+import { postgresUrl, runTimelineStep, stepBaseDir, type StepContext } from '../steps/index.js';
+import { AppSession } from '../app/app-session.js';
 import { assembleResults } from './assemble-results.js';
 import type { Results } from '../results/results.js';
 import { writeReports } from '../report/write-reports.js';
@@ -102,6 +103,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   let endpoint: TcpProxy | undefined;
   let monitor: LagMonitor | undefined;
   let workload: WorkloadHandle | undefined;
+  let app: AppSession | undefined;
   let cutover: CutoverOutcome | undefined;
   let integrity: Results['integrity'] = null;
   let failure: PgdrillError | Error | undefined;
@@ -137,8 +139,15 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     endpoint = new TcpProxy(topo.primary.address);
     const endpointAddress = await endpoint.listen();
     recorder.event('endpoint-ready', { address: `${endpointAddress.host}:${endpointAddress.port}`, target: topo.primary.name });
+    // the one URL clients outside the load use (command steps' PGDRILL_ENDPOINT_URL, the app's
+    // DATABASE_URL): the endpoint with the run's superuser
+    const endpointUrl = postgresUrl({ address: endpointAddress, user: credentials.superuser, password: credentials.superuserPassword, database: DATABASE });
     monitor = new LagMonitor(topo, recorder, resolved.monitor.interval);
     monitor.start();
+    if (resolved.app) {
+      app = new AppSession({ config: resolved.app, databaseUrl: endpointUrl, baseDir: stepBaseDir(resolved), folder, recorder, signal });
+      await app.start();
+    }
 
     await recorder.phase('load', async () => {
       state.phase = 'load';
@@ -155,7 +164,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       // timeline times count from the load's first intended operation, as ops do (the
       // connections are warmed up before it)
       const started = new Promise<number>((resolve) => workload!.once('start', ({ startMs }) => resolve(startMs)));
-      const endpointUrl = `postgres://${encodeURIComponent(credentials.superuser)}:${encodeURIComponent(credentials.superuserPassword)}@${endpointAddress.host}:${endpointAddress.port}/${DATABASE}`;
+      // the app's requests are intended on the same clock as the database load's operations
+      workload.once('start', ({ startMs }) => app?.startLoad(startMs, resolved.duration, () => workload!.nextOperationId()));
       const timeline = Promise.race([started, workload.done.then(() => undefined, () => undefined)]).then((startMs) =>
         startMs === undefined ? undefined : runTimeline(resolved, topo, endpoint!, recorder, state, signal, startMs, endpointUrl),
       ).then((o) => {
@@ -164,6 +174,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       try {
         const summary = await workload.done;
         loadWindow = { startMs: summary.startMs, endMs: Math.min(summary.endMs, summary.startMs + resolved.duration) };
+        await app?.loadDone();
         await timeline;
       } finally {
         clearInterval(tickTimer);
@@ -174,6 +185,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     // faults whose `for` outlived the load are healed before anything is verified
     await healAll(state.faults);
     await monitor.stop();
+    // the app's checks when no cutover ran them; then it is stopped before anything is verified
+    await app?.finish();
 
     await options.beforeVerify?.({ topology: topo });
     await recorder.phase('verify', async () => {
@@ -188,6 +201,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       state.phase = 'teardown';
       const problems = await teardown([
         ['stop load', async () => workload?.stop()],
+        ['stop app', async () => app?.stop()],
         ['heal faults', async () => healAll(state.faults)],
         // replication link proxies and disk-full volumes belong to the topology, made at setup
         ['close replication links and disk volumes', async () => topology?.release()],
@@ -211,6 +225,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     integrity,
     topology,
     failure,
+    app: app ? { facts: app.facts(), logText: await app.logText() } : undefined,
   });
   await writeFile(path.join(folder, 'results.json'), JSON.stringify(results, null, 2) + '\n');
   await recorder.close();

@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import { InvalidInputError, errorMessage, type Problem } from '../errors.js';
 import { applyOverrides } from './overrides.js';
 import { clashingUrlVariables } from '../steps/node-urls.js';
+import { SAMPLE_SERVICE_REQUESTS } from '../app/sample-service.js';
 import {
   LINK_KEYWORDS,
   SECTION_NAMES,
@@ -39,6 +40,7 @@ import {
   type StrategyConfig,
   type ThresholdName,
   type TimelineEntry,
+  type AppConfig,
 } from './scenario.js';
 
 
@@ -483,12 +485,53 @@ function checkThresholds(ctx: Context): void {
     p99WriteLatency: workload.writes.rate === 0 ? 'writes are off (workload.writes.rate is 0)' : undefined,
     readDowntime: workload.reads.rate === 0 ? 'reads are off (workload.reads.rate is 0)' : undefined,
     serverWriteGap: workload.probe.interval === 0 ? 'the probe is off (workload.probe.interval is 0)' : undefined,
+    ...appThresholdsOff(ctx),
   };
   for (const [name, reason] of Object.entries(off)) {
     if (reason && thresholds[name as ThresholdName] !== undefined) {
       ctx.problems.push({ path: `thresholds.${name}`, message: `cannot be measured: ${reason}; turn it on or remove this threshold` });
     }
   }
+}
+
+/** The app thresholds need an app, and all but the log scan need its load. */
+function appThresholdsOff(ctx: Context): Partial<Record<ThresholdName, string>> {
+  const noApp = ctx.raw.app === undefined ? 'there is no app: section' : undefined;
+  const noLoad = noApp ?? (ctx.parsed.app?.load.rate === 0 ? 'the app load is off (app.load.rate is 0)' : undefined);
+  const out: Partial<Record<ThresholdName, string>> = {};
+  for (const name of ['appDowntime', 'appErrorRate', 'p99AppLatency'] as const) if (noLoad) out[name] = noLoad;
+  if (noApp) out.appLogErrors = noApp;
+  return out;
+}
+
+/**
+ * app: a command must say what to send it (pgdrill cannot guess a user's API); the sample
+ * service's default requests need a user and two products in the seed.
+ */
+function checkApp(ctx: Context): void {
+  const app = ctx.parsed.app;
+  if (!app) return;
+  if (app.command !== undefined && app.load.requests === undefined && app.load.rate > 0) {
+    ctx.problems.push({
+      path: 'app.load.requests',
+      message:
+        'required with app.command: list what the load sends to your app, e.g. - { method: GET, path: /health } ' +
+        '(or set app.load.rate: 0 for no app load; without a command the bundled sample service and its requests are used)',
+    });
+  }
+  const seed = ctx.parsed.seed;
+  if (app.command === undefined && app.load.requests === undefined && app.load.rate > 0 && seed && (seed.users < 1 || seed.products < 2)) {
+    ctx.problems.push({
+      path: 'app.load',
+      message: `the sample service's default requests order product 2 for user 1, but the seed has ${seed.users} users and ${seed.products} products; seed at least 1 user and 2 products, or list app.load.requests`,
+    });
+  }
+}
+
+/** The sample service's requests fill in an absent list, so results.json records what was sent. */
+function resolveApp(app: NonNullable<Parsed['app']>): AppConfig {
+  const requests = app.load.requests ?? (app.command === undefined ? SAMPLE_SERVICE_REQUESTS.map((r) => ({ ...r })) : []);
+  return { ...app, load: { ...app.load, requests } };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -510,7 +553,7 @@ function withStrategyDefaults(strategy: StrategyConfig): StrategyConfig {
   return { ...strategy, detection: strategy.detection ?? { ...DEFAULT_DETECTION } };
 }
 
-function resolve(p: Required<Omit<Parsed, 'strategy'>> & Pick<Parsed, 'strategy'>): Scenario {
+function resolve(p: Required<Omit<Parsed, 'strategy' | 'app'>> & Pick<Parsed, 'strategy' | 'app'>): Scenario {
   const timeline: TimelineEntry[] = p.timeline.map((e) => {
     const entry: TimelineEntry = { at: e.at };
     if (e.fault) entry.fault = withFaultDefaults(e.fault);
@@ -534,6 +577,7 @@ function resolve(p: Required<Omit<Parsed, 'strategy'>> & Pick<Parsed, 'strategy'
     thresholds,
     monitor: p.monitor,
     downtime: p.downtime,
+    ...(p.app ? { app: resolveApp(p.app) } : {}),
   };
   return scenario;
 }
@@ -568,6 +612,7 @@ export function validateScenario(raw: unknown): { scenario?: Scenario; problems:
   checkFailover(ctx);
   checkSeed(ctx);
   checkThresholds(ctx);
+  checkApp(ctx);
   problems.push(...ctx.problems);
 
   if (problems.length > 0) return { problems: inFileOrder(dedupe(problems)) };

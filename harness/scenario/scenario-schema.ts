@@ -622,6 +622,95 @@ export const monitorSchema = z.strictObject({
 });
 
 // ---------------------------------------------------------------------------------------------
+// The application in the loop (app:). Which fields the sample service fills in when command is
+// absent, and that a command needs its own requests, are cross-field rules in load-scenario.ts.
+
+export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'] as const;
+/** Set by pgdrill in the app's environment; app.env may not override them. */
+export const APP_RESERVED_ENV = ['DATABASE_URL', 'PORT'] as const;
+
+const httpPath = z
+  .string({ error: (iss) => (iss.input === undefined ? 'required: a path such as "/health"' : `expected a path such as "/health", got ${show(iss.input)}`) })
+  .refine((p) => p.startsWith('/') && !/\s/.test(p), { error: (iss) => `${show(iss.input)} is not a request path: start it with "/" and leave out spaces (the host is the app's, 127.0.0.1:PORT)` });
+
+const httpMethod = z
+  .string({ error: (iss) => `expected an HTTP method (${HTTP_METHODS.join(', ')}), got ${show(iss.input)}` })
+  .transform((m) => m.toUpperCase())
+  .pipe(enumField(HTTP_METHODS, 'HTTP method'));
+
+const httpBody = z
+  .union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())], {
+    error: (iss) => `expected the request body as text or a mapping (sent as JSON), got ${show(iss.input)}`,
+  })
+  .transform((b) => (typeof b === 'string' ? b : JSON.stringify(b)));
+
+const httpHeaders = z.record(
+  z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, { error: (iss) => `${show(iss.input)} is not an HTTP header name` }),
+  z.union([z.string(), z.number()], { error: (iss) => `expected a header value (text), got ${show(iss.input)}` }).transform(String),
+);
+
+const appRequestShape = {
+  method: httpMethod.default('GET'),
+  path: httpPath,
+  body: httpBody.optional(),
+  headers: httpHeaders.optional(),
+};
+
+export const appLedgerSchema = z.strictObject({
+  table: nonEmptyText('the table the request writes', '"orders"'),
+  key: nonEmptyText('the field of the JSON response holding the row\'s key', '"id"'),
+  op: enumField(['insert', 'update', 'delete'], 'ledger operation').default('insert'),
+});
+
+export const appLoadRequestSchema = z.strictObject({
+  ...appRequestShape,
+  weight: weightField().default(1),
+  ledger: appLedgerSchema.optional(),
+});
+
+export const appCheckSchema = z.strictObject({
+  ...appRequestShape,
+  expect: intField(100, 599, 'the HTTP status the request must answer').default(200),
+  within: durationField({ min: 1 }).default(5000),
+});
+
+const appEnvName = z
+  .string()
+  .regex(ENV_NAME_RE, { error: (iss) => `${show(iss.input)} is not an environment variable name (letters, digits and "_", not starting with a digit)` })
+  .refine((n) => !(APP_RESERVED_ENV as readonly string[]).includes(n), {
+    error: (iss) => `${show(iss.input)} is set by pgdrill (DATABASE_URL is the endpoint with the run's credentials, PORT the port the app must listen on); remove it`,
+  });
+
+export const appLoadSchema = z.strictObject({
+  rate: rateField('intended requests').default(50),
+  connections: connectionsField().default(10),
+  timeout: durationField({ min: 1 }).default(5000),
+  // absent: the sample service's requests (a command must list its own; load-scenario.ts says so)
+  requests: z
+    .array(appLoadRequestSchema, { error: (iss) => `expected a list of { method, path, body } requests, got ${show(iss.input)}` })
+    .min(1, { error: 'must list at least one request, e.g. - { method: GET, path: /health }' })
+    .optional(),
+});
+
+export const appSchema = z.strictObject({
+  command: nonEmptyText('the command that starts the app (through /bin/sh -c, in the scenario file\'s folder)', '"node server.js"').optional(),
+  env: z.record(appEnvName, envValue).default({}),
+  ready: z
+    .preprocess(
+      nullAsEmpty,
+      z.strictObject({
+        path: httpPath.default('/health'),
+        timeout: durationField({ min: 1 }).default(30_000),
+      }),
+    )
+    .prefault({}),
+  load: z.preprocess(nullAsEmpty, appLoadSchema).prefault({}),
+  checks: z
+    .array(appCheckSchema, { error: (iss) => `expected a list of { method, path, expect } checks, got ${show(iss.input)}` })
+    .default([]),
+});
+
+// ---------------------------------------------------------------------------------------------
 // The whole file
 
 /**
@@ -643,6 +732,7 @@ export const sectionSchemas = {
   thresholds: z.preprocess(nullAsEmpty, thresholdsSchema),
   monitor: z.preprocess(nullAsEmpty, monitorSchema).prefault({}),
   downtime: z.preprocess(nullAsEmpty, downtimeSchema).prefault({}),
+  app: z.preprocess(nullAsEmpty, appSchema).optional(),
 };
 
 export type SectionName = keyof typeof sectionSchemas;

@@ -205,6 +205,68 @@ export interface MonitorConfig {
   interval: number;
 }
 
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD';
+
+/** One HTTP request to the application: a request of the load, or a check. */
+export interface AppRequestConfig {
+  method: HttpMethod;
+  /** starts with "/", sent to 127.0.0.1:PORT */
+  path: string;
+  /** the request body as sent (a mapping in the file is sent as JSON) */
+  body?: string;
+  headers?: Record<string, string>;
+}
+
+/** What a request of the load writes, so its acknowledged writes join the exact ledger (stream 'app'). */
+export interface AppLedgerConfig {
+  table: string;
+  /** the field of the JSON response that holds the row's key, e.g. "id" */
+  key: string;
+  op: 'insert' | 'update' | 'delete';
+}
+
+export interface AppLoadRequest extends AppRequestConfig {
+  /** relative share of the load (weighted round robin) */
+  weight: number;
+  ledger?: AppLedgerConfig;
+}
+
+export interface AppLoadConfig {
+  /** intended requests per second; 0 turns the app load off */
+  rate: number;
+  /** at most this many requests in flight (keep-alive connections) */
+  connections: number;
+  /** ms: a request unanswered after this is a timeout */
+  timeout: number;
+  requests: AppLoadRequest[];
+}
+
+export interface AppCheckConfig extends AppRequestConfig {
+  /** the HTTP status the request must answer */
+  expect: number;
+  /** ms after the cutover (or the end of the load) within which it must answer `expect` */
+  within: number;
+}
+
+/**
+ * The application in the loop: started as a child process of the run with DATABASE_URL (the
+ * endpoint) and PORT, driven with HTTP load, checked after the cutover, its log scanned.
+ */
+export interface AppConfig {
+  /** run through /bin/sh -c in the scenario file's folder; absent = the bundled sample service */
+  command?: string;
+  /** added to the app's environment (DATABASE_URL and PORT are pgdrill's) */
+  env: Record<string, string>;
+  ready: {
+    /** GET this until it answers 2xx */
+    path: string;
+    /** ms */
+    timeout: number;
+  };
+  load: AppLoadConfig;
+  checks: AppCheckConfig[];
+}
+
 export interface Scenario {
   name: string;
   description: string;
@@ -220,6 +282,8 @@ export interface Scenario {
   thresholds: Partial<Record<ThresholdName, ThresholdLimit>>;
   monitor: MonitorConfig;
   downtime: DowntimeConfig;
+  /** the application in the loop; absent = none */
+  app?: AppConfig;
   /**
    * The folder the scenario file is in: relative paths in it (a command step's run) resolve
    * against it. Set by loadScenarioFile; absent for text parsed without a file, which

@@ -5,16 +5,15 @@
 // about PostgreSQL, and this module is the one place a step spawns anything.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { CommandStepConfig } from '../scenario/scenario.js';
 import { errorMessage } from '../errors.js';
 import { OutputTail } from './output-tail.js';
 import { StepLimit, within } from './step-limit.js';
 import type { StepOutcome } from './step-outcome.js';
+import { KILL_GRACE_MS, stopGroup } from '../util/process-group.js';
 
-/** How long a process group gets between SIGTERM and SIGKILL. */
-export const KILL_GRACE_MS = 2000;
+export { KILL_GRACE_MS } from '../util/process-group.js';
 
 export interface CommandRunContext {
   /** the working directory: the scenario file's folder */
@@ -92,69 +91,9 @@ export async function runCommandStep(config: CommandStepConfig, context: Command
   }
 }
 
-function exitHint(code: number | null, cwd: string): string {
+/** Why a shell exits 127 or 126, in words; empty for other codes. */
+export function exitHint(code: number | null, cwd: string): string {
   if (code === 127) return ` (the shell found no such command; relative paths resolve against ${cwd})`;
   if (code === 126) return ' (the shell could not execute it: is the file executable?)';
   return '';
-}
-
-/**
- * Whether a live process of the group is left. Zombies do not count: a killed background
- * child is reparented to init, which may reap it only later (or, in some containers, never),
- * and waiting on it would turn every stop into a SIGKILL after the full grace period.
- */
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-  } catch {
-    return false;
-  }
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return true; // no /proc: the signal test above is all there is
-  }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue; // gone meanwhile
-    }
-    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses, so split after the last ')'
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') return true;
-  }
-  return false;
-}
-
-function signalGroup(pgid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, signal);
-  } catch {
-    // ESRCH: the group is already gone
-  }
-}
-
-/**
- * SIGTERM to the whole group, SIGKILL to what is left after KILL_GRACE_MS. Returns whether
- * SIGKILL was needed. Waits for the shell's own exit too, so its status is known.
- */
-async function stopGroup(pgid: number, exited: Promise<unknown>): Promise<boolean> {
-  if (!groupAlive(pgid)) return false;
-  signalGroup(pgid, 'SIGTERM');
-  const deadline = Date.now() + KILL_GRACE_MS;
-  while (Date.now() < deadline) {
-    if (!groupAlive(pgid)) break;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  let escalated = false;
-  if (groupAlive(pgid)) {
-    escalated = true;
-    signalGroup(pgid, 'SIGKILL');
-  }
-  await within(exited, KILL_GRACE_MS);
-  return escalated;
 }

@@ -53,6 +53,9 @@ export interface OpResult {
   error?: OpError;
   ledger?: LedgerEntry;
   serverTimeMs?: number;
+  /** HTTP executors: the status answered and which request was sent (OpRecord.status, .request) */
+  status?: number;
+  request?: string;
 }
 
 export type OpExecutor = (op: ScheduledOp) => Promise<OpResult>;
@@ -155,6 +158,8 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopSum
       ...(r.error ? { error: r.error } : {}),
       ...(r.ledger ? { ledger: r.ledger } : {}),
       ...(r.serverTimeMs !== undefined ? { serverTimeMs: r.serverTimeMs } : {}),
+      ...(r.status !== undefined ? { status: r.status } : {}),
+      ...(r.request !== undefined ? { request: r.request } : {}),
     };
     summary[r.outcome]++;
     record(rec);

@@ -101,6 +101,11 @@ export class Workload extends EventEmitter<WorkloadEvents> {
     return this.targetAddress;
   }
 
+  /** A run-wide operation id, for another stream (the app's) recorded next to these. */
+  nextOperationId(): number {
+    return ++this.nextOpId;
+  }
+
   /** Stops scheduling now; in-flight ops are awaited (up to their timeout) and recorded. */
   stop(): Promise<WorkloadSummary> {
     this.controller.abort();
