@@ -519,6 +519,9 @@ function checkApp(ctx: Context): void {
         '(or set app.load.rate: 0 for no app load; without a command the bundled sample service and its requests are used)',
     });
   }
+  if (app.load.requests && app.load.rate > 0 && app.load.requests.every((r) => r.weight === 0)) {
+    ctx.problems.push({ path: 'app.load.requests', message: 'every weight is 0, so nothing would be sent; give at least one request a weight above 0' });
+  }
   const seed = ctx.parsed.seed;
   if (app.command === undefined && app.load.requests === undefined && app.load.rate > 0 && seed && (seed.users < 1 || seed.products < 2)) {
     ctx.problems.push({

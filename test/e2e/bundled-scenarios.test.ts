@@ -12,6 +12,7 @@ import { loadComparisonFile } from '../../harness/scenario/comparison.js';
 import { runComparison } from '../../harness/run/run-comparison.js';
 import type { Results } from '../../harness/results/results.js';
 import { leftovers, removeRunFolders, runInTemp } from './support/runs.js';
+import { appExplanation } from '../../harness/report/app-view.js';
 
 type Expectation = { exitCode: number; check?: (results: Results) => void };
 
@@ -37,6 +38,35 @@ const EXPECTED: Record<string, Expectation> = {
       expect(r.thresholds.find((t) => t.name === 'lostWrites')?.pass).toBe(false);
     },
   },
+  'app-streaming-cutover': {
+    exitCode: 0,
+    check: (r) => {
+      passesClean.check!(r);
+      // the app's view, measured next to the database clients' and the server's
+      expect(r.downtime.app?.openAtEnd).toBe(false);
+      expect(r.downtime.app?.longestMs).toBeGreaterThan(0);
+      expect(r.downtime.serverWriteGapMs).toBeGreaterThan(0);
+      expect(r.load.app!.statusCodes['201']).toBeGreaterThan(0);
+      // every app check passed after the cutover, and the log was scanned from its end
+      expect(r.app!.checks.map((c) => [c.ok, c.when])).toEqual(r.scenario.app!.checks.map(() => [true, 'after the cutover']));
+      expect(r.checks.filter((c) => c.name.startsWith('app ')).every((c) => c.valid === true)).toBe(true);
+      expect(r.app!.logScan).toMatchObject({ from: 'cutover end', matched: expect.any(Number) });
+    },
+  },
+  'app-clinging-pool': {
+    exitCode: 1,
+    check: (r) => {
+      // the database's side of the cutover is fine
+      expect(r.cutover?.ok).toBe(true);
+      expect(r.integrity?.lostWrites).toBe(0);
+      expect(r.thresholds.filter((t) => t.pass).map((t) => t.name).sort()).toEqual(['lostWrites', 'writeDowntime']);
+      // its users were down much longer, and its log says why
+      expect(r.downtime.app!.longestMs).toBeGreaterThan(r.downtime.writes.longestMs);
+      expect(r.app!.logScan!.matched).toBeGreaterThan(0);
+      expect(r.thresholds.filter((t) => !t.pass).map((t) => t.name).sort()).toEqual(['appDowntime', 'appLogErrors']);
+      expect(appExplanation(r).join(' ')).toMatch(/longer than the database's clients .* database connection errors? after the cutover/);
+    },
+  },
 };
 const COMPARISONS = ['compare-strategies'];
 
@@ -59,7 +89,8 @@ describe('bundled scenarios, as shipped', () => {
       const file = bundled.find((s) => s.name === name)!.file;
       const run = await runInTemp(await loadScenarioFile(file));
       expect(run.results.error, JSON.stringify(run.results.error)).toBeNull();
-      expect(run.exitCode).toBe(EXPECTED[name].exitCode);
+      const notValid = run.results.checks.filter((c) => c.valid !== true).map((c) => `${c.name}: ${c.detail}`);
+      expect(run.exitCode, `checks not valid:\n${notValid.join('\n')}`).toBe(EXPECTED[name].exitCode);
       EXPECTED[name].check?.(run.results);
       expect(leftovers(run.results.runId)).toEqual([]);
     });
