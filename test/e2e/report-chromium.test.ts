@@ -16,7 +16,7 @@ import { compareRow, renderCompareHtml } from '../../harness/report/compare.js';
 import { loadScenarioFile } from '../../harness/scenario/load-scenario.js';
 import { resolveScenarioPath } from '../../harness/scenario/bundled.js';
 import type { Results } from '../../harness/results/results.js';
-import { failingRun, realRun } from '../fixtures/report-results.js';
+import { appRun, failingRun, realRun } from '../fixtures/report-results.js';
 
 const run = promisify(execFile);
 const CANDIDATES = ['chromium', 'chromium-browser', 'google-chrome'];
@@ -154,6 +154,13 @@ describe('report.html in headless Chromium, offline', () => {
     // escaped text stays text: the injected script never became an element
     expect(dom).not.toContain('<script>window.__pwned');
     expect(await shareOfColor(await screenshot(file), '#cf222e')).toBeGreaterThan(0.0008);
+  });
+
+  it('draws the app charts beside the others for a real run with an app (app-clinging-pool)', async () => {
+    const dom = await dumpDom(await reportFor(appRun()));
+    expectEveryChartDrawn(dom, ['writes', 'latency', 'app', 'app-latency', 'lag-bytes', 'lag-time']);
+    expect(dom).toContain('<table id="downtime-views">');
+    expect(dom).not.toContain('<p class="chart-error"');
   });
 
   it('draws the downtime bar chart of a comparison page', async () => {
