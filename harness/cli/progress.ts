@@ -26,6 +26,7 @@ export class ProgressPrinter {
     const line =
       `[${tick.phase} ${formatDuration(tick.elapsedMs)}] writes ok ${w.ok} failed ${w.failed + w.indeterminate} dropped ${w.dropped}` +
       ` | p99 ${tick.p99Ms === null ? '-' : formatDuration(tick.p99Ms)}` +
+      (tick.app ? ` | app ok ${tick.app.ok} failed ${tick.app.failed + tick.app.indeterminate} dropped ${tick.app.dropped}` : '') +
       (lag ? ` | lag ${lag}` : '');
     if (this.tty) {
       this.stream.write(`\r\x1b[2K${line}`);

@@ -60,6 +60,8 @@ export interface RunTick {
   elapsedMs: number;
   phase: string;
   writes: { ok: number; failed: number; indeterminate: number; dropped: number };
+  /** the app's requests so far, when the scenario has an app load */
+  app?: { ok: number; failed: number; indeterminate: number; dropped: number };
   p99Ms: number | null;
   lag: { node: string; replayBytes: number | null }[];
 }
@@ -395,6 +397,7 @@ async function teardown(steps: [string, () => Promise<unknown>][]): Promise<{ st
 /** Live figures once a second: cumulative write outcomes, the last second's p99, lag per replica. */
 function startTicks(options: RunOptions, recorder: Recorder, state: RunState, monitor: LagMonitor) {
   const counts = { ok: 0, failed: 0, indeterminate: 0, dropped: 0 };
+  const app = { ok: 0, failed: 0, indeterminate: 0, dropped: 0 };
   let seen = 0;
   return setInterval(() => {
     if (!options.onTick) return;
@@ -402,6 +405,7 @@ function startTicks(options: RunOptions, recorder: Recorder, state: RunState, mo
     const latencies: number[] = [];
     for (; seen < ops.length; seen++) {
       const op = ops[seen];
+      if (op.stream === 'app') app[op.outcome]++;
       if (op.stream !== 'write') continue;
       counts[op.outcome]++;
       if (op.outcome === 'ok') latencies.push(op.endMs - op.intendedMs);
@@ -411,6 +415,7 @@ function startTicks(options: RunOptions, recorder: Recorder, state: RunState, mo
       elapsedMs: recorder.now(),
       phase: state.phase,
       writes: { ...counts },
+      ...(app.ok + app.failed + app.indeterminate + app.dropped > 0 ? { app: { ...app } } : {}),
       p99Ms: latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))] : null,
       lag: [...monitor.latest.values()].map((s) => ({ node: s.node, replayBytes: s.replayBytes })),
     });

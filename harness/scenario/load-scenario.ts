@@ -509,7 +509,13 @@ function appThresholdsOff(ctx: Context): Partial<Record<ThresholdName, string>> 
  * service's default requests need a user and two products in the seed.
  */
 function checkApp(ctx: Context): void {
-  const app = ctx.parsed.app;
+  // judged on what was written when another field of app: is invalid, so every problem shows at once
+  const raw = isMapping(ctx.raw.app) ? ctx.raw.app : undefined;
+  const rawLoad = isMapping(raw?.load) ? raw.load : undefined;
+  const app = ctx.parsed.app ?? (raw && {
+    command: typeof raw.command === 'string' ? raw.command : undefined,
+    load: { requests: Array.isArray(rawLoad?.requests) ? (rawLoad.requests as { weight: number }[]) : undefined, rate: typeof rawLoad?.rate === 'number' ? rawLoad.rate : 50 },
+  });
   if (!app) return;
   if (app.command !== undefined && app.load.requests === undefined && app.load.rate > 0) {
     ctx.problems.push({
@@ -519,7 +525,7 @@ function checkApp(ctx: Context): void {
         '(or set app.load.rate: 0 for no app load; without a command the bundled sample service and its requests are used)',
     });
   }
-  if (app.load.requests && app.load.rate > 0 && app.load.requests.every((r) => r.weight === 0)) {
+  if (ctx.parsed.app && app.load.requests && app.load.rate > 0 && app.load.requests.every((r) => r.weight === 0)) {
     ctx.problems.push({ path: 'app.load.requests', message: 'every weight is 0, so nothing would be sent; give at least one request a weight above 0' });
   }
   const seed = ctx.parsed.seed;

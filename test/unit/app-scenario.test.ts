@@ -66,6 +66,13 @@ describe('app: in a scenario', () => {
     expect(problems(`${BASE}app:\n  load: { requests: [{ path: /a, weight: 0 }] }\n`)).toEqual(['app.load.requests: every weight is 0, so nothing would be sent; give at least one request a weight above 0']);
   });
 
+  it('reports every problem of app: at once, the missing requests beside a bad field', () => {
+    expect(problems(`${BASE}app:\n  command: ./server\n  env: { PORT: "1" }\n`)).toEqual([
+      expect.stringMatching(/^app\.env\.PORT: "PORT" is set by pgdrill/),
+      expect.stringMatching(/^app\.load\.requests: required with app\.command/),
+    ]);
+  });
+
   it('refuses DATABASE_URL and PORT in app.env: pgdrill sets them', () => {
     const found = problems(`${BASE}app:\n  env: { DATABASE_URL: "postgres://elsewhere", PORT: "80" }\n`);
     expect(found).toEqual([
