@@ -8,6 +8,9 @@ import { OutputTail } from '../steps/output-tail.js';
 
 export type LogStream = 'out' | 'err';
 
+/** A line longer than this is written in pieces. */
+const MAX_LINE = 64 * 1024;
+
 /** "   12.345 err| text": seconds of run time (results.json's clock), the stream, the line. */
 export function formatLogLine(t: number, stream: LogStream, text: string): string {
   return `${(t / 1000).toFixed(3).padStart(9)} ${stream}| ${text}\n`;
@@ -34,6 +37,11 @@ export class AppLog {
     this.rawTail.push(chunk);
     const parts = text.split('\n');
     this.partial[stream] = parts.pop() ?? '';
+    // output that never ends its line must not grow without bound: cut it into lines
+    if (this.partial[stream].length > MAX_LINE) {
+      parts.push(this.partial[stream]);
+      this.partial[stream] = '';
+    }
     const t = this.now();
     for (const line of parts) this.line(t, stream, line.replace(/\r$/, ''));
   }
