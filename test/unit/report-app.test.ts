@@ -20,20 +20,20 @@ describe('a run with an app, in report.html', () => {
 
   it('puts the server write gap, the client view and the app view of the cutover side by side', () => {
     const table = /<table id="downtime-views">([\s\S]*?)<\/table>/.exec(html)?.[1] ?? '';
-    expect(text(table)).toMatch(/server write gap client view \(writes\) app view 470ms 430ms 2\.57s/);
+    expect(text(table)).toMatch(/server write gap client view \(writes\) app view 463ms 370ms 6\.77s/);
   });
 
   it('says why the app was down longer: the connection errors in its log after the cutover', () => {
-    expect(page).toMatch(/The app's users were down 2\.14s longer than the database's clients \(2\.57s against 430ms\)\. Its log has 137 database connection errors after the cutover \(most: not queryable/);
+    expect(page).toMatch(/The app's users were down 6\.4s longer than the database's clients \(6\.77s against 370ms\)\. Its log has 601 database connection errors after the cutover \(most: not queryable/);
   });
 
   it('shows the app: its command, status codes, the failed check and the log scan', () => {
     expect(html).toContain('id="app"');
     expect(page).toContain('node ../app/clinging-pool/server.js');
-    expect(page).toContain('200: 628, 201: 622, 503: 250');
+    expect(page).toContain('200: 666, 201: 661, 503: 673');
     expect(page).toMatch(/GET \/health 200 503 after the cutover 5 FAIL/);
-    expect(page).toMatch(/137 lines that look like database connection errors from the end of the cutover/);
-    expect(page).toContain('App downtime 2.57s');
+    expect(page).toMatch(/601 lines that look like database connection errors from the end of the cutover/);
+    expect(page).toContain('App downtime 6.77s');
   });
 
   it('draws the app charts with the app downtime strip on every chart', () => {
@@ -61,10 +61,10 @@ describe('a run with an app, elsewhere', () => {
 
   it('prints the app requests, the three views, the log scan and the reason in the terminal', () => {
     const out = renderSummary(appRun()).replace(/[│┌┐└┘├┤┬┴┼─]/g, ' ').replace(/\s+/g, ' ');
-    expect(out).toContain('app requests 1500 intended: 1250 ok, 250 failed, 0 timed out, 0 dropped');
-    expect(out).toContain('downtime: 3 views server write gap 470ms; client view (writes) 430ms; app view 2.57s');
-    expect(out).toContain('app log 137 database connection error line(s) after the cutover (137 not queryable)');
-    expect(out).toMatch(/app view The app's users were down 2\.14s longer/);
+    expect(out).toContain('app requests 2000 intended: 1327 ok, 673 failed, 0 timed out, 0 dropped');
+    expect(out).toContain('downtime: 3 views server write gap 463ms; client view (writes) 370ms; app view 6.77s');
+    expect(out).toContain('app log 601 database connection error line(s) after the cutover (601 not queryable)');
+    expect(out).toMatch(/app view The app's users were down 6\.4s longer/);
   });
 
   it('lists the app checks in junit.xml, the failed one with its evidence', () => {
