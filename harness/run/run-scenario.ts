@@ -18,7 +18,7 @@ import { seedDatabase } from '../seed/schema.js';
 import { TcpProxy } from '../endpoint/tcp-proxy.js';
 import { LagMonitor } from '../monitor/lag-monitor.js';
 import { startWorkload, type WorkloadHandle } from '../workload/workload.js';
-import { SUPPORTED_FAULTS, runFault, unsupportedFaults } from '../faults/run-fault.js';
+import { SUPPORTED_FAULTS, runFault } from '../faults/run-fault.js';
 import type { ActiveFault } from '../faults/fault.js';
 import { watchAndFailover } from '../strategies/failover.js';
 import { strategyFor, supportedStrategies } from '../strategies/index.js';
@@ -189,8 +189,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       const problems = await teardown([
         ['stop load', async () => workload?.stop()],
         ['heal faults', async () => healAll(state.faults)],
-        // replication link proxies and disk-full volumes belong to the topology, made at setup
-        ['close replication links and disk volumes', async () => topology?.release()],
+        // replication link proxies belong to the topology, made at setup (data volumes go with the runtime)
+        ['close replication links', async () => topology?.release()],
         ['close endpoint', async () => endpoint?.close()],
         ['stop monitor', async () => monitor?.stop()],
         ['stop nodes and remove data', async () => runtime?.dispose({ keep: options.keep })],
@@ -243,7 +243,6 @@ function refuseUnsupported(scenario: Scenario): void {
       });
     }
   }
-  problems.push(...unsupportedFaults(scenario));
   if (scenario.strategy && !strategyFor(scenario.strategy.kind)) {
     problems.push({
       path: 'strategy.kind',

@@ -235,6 +235,12 @@ function checkStrategy(ctx: Context): void {
       message: `${show(from.name)} is a replica of ${show(from.replicaOf)}, but the workload writes to strategy.from, so it must be a primary (a node without replicaOf)`,
     });
   }
+  if (s.rejoinOldPrimary && s.kind && s.kind !== 'streaming' && s.kind !== 'failover') {
+    problems.push({
+      path: 'strategy.rejoinOldPrimary',
+      message: `applies to kinds streaming and failover (the old primary is rewound onto the promoted standby's timeline); kind ${s.kind} leaves the old primary as it is: remove it`,
+    });
+  }
   // A target whose own replicaOf names no node is already reported; judging it here only adds noise.
   if (!to || !s.kind || (to.replicaOf !== undefined && names && !names.includes(to.replicaOf))) return;
   if ((s.kind === 'streaming' || s.kind === 'failover') && s.from !== undefined && to.replicaOf !== s.from) {

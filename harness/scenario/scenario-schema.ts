@@ -401,6 +401,8 @@ export const strategySchema = z.strictObject({
   syncSequences: booleanField('set the target\'s sequences from the source\'s at the cutover (logical)').optional(),
   // kind failover only; its defaults are filled when the scenario is resolved
   detection: z.preprocess(nullAsEmpty, detectionSchema).optional(),
+  // streaming and failover: optional and without a default, so other scenarios resolve as before
+  rejoinOldPrimary: booleanField('rewind the old primary with pg_rewind and start it as a standby of the new one after the cutover').optional(),
 });
 
 export const seedSchema = z.strictObject({

@@ -65,6 +65,12 @@ export interface StrategyConfig {
   syncSequences?: boolean;
   /** kind failover only (filled with its defaults there): when the primary counts as dead */
   detection?: FailoverDetection;
+  /**
+   * streaming and failover: after the cutover the old primary is stopped, rewound with
+   * pg_rewind against the new primary and started as its standby (the second half of a
+   * failover drill, as Patroni and CloudNativePG do it). wal_log_hints is on from setup.
+   */
+  rejoinOldPrimary?: boolean;
 }
 
 export interface SeedConfig {

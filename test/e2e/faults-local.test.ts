@@ -7,7 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Results } from '../../harness/results/results.js';
-import { mountsLabelled } from '../../harness/faults/disk-volume.js';
+import { mountsLabelled } from '../../harness/runtime/local/disk-volume.js';
 import { loadScenarioFile } from '../../harness/scenario/load-scenario.js';
 import { leftovers, removeRunFolders, runInTemp, scenarioFrom } from './support/runs.js';
 
