@@ -58,6 +58,7 @@ export function runChecks(facts: RunFacts): CheckResult[] {
   add('write ledger', () => ledgerCheck(facts.integrity));
   add('tables', () => tablesCheck(facts.integrity));
   add('schema', () => schemaCheck(facts.integrity));
+  add('standbys', () => standbysCheck(facts.integrity));
   add('sequences', () => sequencesCheck(facts.integrity));
   add('split brain', () => splitBrainCheck(facts.integrity));
   for (const t of facts.thresholds) {
@@ -215,6 +216,28 @@ function schemaCheck(integrity: Integrity | null): Check | undefined {
     return fail(`${diffs.length} schema difference(s): ${list.join('; ')}${diffs.length > 5 ? '; ...' : ''}`);
   }
   return pass(`columns, constraints, indexes, triggers and sequences match (${f.integrity.source} vs ${f.integrity.target})`);
+}
+
+/** Every other standby of the final primary (followers, the rejoined old primary) holds its tables and schema. */
+export function standbysCheck(integrity: Integrity | null): Check | undefined {
+  const f = fact(integrity, 'standbys');
+  if ('skip' in f) return undefined;
+  if ('unknown' in f) return unknown(`the standbys were not compared with the final primary: ${f.unknown}`);
+  const standbys = f.integrity.standbys ?? [];
+  if (standbys.length === 0) return undefined;
+  const primary = f.integrity.finalPrimary ?? 'the final primary';
+  const label = (s: (typeof standbys)[number]) => (s.role === 'rejoined' ? `${s.node} (rejoined)` : s.node);
+  const bad = standbys.filter((s) => s.tables.length === 0 || s.tables.some((t) => !t.match) || s.schemaDifferences.length > 0);
+  if (bad.length) {
+    const why = bad.map((s) => {
+      if (s.tables.length === 0) return `${label(s)}: no table compared`;
+      const tables = s.tables.filter((t) => !t.match).map((t) => `${t.table} (${t.sourceRows ?? 'missing'} vs ${t.targetRows ?? 'missing'} rows${t.sourceRows === t.targetRows ? ', different content' : ''})`);
+      const schema = s.schemaDifferences.slice(0, 3).map((d) => `${d.kind} ${d.name}`);
+      return `${label(s)}: ${[...tables, ...schema].slice(0, 5).join(', ')}`;
+    });
+    return fail(`${bad.length} of ${standbys.length} standbys differ from ${primary}: ${why.join('; ')}`);
+  }
+  return pass(`${standbys.map(label).join(', ')}: every table (${standbys[0].tables.length}) and the schema match ${primary}`);
 }
 
 function sequencesCheck(integrity: Integrity | null): Check | undefined {

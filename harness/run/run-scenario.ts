@@ -116,7 +116,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       await rt.preflight(Object.values(resolved.nodes).map((n) => ({ name: n.name, version: n.version, image: n.image })), signal);
       topology = await buildTopology(resolved, rt, recorder, primaryName, signal);
       // what the cutover needs from the environment (client tools...), before seed and load
-      if (resolved.strategy && resolved.timeline.some((e) => e.cutover)) {
+      if (resolved.strategy && (resolved.timeline.some((e) => e.cutover) || resolved.strategy.kind === 'failover')) {
         await strategyFor(resolved.strategy.kind)?.preflight?.({ config: resolved.strategy, topology, signal });
       }
     });

@@ -455,6 +455,16 @@ function checkFailover(ctx: Context): void {
     }
     const kind = entry.fault?.kind;
     if (kind && (NODE_FAULTS as readonly string[]).includes(kind) && entry.fault?.node === s.from) faultOnFrom = true;
+    // a rejoin rewinds the old primary once it is back: the fault must end during the load
+    const fault = entry.fault;
+    if (s.rejoinOldPrimary && fault && fault.node === s.from && (fault.kind === 'kill' ? fault.restartAfter === undefined : fault.kind !== 'restart' && fault.for === undefined)) {
+      ctx.problems.push({
+        path: `timeline[${i}].fault`,
+        message:
+          `strategy.rejoinOldPrimary rewinds ${show(s.from)} when it comes back, but this ${kind} keeps it down until the load ends; ` +
+          `give it ${kind === 'kill' ? 'restartAfter' : 'for'}: e.g. { kind: ${kind}, node: ${s.from}, ${kind === 'kill' ? 'restartAfter' : 'for'}: 3s }`,
+      });
+    }
   });
   if (!faultOnFrom && s.from !== undefined) {
     ctx.problems.push({

@@ -22,9 +22,12 @@ import {
   settleFailedCutover,
 } from './freeze.js';
 import { fingerprintAtFreeze, pinSnapshot } from './snapshot.js';
+import { followNewPrimary } from './followers.js';
+import { rejoinOldPrimary, requireRewind } from './rejoin.js';
 import type { CutoverOutcome, Strategy } from './strategy.js';
 
 export const streamingStrategy: Strategy = {
+  preflight: requireRewind,
   async cutover(context, { dryRun }) {
     const { config, topology, endpoint, recorder } = context;
     const from = topology.node(config.from);
@@ -138,8 +141,12 @@ export const streamingStrategy: Strategy = {
 
       await repointFenceResume(steps, context, source!, from, to);
       outcome.ok = true;
+      // every other standby of the old primary follows the new one (followers.ts)
+      await followNewPrimary(steps, context, outcome, from, to);
 
       await fingerprintAtFreeze(steps, outcome, pinned!, to);
+      // strategy.rejoinOldPrimary: the old primary is rewound into a standby of the new one (rejoin.ts)
+      if (config.rejoinOldPrimary && outcome.ok) await rejoinOldPrimary(steps, context, outcome, from, to);
     } catch (err) {
       outcome.error = errorMessage(err);
       // promotion is the point of no return; before it, even an unbegun freeze is undone

@@ -6,13 +6,13 @@
 // directory on a small filesystem of its own (the runtime makes it with the node).
 
 import type { Recorder } from '../record/recorder.js';
-import type { Runtime, RuntimeNode } from '../runtime/runtime.js';
+import type { Address, Runtime, RuntimeNode } from '../runtime/runtime.js';
 import type { NodeConfig, Scenario } from '../scenario/scenario.js';
 import { TcpProxy } from '../endpoint/tcp-proxy.js';
 import { DISK_VOLUME_BYTES } from '../runtime/data-volume.js';
 import { errorMessage } from '../errors.js';
 import { withNode } from './connect.js';
-import { buildStandby } from './standby.js';
+import { buildStandby, standbySettings } from './standby.js';
 import { quoteIdent, quoteLiteral } from '../util/sql.js';
 
 export class Topology {
@@ -77,6 +77,16 @@ export class Topology {
     if (previous) this.retired.add(previous);
     this.links.set(standby, link);
     return { link, previous };
+  }
+
+  /** The settings `name` was built with: pgdrill's base, the run's, then the scenario's own for it. */
+  nodeSettings(name: string): Record<string, string> {
+    return { ...BASE_SETTINGS, ...runSettings(this.scenario), ...(this.scenario.nodes[name]?.settings ?? {}) };
+  }
+
+  /** primary_conninfo and primary_slot_name that make `standby` stream from `upstream` through `via` (its link). */
+  standbySettings(standby: string, upstream: RuntimeNode, via: Address): Record<string, string> {
+    return standbySettings(upstream, standby, via);
   }
 
   /** `standby` streams from `upstream` from now on (lag samples carry it as their upstream). */
@@ -146,7 +156,7 @@ export async function buildTopology(
         const { filesystem, sizeBytes, mount } = node.volume;
         recorder.event('node-volume', { node: config.name, filesystem, bytes: sizeBytes, mount });
       }
-      const settings = { ...BASE_SETTINGS, ...runSettings(scenario), ...config.settings };
+      const settings = topology.nodeSettings(config.name);
       if (!config.replicaOf) {
         await startPrimary(node, settings, signal);
         recorder.event('node-ready', { node: config.name, role: 'primary', version: config.version });
@@ -174,12 +184,15 @@ export async function buildTopology(
 }
 
 /**
- * Settings a run's strategy needs on every node from the start: pg_rewind can only rewind a
- * cluster that logged hint-bit changes (wal_log_hints) or has data checksums, so a run that
- * rejoins its old primary turns wal_log_hints on everywhere (any node may end up rewound).
+ * Settings a run's strategy needs on every node from the start. A run that rejoins its old
+ * primary with pg_rewind (any node may end up rewound): wal_log_hints, since pg_rewind only
+ * rewinds a cluster that logged hint-bit changes (or has data checksums); and wal_keep_size
+ * as large as max_wal_size's default, since pg_rewind reads the rewound node's own WAL back to
+ * its last checkpoint before the fork, which a small cluster's next checkpoint (the shutdown
+ * before the rewind) would otherwise remove.
  */
 export function runSettings(scenario: Scenario): Record<string, string> {
-  return scenario.strategy?.rejoinOldPrimary ? { wal_log_hints: 'on' } : {};
+  return scenario.strategy?.rejoinOldPrimary ? { wal_log_hints: 'on', wal_keep_size: '1GB' } : {};
 }
 
 async function startPrimary(node: RuntimeNode, settings: Record<string, string>, signal: AbortSignal) {
