@@ -51,6 +51,29 @@ export async function followNewPrimary(steps: StepRunner, context: StrategyConte
   }
 }
 
+/**
+ * At a planned cutover's freeze: the standbys that will follow the target take no more WAL
+ * from the old primary (their link holds what it sends, and is retired when they are
+ * re-pointed). The frozen old primary still logs a little (the background writer's standby
+ * snapshot, every 15 s); a follower that got such a record and the target did not would be
+ * past the fork point, unable to follow. Behind the target is harmless: the new primary's WAL
+ * carries the old timeline up to the fork. (A switchover by shutdown, as Patroni does it,
+ * reaches the same end: the followers stop receiving when the old primary goes down.)
+ */
+export function detachFollowers(context: StrategyContext, old: RuntimeNode, target: RuntimeNode): { names: string[]; reattach: () => Promise<string> } {
+  const followers = context.topology.replicasOf(old.name).filter((n) => n.name !== target.name);
+  const heals = followers.flatMap((f) => context.topology.links.get(f.name)?.impair({ kind: 'blackhole', direction: 'downstream' }) ?? []);
+  const names = followers.map((f) => f.name);
+  return {
+    names,
+    // a cutover rolled back before the promotion: they stream from the old primary again
+    async reattach() {
+      for (const heal of heals) heal();
+      return names.length ? `${names.join(', ')} stream from ${old.name} again` : '';
+    },
+  };
+}
+
 /** The promoted node's timeline and its fork point, from its timeline history file. */
 export async function newTimelineOf(node: RuntimeNode): Promise<NewTimeline> {
   const client = await connectNode(node, { database: 'postgres', applicationName: 'pgdrill-cutover' });
@@ -80,12 +103,13 @@ async function follow(context: StrategyContext, follower: RuntimeNode, promoted:
   const standby = await connectNode(follower, { database: 'postgres', applicationName: 'pgdrill-cutover' });
   let primary: pg.Client | undefined;
   try {
-    // a follower that received WAL past the fork point holds history the new timeline has
-    // not: it cannot switch without pg_rewind, and no wait would fix that
-    const received = (await standby.query<{ lsn: string | null }>('SELECT pg_last_wal_receive_lsn()::text AS lsn')).rows[0].lsn;
-    if (received && timeline.switchLsn && compareLsn(received, timeline.switchLsn) > 0) {
+    // a follower that replayed WAL past the fork point holds history the new timeline has
+    // not: it cannot switch without pg_rewind, and no wait would fix that (WAL it only received
+    // past the fork is not replayed once it sees the new timeline)
+    const replayed = (await standby.query<{ lsn: string | null }>('SELECT pg_last_wal_replay_lsn()::text AS lsn')).rows[0].lsn;
+    if (replayed && timeline.switchLsn && compareLsn(replayed, timeline.switchLsn) > 0) {
       throw new Error(
-        `${follower.name} received WAL up to ${received}, past ${promoted.name}'s fork point ${timeline.switchLsn}: its history diverged from timeline ${timeline.timeline} and only a pg_rewind can bring it back`,
+        `${follower.name} replayed WAL up to ${replayed}, past ${promoted.name}'s fork point ${timeline.switchLsn}: its history diverged from timeline ${timeline.timeline} and only a pg_rewind can bring it back`,
       );
     }
     primary = await connectNode(promoted, { database: 'postgres', applicationName: 'pgdrill-cutover' });
@@ -153,7 +177,9 @@ export async function awaitFollowing(
     { timeout: FOLLOW_TIMEOUT_MS, interval: 20, signal: context.signal },
   ).catch(async (err) => {
     const log = await standby.logTail(8).catch(() => '');
-    throw new Error(`${errorMessage(err)}${log ? `; last lines of ${standby.name}'s log:\n${log}` : ''}`);
+    const forked = /forked off current database system timeline \d+ before current recovery point (\S+)/.exec(log);
+    const why = forked ? `: it replayed WAL up to ${forked[1]}, past the fork point${timeline.switchLsn ? ` ${timeline.switchLsn}` : ''}, and needs a pg_rewind to follow` : '';
+    throw new Error(`${errorMessage(err)}${why}${log ? `; last lines of ${standby.name}'s log:\n${log}` : ''}`);
   });
   const streamingMs = performance.now() - started;
   const target = (await primaryClient.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0].lsn;

@@ -22,7 +22,7 @@ import {
   settleFailedCutover,
 } from './freeze.js';
 import { fingerprintAtFreeze, pinSnapshot } from './snapshot.js';
-import { followNewPrimary } from './followers.js';
+import { detachFollowers, followNewPrimary } from './followers.js';
 import { rejoinOldPrimary, requireRewind } from './rejoin.js';
 import type { CutoverOutcome, Strategy } from './strategy.js';
 
@@ -38,6 +38,7 @@ export const streamingStrategy: Strategy = {
     let target: pg.Client | undefined;
     let pinned: pg.Client | undefined;
     let promoted = false;
+    let detached: ReturnType<typeof detachFollowers> | undefined;
     try {
       await steps.run('prerequisites', async () => {
         source = await openCutoverSession(from);
@@ -88,7 +89,10 @@ export const streamingStrategy: Strategy = {
         const position = await frozenPosition(source!);
         outcome.oldPrimaryNextXidAtFreeze = position.nextXid;
         finalLsn = position.lsn;
-        return freezeDetail(from, endedSessions, config, finalLsn);
+        // the other standbys take no more WAL from the frozen old primary (followers.ts)
+        detached = detachFollowers(context, from, to);
+        const held = detached.names;
+        return freezeDetail(from, endedSessions, config, finalLsn) + (held.length ? `; ${held.join(', ')} take no more WAL from ${from.name}` : '');
       });
 
       await steps.run('final-lsn-check', async () => {
@@ -150,7 +154,7 @@ export const streamingStrategy: Strategy = {
     } catch (err) {
       outcome.error = errorMessage(err);
       // promotion is the point of no return; before it, even an unbegun freeze is undone
-      await settleFailedCutover(steps, context, outcome, from, promoted);
+      await settleFailedCutover(steps, context, outcome, from, promoted, detached?.names.length ? detached.reattach : undefined);
     } finally {
       await Promise.allSettled([source?.end(), target?.end(), pinned?.end()]);
     }
