@@ -144,7 +144,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       state.phase = 'load';
       workload = startWorkload({
         target: endpointAddress,
-        credentials: { user: credentials.superuser, password: credentials.superuserPassword, database: DATABASE },
+        // with tls the workload connects as the scenario's sslmode says, with a client certificate
+        credentials: { user: credentials.superuser, password: credentials.superuserPassword, database: DATABASE, ...(topo.tls ? { ssl: topo.tls.clientSsl() } : {}) },
         config: resolved.workload,
         seed: resolved.seed,
         recorder,

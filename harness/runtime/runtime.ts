@@ -98,6 +98,13 @@ export interface RuntimeNode {
   configure(settings: Record<string, string>): Promise<void>;
   /** write a file relative to dataDir (standby.signal, backup_label...) */
   writeDataFile(relativePath: string, content: string | Buffer): Promise<void>;
+  /**
+   * Write a file into the node's own space beside its data directory (its run folder or
+   * container), owned by the server user, mode 0600; returns its path as the server sees it.
+   * For what must outlive or precede the data directory: TLS certificates a standby's
+   * pg_basebackup needs before its data directory exists.
+   */
+  writeNodeFile(name: string, content: string | Buffer): Promise<string>;
   /** start and wait until the server accepts connections */
   start(options?: { signal?: AbortSignal; timeout?: number }): Promise<void>;
   stop(mode?: StopMode): Promise<void>;

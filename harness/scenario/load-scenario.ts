@@ -526,7 +526,7 @@ function withStrategyDefaults(strategy: StrategyConfig): StrategyConfig {
   return { ...strategy, detection: strategy.detection ?? { ...DEFAULT_DETECTION } };
 }
 
-function resolve(p: Required<Omit<Parsed, 'strategy'>> & Pick<Parsed, 'strategy'>): Scenario {
+function resolve(p: Required<Omit<Parsed, 'strategy' | 'tls'>> & Pick<Parsed, 'strategy' | 'tls'>): Scenario {
   const timeline: TimelineEntry[] = p.timeline.map((e) => {
     const entry: TimelineEntry = { at: e.at };
     if (e.fault) entry.fault = withFaultDefaults(e.fault);
@@ -550,6 +550,7 @@ function resolve(p: Required<Omit<Parsed, 'strategy'>> & Pick<Parsed, 'strategy'
     thresholds,
     monitor: p.monitor,
     downtime: p.downtime,
+    ...(p.tls ? { tls: p.tls } : {}),
   };
   return scenario;
 }

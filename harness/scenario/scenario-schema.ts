@@ -619,6 +619,13 @@ export const downtimeSchema = z.strictObject({
   mergeGap: durationField({ min: 0, zeroMeans: 'merges only windows that touch' }).default(1000),
 });
 
+export const TLS_MODES = ['verify-full', 'verify-ca', 'require'] as const;
+
+export const tlsSchema = z.strictObject({
+  mode: enumField(TLS_MODES, 'TLS mode (as libpq sslmode)').default('verify-full'),
+  clientCerts: booleanField('require a client certificate whose CN is the user (pg_hba clientcert=verify-full)').default(false),
+});
+
 export const monitorSchema = z.strictObject({
   interval: durationField({ min: 1 }).default(500),
 });
@@ -645,6 +652,8 @@ export const sectionSchemas = {
   thresholds: z.preprocess(nullAsEmpty, thresholdsSchema),
   monitor: z.preprocess(nullAsEmpty, monitorSchema).prefault({}),
   downtime: z.preprocess(nullAsEmpty, downtimeSchema).prefault({}),
+  // optional and without a default, so scenarios without it resolve as before
+  tls: z.preprocess(nullAsEmpty, tlsSchema).optional(),
 };
 
 export type SectionName = keyof typeof sectionSchemas;

@@ -211,6 +211,18 @@ export interface MonitorConfig {
   interval: number;
 }
 
+/**
+ * TLS for replication and the workload: a throwaway CA, server and client certificates per
+ * run; standbys stream and clients connect with sslmode `mode`; replication over plain TCP is
+ * refused by pg_hba.
+ */
+export interface TlsConfig {
+  /** libpq's sslmode for replication and the workload: verify-full checks the host name too */
+  mode: 'verify-full' | 'verify-ca' | 'require';
+  /** the server requires a client certificate whose CN is the user (clientcert=verify-full) */
+  clientCerts: boolean;
+}
+
 export interface Scenario {
   name: string;
   description: string;
@@ -226,6 +238,8 @@ export interface Scenario {
   thresholds: Partial<Record<ThresholdName, ThresholdLimit>>;
   monitor: MonitorConfig;
   downtime: DowntimeConfig;
+  /** absent: plain TCP with scram, as before */
+  tls?: TlsConfig;
   /**
    * The folder the scenario file is in: relative paths in it (a command step's run) resolve
    * against it. Set by loadScenarioFile; absent for text parsed without a file, which

@@ -13,6 +13,7 @@ import { replicationSlotName } from '../topology/standby.js';
 import { quoteLiteral } from '../util/sql.js';
 import { errorMessage } from '../errors.js';
 import { compareLsn } from '../util/lsn.js';
+import { readReplicationTls } from '../tls/run-tls.js';
 import type { StepRunner } from './step-runner.js';
 import type { CutoverOutcome, StrategyContext } from './strategy.js';
 
@@ -144,7 +145,7 @@ export interface Following {
   /** ms from `started` until it had replayed what the new primary had written when it began streaming */
   caughtUpMs: number;
   replayed: string;
-  /** ", over TLS (TLSv1.3)" or "" */
+  /** with tls: ", over TLS (TLSv1.3)" (or NOT); else "" */
   tls: string;
 }
 
@@ -191,16 +192,20 @@ export async function awaitFollowing(
     },
     { timeout: FOLLOW_TIMEOUT_MS, interval: 10, signal: context.signal },
   );
-  return { streamingMs, caughtUpMs: performance.now() - started, replayed: target, tls: await replicationSsl(primaryClient, standby.name) };
-}
-
-/** ", over TLS (TLSv1.3)" when the standby's replication connection is encrypted, else "". */
-export async function replicationSsl(primary: pg.Client, standby: string): Promise<string> {
-  const { rows } = await primary
-    .query<{ ssl: boolean; version: string | null }>(
-      `SELECT s.ssl, s.version FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid) WHERE r.application_name = $1`,
-      [standby],
-    )
-    .catch(() => ({ rows: [] as { ssl: boolean; version: string | null }[] }));
-  return rows[0]?.ssl ? `, over TLS (${rows[0].version ?? '?'})` : '';
+  const caughtUpMs = performance.now() - started;
+  let tls = '';
+  if (context.topology.tls) {
+    // the scenario asked for TLS: what pg_stat_ssl says of this stream goes on the record
+    const seen = await readReplicationTls(primaryClient, standby.name).catch(() => undefined);
+    context.recorder.event('replication-tls', {
+      node: standby.name,
+      upstream: promoted.name,
+      ssl: seen?.ssl ?? false,
+      version: seen?.version ?? null,
+      cipher: seen?.cipher ?? null,
+      clientDn: seen?.clientDn ?? null,
+    });
+    tls = seen?.ssl ? `, over TLS (${seen.version ?? '?'})` : ', NOT over TLS';
+  }
+  return { streamingMs, caughtUpMs, replayed: target, tls };
 }

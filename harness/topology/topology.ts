@@ -10,6 +10,7 @@ import type { Address, Runtime, RuntimeNode } from '../runtime/runtime.js';
 import type { NodeConfig, Scenario } from '../scenario/scenario.js';
 import { TcpProxy } from '../endpoint/tcp-proxy.js';
 import { DISK_VOLUME_BYTES } from '../runtime/data-volume.js';
+import { RunTls, readReplicationTls } from '../tls/run-tls.js';
 import { errorMessage } from '../errors.js';
 import { withNode } from './connect.js';
 import { buildStandby, standbySettings } from './standby.js';
@@ -24,6 +25,8 @@ export class Topology {
   /** links a standby no longer streams through, closed with the rest at release */
   private readonly retired = new Set<TcpProxy>();
   private currentPrimary: string;
+  /** tls: the run's certificates and how every node and client uses them */
+  tls?: RunTls;
 
   constructor(
     readonly scenario: Scenario,
@@ -81,12 +84,17 @@ export class Topology {
 
   /** The settings `name` was built with: pgdrill's base, the run's, then the scenario's own for it. */
   nodeSettings(name: string): Record<string, string> {
-    return { ...BASE_SETTINGS, ...runSettings(this.scenario), ...(this.scenario.nodes[name]?.settings ?? {}) };
+    return {
+      ...BASE_SETTINGS,
+      ...runSettings(this.scenario),
+      ...(this.tls ? this.tls.serverSettings(name) : {}),
+      ...(this.scenario.nodes[name]?.settings ?? {}),
+    };
   }
 
   /** primary_conninfo and primary_slot_name that make `standby` stream from `upstream` through `via` (its link). */
   standbySettings(standby: string, upstream: RuntimeNode, via: Address): Record<string, string> {
-    return standbySettings(upstream, standby, via);
+    return standbySettings(upstream, standby, via, this.tls?.conninfo(standby));
   }
 
   /** `standby` streams from `upstream` from now on (lag samples carry it as their upstream). */
@@ -152,19 +160,25 @@ export async function buildTopology(
       });
       topology.nodes.set(config.name, node);
       recorder.event('node-binaries', { node: config.name, source: node.origin });
+      if (scenario.tls) {
+        if (topology.tls) await topology.tls.install(node);
+        else await setUpTls(topology, node, runtime, recorder);
+      }
       if (node.volume) {
         const { filesystem, sizeBytes, mount } = node.volume;
         recorder.event('node-volume', { node: config.name, filesystem, bytes: sizeBytes, mount });
       }
       const settings = topology.nodeSettings(config.name);
       if (!config.replicaOf) {
-        await startPrimary(node, settings, signal);
+        await startPrimary(node, settings, signal, topology.tls?.hba());
         recorder.event('node-ready', { node: config.name, role: 'primary', version: config.version });
       } else {
         const upstream = topology.node(config.replicaOf);
         const { link } = await topology.openLink(config.name, upstream);
-        const method = await buildStandby(upstream, node, settings, runtime, signal, link.address);
+        const tls = topology.tls && { conninfo: topology.tls.conninfo(config.name), env: topology.tls.libpqEnv(config.name) };
+        const method = await buildStandby(upstream, node, settings, runtime, signal, link.address, tls);
         topology.follow(config.name, config.replicaOf);
+        if (topology.tls) await recordReplicationTls(recorder, upstream, config.name);
         recorder.event('node-ready', {
           node: config.name,
           role: 'standby',
@@ -195,9 +209,29 @@ export function runSettings(scenario: Scenario): Record<string, string> {
   return scenario.strategy?.rejoinOldPrimary ? { wal_log_hints: 'on', wal_keep_size: '1GB' } : {};
 }
 
-async function startPrimary(node: RuntimeNode, settings: Record<string, string>, signal: AbortSignal) {
+/**
+ * tls: the run's CA and certificates, made once the first node exists (its server names are
+ * every node's, loopback, and where standbys reach the link proxies), installed on that node.
+ */
+async function setUpTls(topology: Topology, first: RuntimeNode, runtime: Runtime, recorder: Recorder): Promise<void> {
+  const scenario = topology.scenario;
+  const serverNames = [...Object.keys(scenario.nodes), first.peerAddress.host, 'localhost', '127.0.0.1', topology.linkHost];
+  topology.tls = await RunTls.create(scenario.tls!, { runId: runtime.runId, credentials: first.credentials, serverNames });
+  await topology.tls.install(first);
+  const { ca } = topology.tls;
+  recorder.event('tls-ready', { mode: scenario.tls!.mode, clientCerts: scenario.tls!.clientCerts, ca: ca.caSubject, caFingerprint: ca.caFingerprint, serverNames: ca.serverNames });
+}
+
+/** What pg_stat_ssl on its upstream says of a standby's replication connection, as an event. */
+export async function recordReplicationTls(recorder: Recorder, upstream: RuntimeNode, standby: string): Promise<void> {
+  const seen = await withNode(upstream, (client) => readReplicationTls(client, standby), { database: 'postgres' }).catch(() => undefined);
+  recorder.event('replication-tls', { node: standby, upstream: upstream.name, ssl: seen?.ssl ?? false, version: seen?.version ?? null, cipher: seen?.cipher ?? null, clientDn: seen?.clientDn ?? null });
+}
+
+async function startPrimary(node: RuntimeNode, settings: Record<string, string>, signal: AbortSignal, hba?: string) {
   await node.initdb();
   await node.configure(settings);
+  if (hba) await node.writeDataFile('pg_hba.conf', hba);
   await node.start({ signal });
   const { replicationUser, replicationPassword } = node.credentials;
   await withNode(

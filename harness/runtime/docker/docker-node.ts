@@ -225,6 +225,15 @@ case "$out" in *ERROR:*|*FATAL:*|*PANIC:*) echo "single-user mode: $out" >&2; ex
     );
   }
 
+  async writeNodeFile(name: string, content: string | Buffer): Promise<string> {
+    if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(name) || name.split('/').includes('..')) throw new Error(`${name}: a plain relative file name is needed`);
+    this.assertReachable('writeNodeFile');
+    const data = Buffer.isBuffer(content) ? content : Buffer.from(content, 'utf8');
+    const file = `${ROOT}/${name}`;
+    await this.sh(`umask 077; mkdir -p "$(dirname "$F")" && printf '%s' "$C" | base64 -d > "$F"`, `writing ${name} on node "${this.name}"`, { F: file, C: data.toString('base64') });
+    return file;
+  }
+
   /** Exec needs a running (not frozen) container. */
   private assertReachable(what: string): void {
     if (this._state === 'paused') throw new Error(`node "${this.name}" is paused: ${what} needs its container running (resume() first)`);

@@ -264,6 +264,18 @@ export class LocalNode implements RuntimeNode {
     await this.chown(target);
   }
 
+  async writeNodeFile(name: string, content: string | Buffer): Promise<string> {
+    if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(name) || name.split('/').includes('..')) throw new Error(`${name}: a plain relative file name is needed`);
+    const target = path.join(this.nodeDir, name);
+    for (let dir = path.dirname(target); dir !== this.nodeDir && !fs.existsSync(dir); dir = path.dirname(dir)) {
+      await fsp.mkdir(dir, { mode: 0o700 });
+      await this.chown(dir);
+    }
+    await fsp.writeFile(target, content, { mode: 0o600 });
+    await this.chown(target);
+    return target;
+  }
+
   async start(options: { signal?: AbortSignal; timeout?: number } = {}): Promise<void> {
     if (this._state === 'running') return;
     if (this._state === 'paused') throw new Error(`node "${this.name}" is paused: resume() it instead of start()`);
