@@ -6,7 +6,7 @@
 // stay on plain TCP (hostnossl): they are the harness, not the system under test.
 
 import type pg from 'pg';
-import type { ConnectionOptions } from 'node:tls';
+import { createSecureContext, type ConnectionOptions, type SecureContext } from 'node:tls';
 import type { NodeCredentials, RuntimeNode } from '../runtime/runtime.js';
 import type { TlsConfig } from '../scenario/scenario.js';
 import { makeThrowawayCa, requireOpenssl, type ThrowawayCa } from './throwaway-ca.js';
@@ -23,6 +23,7 @@ export interface NodeTlsFiles {
 
 export class RunTls {
   private readonly files = new Map<string, NodeTlsFiles>();
+  private clientContext?: SecureContext;
 
   private constructor(
     readonly config: TlsConfig,
@@ -101,7 +102,10 @@ export class RunTls {
    */
   clientSsl(): ConnectionOptions {
     const client = this.ca.clients[this.credentials.superuser];
-    const base: ConnectionOptions = { ca: this.ca.caCert, cert: client.cert, key: client.key };
+    // one context for every connection: parsing the PEMs again at each reconnect would be
+    // pgdrill's own CPU spent inside the outage it measures
+    this.clientContext ??= createSecureContext({ ca: this.ca.caCert, cert: client.cert, key: client.key });
+    const base: ConnectionOptions = { secureContext: this.clientContext };
     if (this.config.mode === 'verify-full') return { ...base, rejectUnauthorized: true };
     if (this.config.mode === 'verify-ca') return { ...base, rejectUnauthorized: true, checkServerIdentity: () => undefined };
     return { ...base, rejectUnauthorized: false };
