@@ -138,11 +138,15 @@ function keyFigures(r: Results): string {
   });
   if (r.cutover) {
     const c = r.cutover;
-    const span = c.steps.length ? c.steps[c.steps.length - 1].endMs - c.steps[0].startMs : 0;
+    // followers catching up and the old primary's rejoin come after clients were back: told apart
+    const after = c.steps.filter((s) => s.name.startsWith('follow ') || s.name.startsWith('rejoin-'));
+    const own = c.steps.filter((s) => !after.includes(s));
+    const span = own.length ? Math.max(...own.map((s) => s.endMs)) - own[0].startMs : 0;
+    const afterSpan = after.length ? Math.max(...after.map((s) => s.endMs)) - Math.min(...after.map((s) => s.startMs)) : 0;
     figures.push({
       label: c.dryRun ? 'Cutover (dry run)' : 'Cutover',
       value: c.ok ? formatDuration(span) : 'failed',
-      sub: `${c.steps.length} steps${c.rolledBack ? ', rolled back' : ''}`,
+      sub: `${own.length} steps${c.rolledBack ? ', rolled back' : ''}${after.length ? `; then followers and rejoin: ${after.length} steps, ${formatDuration(afterSpan)}` : ''}`,
       state: c.ok ? 'good' : 'bad',
     });
   }
@@ -317,7 +321,8 @@ function replicationSection(r: Results, t0: number): string {
   const tls = tlsView(r);
   const standbys = r.integrity?.standbys ?? [];
   if (spans.length === 0 && !tls && standbys.length === 0) {
-    return `<section class="card" id="replication"><h2>Replication</h2><p class="muted">No standby was sampled in this run.</p></section>`;
+    const why = r.lag.samples.length ? 'The lag samples name no upstream (results of an older pgdrill).' : 'No standby was sampled in this run.';
+    return `<section class="card" id="replication"><h2>Replication</h2><p class="muted">${why}</p></section>`;
   }
   const spanRows = spans
     .map(
