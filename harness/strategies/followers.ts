@@ -98,7 +98,7 @@ export function switchPoint(history: string): string | null {
 }
 
 async function follow(context: StrategyContext, follower: RuntimeNode, promoted: RuntimeNode, timeline: NewTimeline): Promise<string> {
-  const { topology, signal } = context;
+  const { topology } = context;
   const started = performance.now();
   const slot = replicationSlotName(follower.name);
   const standby = await connectNode(follower, { database: 'postgres', applicationName: 'pgdrill-cutover' });
