@@ -61,9 +61,11 @@ export function runChecks(facts: RunFacts): CheckResult[] {
   add('write ledger', () => ledgerCheck(facts.integrity));
   add('tables', () => tablesCheck(facts.integrity));
   add('schema', () => schemaCheck(facts.integrity));
+  add('standbys', () => standbysCheck(facts.integrity));
   add('sequences', () => sequencesCheck(facts.integrity));
   add('split brain', () => splitBrainCheck(facts.integrity));
   for (const check of appVerdictChecks(facts.scenario.app, facts.app)) checks.push(check);
+  add('tls', () => tlsCheck(facts));
   for (const t of facts.thresholds) {
     checks.push({ name: `threshold ${t.name} ${t.limit}`, valid: t.valid, detail: `${t.name}: measured ${t.actualText} (limit ${t.limit})` });
   }
@@ -220,6 +222,49 @@ function schemaCheck(integrity: Integrity | null): Check | undefined {
     return fail(`${diffs.length} schema difference(s): ${list.join('; ')}${diffs.length > 5 ? '; ...' : ''}`);
   }
   return pass(`columns, constraints, indexes, triggers and sequences match (${f.integrity.source} vs ${f.integrity.target})`);
+}
+
+/**
+ * With tls: every standby's replication connection, read in pg_stat_ssl on its upstream each
+ * time it began streaming (setup, a re-point, a rejoin), was encrypted.
+ */
+export function tlsCheck({ scenario, events }: Pick<RunFacts, 'scenario' | 'events'>): Check | undefined {
+  if (!scenario.tls) return undefined;
+  if (eventsOf(events, 'tls-ready').length === 0) return unknown('the run never made its certificates (it stopped during setup)');
+  const seen = eventsOf(events, 'replication-tls');
+  const plain = seen.filter((e) => !e.ssl);
+  if (plain.length) return fail(`replication not encrypted: ${plain.map((e) => `${e.node} from ${e.upstream}`).join(', ')} (pg_stat_ssl.ssl = false, or the connection was not found)`);
+  const standbys = Object.values(scenario.nodes).filter((n) => n.replicaOf).map((n) => n.name);
+  const unread = standbys.filter((s) => !seen.some((e) => e.node === s));
+  if (unread.length) return unknown(`the replication connection of ${unread.join(', ')} was never read in pg_stat_ssl`);
+  const versions = [...new Set(seen.map((e) => e.version ?? '?'))].join(', ');
+  return pass(
+    seen.length
+      ? `${seen.length} replication connection(s) read in pg_stat_ssl, every one encrypted (${versions}${scenario.tls.clientCerts ? `, client certificate ${[...new Set(seen.map((e) => e.clientDn ?? 'none'))].join(', ')}` : ''})`
+      : `sslmode ${scenario.tls.mode} for the workload; no standby to replicate to`,
+  );
+}
+
+/** Every other standby of the final primary (followers, the rejoined old primary) holds its tables and schema. */
+export function standbysCheck(integrity: Integrity | null): Check | undefined {
+  const f = fact(integrity, 'standbys');
+  if ('skip' in f) return undefined;
+  if ('unknown' in f) return unknown(`the standbys were not compared with the final primary: ${f.unknown}`);
+  const standbys = f.integrity.standbys ?? [];
+  if (standbys.length === 0) return undefined;
+  const primary = f.integrity.finalPrimary ?? 'the final primary';
+  const label = (s: (typeof standbys)[number]) => (s.role === 'rejoined' ? `${s.node} (rejoined)` : s.node);
+  const bad = standbys.filter((s) => s.tables.length === 0 || s.tables.some((t) => !t.match) || s.schemaDifferences.length > 0);
+  if (bad.length) {
+    const why = bad.map((s) => {
+      if (s.tables.length === 0) return `${label(s)}: no table compared`;
+      const tables = s.tables.filter((t) => !t.match).map((t) => `${t.table} (${t.sourceRows ?? 'missing'} vs ${t.targetRows ?? 'missing'} rows${t.sourceRows === t.targetRows ? ', different content' : ''})`);
+      const schema = s.schemaDifferences.slice(0, 3).map((d) => `${d.kind} ${d.name}`);
+      return `${label(s)}: ${[...tables, ...schema].slice(0, 5).join(', ')}`;
+    });
+    return fail(`${bad.length} of ${standbys.length} standbys differ from ${primary}: ${why.join('; ')}`);
+  }
+  return pass(`${standbys.map(label).join(', ')}: every table (${standbys[0].tables.length}) and the schema match ${primary}`);
 }
 
 function sequencesCheck(integrity: Integrity | null): Check | undefined {

@@ -1,13 +1,17 @@
 // `pgdrill doctor`: what this machine offers pgdrill, checked without starting or
-// downloading anything: server binaries and client tools per major, Docker, the server user.
+// downloading anything: server binaries and client tools per major, Docker, openssl, the
+// server user; given a scenario, also what that scenario asks for (TLS, pg_rewind) and
+// whether it is here.
 
 import { describeBinaries } from '../runtime/local/pg-binaries.js';
 import { errorMessage } from '../errors.js';
 import { dockerClient, dockerEndpoint, pingDocker } from '../runtime/docker/docker-client.js';
 import { listPostgresImages, officialImage, offlineImage } from '../runtime/docker/images.js';
-import { SUPPORTED_MAJORS } from '../scenario/scenario.js';
+import { SUPPORTED_MAJORS, type Scenario } from '../scenario/scenario.js';
+import { findOpenssl } from '../tls/throwaway-ca.js';
+import { findClientTool } from '../runtime/local/pg-binaries.js';
 
-export async function runDoctor(): Promise<string> {
+export async function runDoctor(options: { scenario?: Scenario } = {}): Promise<string> {
   const report = describeBinaries();
   const lines: string[] = [];
   const isRoot = process.getuid?.() === 0;
@@ -25,7 +29,32 @@ export async function runDoctor(): Promise<string> {
     lines.push(`      client tools: ${tools.length ? tools.join(', ') : 'none'}`);
   }
   lines.push('', `docker: ${await dockerStatus()}`);
+  const openssl = await findOpenssl();
+  lines.push(`openssl: ${openssl ? `${openssl.version} (${openssl.path}); scenarios with tls: get a throwaway CA and certificates per run` : 'missing: scenarios with tls: cannot make their certificates (apt-get install openssl)'}`);
+  if (options.scenario) lines.push('', ...scenarioNeeds(options.scenario, openssl !== undefined));
   return lines.join('\n');
+}
+
+/** What a scenario asks of this machine beyond servers: TLS (openssl), a rejoin (pg_rewind of the old primary's major). */
+function scenarioNeeds(scenario: Scenario, haveOpenssl: boolean): string[] {
+  const lines = [`scenario ${scenario.name} (runtime ${scenario.runtime}):`];
+  const tls = scenario.tls;
+  lines.push(
+    tls
+      ? `  TLS: on, sslmode ${tls.mode}${tls.clientCerts ? ', client certificates required (CN = user)' : ''}: replication over TLS only, the workload connects with ${tls.mode}; ${haveOpenssl ? 'openssl found' : 'openssl MISSING: the run would stop (exit 3)'}`
+      : '  TLS: off (replication and clients on plain TCP with scram-sha-256)',
+  );
+  const s = scenario.strategy;
+  if (s?.rejoinOldPrimary) {
+    const old = scenario.nodes[s.from];
+    if (scenario.runtime === 'docker') {
+      lines.push(`  rejoin: pg_rewind ${old.version} is taken from ${s.from}'s image (${old.image ?? `postgres:${old.version}`}) when the run starts`);
+    } else {
+      const rewind = findClientTool('pg_rewind', old.version);
+      lines.push(`  rejoin: pg_rewind ${old.version} ${rewind ? `found (${rewind.path})` : `MISSING: the run would stop before the load (exit 3); install postgresql-${old.version} or set PGDRILL_PG_BIN_${old.version}`}`);
+    }
+  }
+  return lines;
 }
 
 /** Whether the engine answers, which PostgreSQL images it has, and what a docker run would use per major. */

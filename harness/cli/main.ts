@@ -170,9 +170,11 @@ export function buildProgram(): Command {
 
   program
     .command('doctor')
-    .description('show which PostgreSQL binaries and client tools are found, Docker, and the user servers run as')
-    .action(async () => {
-      process.stdout.write((await runDoctor()) + '\n');
+    .description('show which PostgreSQL binaries and client tools are found, Docker, openssl, and the user servers run as; with a scenario, also what it needs (TLS, pg_rewind)')
+    .argument('[scenario]', 'a scenario file or bundled scenario name')
+    .action(async (scenarioArg?: string) => {
+      const scenario = scenarioArg ? await loadScenarioFile(await resolveScenarioPath(scenarioArg)) : undefined;
+      process.stdout.write((await runDoctor({ scenario })) + '\n');
     });
 
   program

@@ -8,7 +8,7 @@ import YAML from 'yaml';
 import type { NodeConfig, Scenario } from '../scenario/scenario.js';
 import { buildOrder } from '../topology/topology.js';
 import { replicationSlotName } from '../topology/standby.js';
-import { BASE_SETTINGS } from '../topology/topology.js';
+import { BASE_SETTINGS, runSettings } from '../topology/topology.js';
 
 export const FIRST_HOST_PORT = 15432;
 const PGDATA = '/var/lib/postgresql/pgdrill';
@@ -91,7 +91,8 @@ export function composeFile(scenario: Scenario, options: ComposeOptions = {}): s
   const services: Record<string, unknown> = {};
   const volumes: Record<string, unknown> = {};
   ordered.forEach((node, i) => {
-    const settings: Record<string, string> = { ...BASE_SETTINGS, ...node.settings };
+    // with the run's own (wal_log_hints for a rejoin), so a node stood up by hand can be rewound too
+    const settings: Record<string, string> = { ...BASE_SETTINGS, ...runSettings(scenario), ...node.settings };
     const sync = syncByPrimary.get(node.name);
     if (sync) settings.synchronous_standby_names = `ANY 1 (${sync.map((s) => `"${s}"`).join(', ')})`;
     const volume = `${node.name}-data`;

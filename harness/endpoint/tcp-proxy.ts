@@ -28,6 +28,8 @@ export interface TcpProxyOptions {
   name?: string;
   /** for jitter; default Math.random */
   random?: () => number;
+  /** where to listen; default 127.0.0.1 (a replication link on docker listens on the run network's gateway) */
+  listenHost?: string;
 }
 
 const sameAddress = (a: Address, b: Address) => a.host === b.host && a.port === b.port;
@@ -54,9 +56,11 @@ export class TcpProxy {
   /** sockets whose peer was reset by reset-peer: left dangling, as the far side of a reset is */
   private readonly orphans = new Set<net.Socket>();
   private listenAddress?: Address;
+  private readonly listenHost: string;
 
   constructor(target: Address, options: TcpProxyOptions = {}) {
     this.target = target;
+    this.listenHost = options.listenHost ?? '127.0.0.1';
     this.name = options.name ?? 'endpoint';
     this.conditions = new LinkConditions(options.random);
     this.conditions.onChange(() => this.conditionsChanged());
@@ -80,10 +84,10 @@ export class TcpProxy {
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
+      server.listen(0, this.listenHost, () => resolve());
     });
     const { port } = server.address() as net.AddressInfo;
-    this.listenAddress = { host: '127.0.0.1', port };
+    this.listenAddress = { host: this.listenHost, port };
     return this.listenAddress;
   }
 

@@ -27,9 +27,7 @@ export function linkTargets(link: string, context: FaultContext): LinkTarget[] {
   const chosen = link === 'replication' ? [...links] : [...links].filter(([replica]) => replica === link);
   if (chosen.length === 0) {
     throw new Error(
-      link === 'replication' || context.topology.nodes.has(link)
-        ? `replication link ${link} has no pgdrill proxy in this run (replication links are proxied on the local runtime only)`
-        : `no link named ${link}`,
+      link === 'replication' ? 'this run has no standby, so no replication link' : context.topology.nodes.has(link) ? `${link} is not a standby: it has no replication link` : `no link named ${link}`,
     );
   }
   return chosen.map(([replica, proxy]) => ({ proxy, replica }));
@@ -37,11 +35,6 @@ export function linkTargets(link: string, context: FaultContext): LinkTarget[] {
 
 export async function injectLinkFault(fault: FaultConfig, context: FaultContext): Promise<InjectedFault> {
   const direction: DirectionSpec = fault.direction ?? 'both';
-  // containers reach each other on their own network, with no proxy of ours in the path: there
-  // a replication partition is the standby leaving that network (docker network disconnect)
-  if (fault.kind === 'partition' && fault.link !== 'client' && context.topology.links.size === 0) {
-    return networkPartition(fault, direction, context);
-  }
   const targets = linkTargets(fault.link!, context);
   switch (fault.kind) {
     case 'latency':
@@ -276,59 +269,6 @@ function resetPeer(targets: LinkTarget[], direction: DirectionSpec): InjectedFau
     },
     async heal() {
       // a reset is over once sent; the window only marks the time on the report
-    },
-  };
-}
-
-/** The standbys behind a replication link name: all of them, or the one named. */
-function standbysOf(link: string, context: FaultContext): RuntimeNode[] {
-  const names = [...context.topology.upstreamOf.keys()].filter((name) => link === 'replication' || name === link);
-  if (names.length === 0) throw new Error(`no standby behind link ${link}`);
-  return names.map((name) => context.topology.node(name));
-}
-
-/**
- * A partition by network disconnect (docker): each standby leaves the run's network, so its
- * replication connection hangs as on a cut cable, and the harness loses it too. Only a
- * blackhole both ways can be made so; healed by rejoining the network.
- */
-async function networkPartition(fault: FaultConfig, direction: DirectionSpec, context: FaultContext): Promise<InjectedFault> {
-  const standbys = standbysOf(fault.link!, context);
-  if ((fault.mode ?? 'blackhole') !== 'blackhole' || direction !== 'both') {
-    throw new Error('a partition by network disconnect cuts both directions and resets nothing: use mode blackhole, direction both');
-  }
-  const missing = standbys.filter((s) => !s.disconnectNetwork || !s.connectNetwork);
-  if (missing.length > 0) throw new Error(`link ${fault.link} has no pgdrill proxy and ${missing.map((s) => s.name).join(', ')} cannot leave its network on this runtime`);
-  for (const standby of standbys) await standby.disconnectNetwork!();
-  return {
-    detail: { mechanism: 'network disconnect', standbys: standbys.map((s) => s.name) },
-    async check(signal) {
-      const results = await Promise.all(
-        standbys.map(async (standby): Promise<FaultCheck> => {
-          const upstream = upstreamOf(context, standby.name);
-          const acked = async () => {
-            if (!upstream) return undefined;
-            const a = await attemptOnNode(upstream, `SELECT write_lsn::text AS lsn FROM pg_stat_replication WHERE application_name = ${quoteLiteral(standby.name)}`, { budget: 1000 });
-            return a.outcome === 'answered' ? ((a.rows?.[0]?.lsn as string | undefined) ?? 'not connected') : undefined;
-          };
-          const first = await acked();
-          await pause(1000, signal);
-          const last = await acked();
-          const direct = await attemptOnNode(standby, 'SELECT 1', { budget: 500, signal });
-          const stalled = first !== undefined && first === last;
-          return {
-            ok: stalled && direct.outcome !== 'answered',
-            detail:
-              `${standby.name} off the network: its acknowledged WAL on ${upstream?.name ?? '?'} ${stalled ? `stayed at ${first}` : `moved ${first} -> ${last}`}; ` +
-              `the harness reaching it directly: ${describeAttempt(direct)}`,
-            observed: { standby: standby.name, lsnBefore: first ?? null, lsnAfter: last ?? null, direct: direct.outcome },
-          };
-        }),
-      );
-      return merge(results);
-    },
-    async heal() {
-      for (const standby of standbys) await standby.connectNetwork!();
     },
   };
 }

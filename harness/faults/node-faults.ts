@@ -101,7 +101,7 @@ async function pauseNode(node: RuntimeNode): Promise<InjectedFault> {
 }
 
 async function diskFull(node: RuntimeNode, context: FaultContext): Promise<InjectedFault> {
-  const volume = context.topology.volumes.get(node.name);
+  const volume = node.volume;
   if (!volume) {
     throw new Error(`node ${node.name} has no disk volume of its own (the runtime made none at setup), so there is no safe disk to fill`);
   }

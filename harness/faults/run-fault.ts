@@ -3,48 +3,14 @@
 // its restartAfter), heal, record fault-end. A fault with no end is healed after the load,
 // and every fault still active is healed at teardown.
 
-import type { Problem } from '../errors.js';
 import { errorMessage } from '../errors.js';
-import { LINK_FAULTS, NODE_FAULTS, type FaultConfig, type FaultKind, type Scenario } from '../scenario/scenario.js';
+import { LINK_FAULTS, NODE_FAULTS, type FaultConfig, type FaultKind } from '../scenario/scenario.js';
 import type { ActiveFault, FaultCheck, FaultContext, InjectedFault } from './fault.js';
 import { injectLinkFault } from './link-faults.js';
 import { injectNodeFault } from './node-faults.js';
 import { pause } from './observe.js';
 
 export const SUPPORTED_FAULTS: readonly FaultKind[] = [...NODE_FAULTS, ...LINK_FAULTS];
-
-/**
- * What the scenario's runtime cannot do, found before anything starts. The docker runtime
- * has no disk volume of pgdrill's and no proxy in the replication path (containers reach each
- * other on their own network): disk-full is local-only for now, and a replication link can only
- * be partitioned there (the standby leaves the network), not slowed or reset.
- */
-export function unsupportedFaults(scenario: Scenario): Problem[] {
-  const problems: Problem[] = [];
-  if (scenario.runtime !== 'docker') return problems;
-  for (const [i, entry] of scenario.timeline.entries()) {
-    const fault = entry.fault;
-    if (!fault) continue;
-    if (fault.kind === 'disk-full') {
-      problems.push({
-        path: `timeline[${i}].fault.kind`,
-        message: 'disk-full is not available on the docker runtime yet (the local runtime fills a tmpfs of the node\'s own); use --runtime local',
-      });
-    } else if ((LINK_FAULTS as readonly string[]).includes(fault.kind) && fault.link !== 'client') {
-      // a replication partition is a network disconnect there: only a blackhole both ways
-      const disconnect = fault.kind === 'partition' && (fault.mode ?? 'blackhole') === 'blackhole' && (fault.direction ?? 'both') === 'both';
-      if (!disconnect) {
-        problems.push({
-          path: `timeline[${i}].fault.link`,
-          message:
-            `on the docker runtime a replication link has no pgdrill proxy: only a partition (mode blackhole, direction both, made by docker network disconnect) ` +
-            `can act on it; use link: client or --runtime local for ${fault.kind}${fault.kind === 'partition' ? ` with mode ${fault.mode} / direction ${fault.direction}` : ''}`,
-        });
-      }
-    }
-  }
-  return problems;
-}
 
 /** The fault's own parameters, as recorded on its events. */
 function parameters(fault: FaultConfig): Record<string, unknown> {

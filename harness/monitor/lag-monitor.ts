@@ -1,7 +1,9 @@
-// Samples replication lag every interval, per replica of the current primary: the
-// primary's view (pg_stat_replication, as bytes behind pg_current_wal_lsn() and as lag
-// times) and the replica's own (receive/replay LSNs), plus its slot. A node that does not
-// answer (paused, killed, partitioned) gives nulls for its half; sampling goes on.
+// Samples replication lag every interval, per standby, against the node it streams from at
+// that moment (topology.upstreamOf, which cutovers change: each sample names its upstream, so
+// the report shows who streamed from whom over time): the upstream's view
+// (pg_stat_replication, as bytes behind its WAL position and as lag times) and the standby's
+// own (receive/replay LSNs), plus its slot. A node that does not answer (paused, killed,
+// partitioned) gives nulls for its half; sampling goes on.
 
 import type pg from 'pg';
 import type { Recorder } from '../record/recorder.js';
@@ -11,16 +13,18 @@ import type { Topology } from '../topology/topology.js';
 import { connectNode } from '../topology/connect.js';
 import { replicationSlotName } from '../topology/standby.js';
 
+// a cascading upstream is in recovery: its own position is what it has received
 const PRIMARY_VIEW = `
+  WITH me AS (SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn() ELSE pg_current_wal_lsn() END AS lsn)
   SELECT r.application_name AS name, r.state,
-         pg_wal_lsn_diff(pg_current_wal_lsn(), r.sent_lsn)::float8   AS sent_bytes,
-         pg_wal_lsn_diff(pg_current_wal_lsn(), r.write_lsn)::float8  AS write_bytes,
-         pg_wal_lsn_diff(pg_current_wal_lsn(), r.flush_lsn)::float8  AS flush_bytes,
-         pg_wal_lsn_diff(pg_current_wal_lsn(), r.replay_lsn)::float8 AS replay_bytes,
+         pg_wal_lsn_diff(me.lsn, r.sent_lsn)::float8   AS sent_bytes,
+         pg_wal_lsn_diff(me.lsn, r.write_lsn)::float8  AS write_bytes,
+         pg_wal_lsn_diff(me.lsn, r.flush_lsn)::float8  AS flush_bytes,
+         pg_wal_lsn_diff(me.lsn, r.replay_lsn)::float8 AS replay_bytes,
          extract(epoch FROM r.write_lag)  * 1000 AS write_lag_ms,
          extract(epoch FROM r.flush_lag)  * 1000 AS flush_lag_ms,
          extract(epoch FROM r.replay_lag) * 1000 AS replay_lag_ms
-  FROM pg_stat_replication r`;
+  FROM pg_stat_replication r, me`;
 
 const SLOTS = `SELECT slot_name, active FROM pg_replication_slots`;
 
@@ -89,22 +93,24 @@ export class LagMonitor {
   }
 
   async sampleOnce(): Promise<LagSample[]> {
-    const primary = this.topology.primary;
-    const replicas = this.topology.replicasOf(primary.name);
-    if (replicas.length === 0) return [];
+    const standbys = [...this.topology.upstreamOf].map(([standby, upstream]) => ({ replica: this.topology.node(standby), upstream: this.topology.node(upstream) }));
+    if (standbys.length === 0) return [];
+    const upstreams = [...new Map(standbys.map((s) => [s.upstream.name, s.upstream])).values()];
     const t = this.recorder.now();
     const [views, slots, replicaViews] = await Promise.all([
-      this.connections.query<Record<string, unknown>>(primary, PRIMARY_VIEW),
-      this.connections.query<{ slot_name: string; active: boolean }>(primary, SLOTS),
-      Promise.all(replicas.map((r) => this.connections.query<Record<string, string | null>>(r, REPLICA_VIEW))),
+      Promise.all(upstreams.map((u) => this.connections.query<Record<string, unknown>>(u, PRIMARY_VIEW))),
+      Promise.all(upstreams.map((u) => this.connections.query<{ slot_name: string; active: boolean }>(u, SLOTS))),
+      Promise.all(standbys.map((s) => this.connections.query<Record<string, string | null>>(s.replica, REPLICA_VIEW))),
     ]);
-    const samples = replicas.map((replica, i): LagSample => {
-      const view = views?.find((v) => v.name === replica.name);
-      const slot = slots?.find((s) => s.slot_name === replicationSlotName(replica.name));
+    const samples = standbys.map(({ replica, upstream }, i): LagSample => {
+      const u = upstreams.indexOf(upstream);
+      const view = views[u]?.find((v) => v.name === replica.name);
+      const slot = slots[u]?.find((s) => s.slot_name === replicationSlotName(replica.name));
       const own = replicaViews[i]?.[0];
       return {
         t,
         node: replica.name,
+        upstream: upstream.name,
         sentBytes: num(view?.sent_bytes),
         writeBytes: num(view?.write_bytes),
         flushBytes: num(view?.flush_bytes),
@@ -114,9 +120,9 @@ export class LagMonitor {
         replayLagMs: num(view?.replay_lag_ms),
         receiveLsn: own?.receive_lsn ?? null,
         replayLsn: own?.replay_lsn ?? null,
-        // the primary answered but does not list the standby: it is not connected
-        state: views ? ((view?.state as string | undefined) ?? 'disconnected') : null,
-        slotActive: slots ? (slot?.active ?? null) : null,
+        // the upstream answered but does not list the standby: it is not connected
+        state: views[u] ? ((view?.state as string | undefined) ?? 'disconnected') : null,
+        slotActive: slots[u] ? (slot?.active ?? null) : null,
       };
     });
     for (const s of samples) {

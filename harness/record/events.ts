@@ -29,6 +29,10 @@ export interface EventPayloads {
   'node-volume': { node: string; filesystem: string; bytes: number; mount: string };
   'node-ready': { node: string; role: 'primary' | 'standby'; version?: number; of?: string; baseBackup?: string; via?: string };
   seeded: { node: string; rows: Record<string, number> };
+  /** tls: the run's throwaway CA was made and every node serves with it */
+  'tls-ready': { mode: string; clientCerts: boolean; ca: string; caFingerprint: string; serverNames: string[] };
+  /** tls: what pg_stat_ssl said of a standby's replication connection once it streamed (at setup, after a re-point or a rejoin) */
+  'replication-tls': { node: string; upstream: string; ssl: boolean; version: string | null; cipher: string | null; clientDn: string | null };
   'endpoint-ready': { address: string; target: string };
   'workload-start': { writes: number; reads: number; probeIntervalMs: number; durationMs: number };
   'workload-end': { writes: Counts; reads: Counts; probe: Counts };
@@ -120,6 +124,8 @@ export function isTroubleEvent(e: RunEvent): boolean {
       return !e.ok;
     case 'app-exited':
       return !e.expected;
+    case 'replication-tls':
+      return !e.ssl;
     case 'fault-check-failed':
     case 'fault-failed':
     case 'fault-heal-failed':
@@ -138,6 +144,7 @@ export function isTroubleEvent(e: RunEvent): boolean {
     case 'node-volume':
     case 'node-ready':
     case 'seeded':
+    case 'tls-ready':
     case 'endpoint-ready':
     case 'workload-start':
     case 'workload-end':

@@ -65,7 +65,9 @@ export interface OpRecord {
 export interface LagSample {
   t: number;
   node: string;
-  /** bytes behind the primary's pg_current_wal_lsn() */
+  /** the node this standby streamed from at that moment, as pgdrill had it pointed (absent in results of older versions) */
+  upstream?: string;
+  /** bytes behind the upstream's pg_current_wal_lsn() (its received WAL, for a cascading upstream) */
   sentBytes: number | null;
   writeBytes: number | null;
   flushBytes: number | null;

@@ -16,6 +16,7 @@ import {
   type RunWindow,
 } from './report-model.js';
 import { escapeHtml as h, renderPage } from './html-kit.js';
+import { describeTls, streamSpans, tlsView } from './replication-model.js';
 import { formatMs, formatPercent, formatRunTime } from './format.js';
 import { appExplanation, downtimeViews, formatView } from './app-view.js';
 
@@ -30,6 +31,7 @@ ${appSection(results, t0)}
 ${timelineSection(results, t0)}
 ${chartsSection(charts, results)}
 ${cutoverSection(results, t0)}
+${replicationSection(results, t0)}
 ${integritySection(results)}
 ${loadSection(results)}
 ${scenarioSection(results)}
@@ -78,6 +80,7 @@ ${keyFigures(r)}
     ['timeline', 'Timeline'],
     ['charts', 'Charts'],
     ['cutover', 'Cutover'],
+    ['replication', 'Replication'],
     ['integrity', 'Integrity'],
     ['load', 'Load'],
     ['scenario', 'Scenario as run'],
@@ -148,11 +151,15 @@ function keyFigures(r: Results): string {
   });
   if (r.cutover) {
     const c = r.cutover;
-    const span = c.steps.length ? c.steps[c.steps.length - 1].endMs - c.steps[0].startMs : 0;
+    // followers catching up and the old primary's rejoin come after clients were back: told apart
+    const after = c.steps.filter((s) => s.name.startsWith('follow ') || s.name.startsWith('rejoin-'));
+    const own = c.steps.filter((s) => !after.includes(s));
+    const span = own.length ? Math.max(...own.map((s) => s.endMs)) - own[0].startMs : 0;
+    const afterSpan = after.length ? Math.max(...after.map((s) => s.endMs)) - Math.min(...after.map((s) => s.startMs)) : 0;
     figures.push({
       label: c.dryRun ? 'Cutover (dry run)' : 'Cutover',
       value: c.ok ? formatDuration(span) : 'failed',
-      sub: `${c.steps.length} steps${c.rolledBack ? ', rolled back' : ''}`,
+      sub: `${own.length} steps${c.rolledBack ? ', rolled back' : ''}${after.length ? `; then followers and rejoin: ${after.length} steps, ${formatDuration(afterSpan)}` : ''}`,
       state: c.ok ? 'good' : 'bad',
     });
   }
@@ -327,6 +334,47 @@ function cutoverSection(r: Results, t0: number): string {
   return `<section class="card" id="cutover">
 <h2>Cutover: ${h(c.strategy)} ${h(c.from)} → ${h(c.to)}, ${h(state)} in ${h(formatDuration(last - first))}</h2>
 <table><thead><tr><th class="num">#</th><th>step</th><th class="num">start</th><th class="num">took</th><th>when</th><th>result</th><th>detail</th></tr></thead><tbody>${rows}</tbody></table>
+</section>`;
+}
+
+/**
+ * Who streamed from whom over time (from the lag samples' upstream), whether replication was
+ * encrypted, and how each standby of the final primary compared with it.
+ */
+function replicationSection(r: Results, t0: number): string {
+  const spans = streamSpans(r);
+  const tls = tlsView(r);
+  const standbys = r.integrity?.standbys ?? [];
+  if (spans.length === 0 && !tls && standbys.length === 0) {
+    const why = r.lag.samples.length ? 'The lag samples name no upstream (results of an older pgdrill).' : 'No standby was sampled in this run.';
+    return `<section class="card" id="replication"><h2>Replication</h2><p class="muted">${why}</p></section>`;
+  }
+  const spanRows = spans
+    .map(
+      (s) =>
+        `<tr><td><code>${h(s.node)}</code></td><td><code>${h(s.upstream)}</code></td><td class="num">${formatLoadTime(s.fromMs, t0)}</td><td class="num">${formatLoadTime(s.toMs, t0)}</td><td class="num">${s.streaming} of ${s.samples}</td></tr>`,
+    )
+    .join('');
+  const tlsRows = (tls?.connections ?? [])
+    .map(
+      (c) =>
+        `<tr class="${c.ssl ? '' : 'bad'}"><td class="num">${formatLoadTime(c.t, t0)}</td><td><code>${h(c.node)}</code> ← <code>${h(c.upstream)}</code></td><td>${status(c.ssl, c.ssl ? 'ssl = true' : 'ssl = false')}</td><td>${h(c.version ?? '–')}</td><td class="small">${h(c.cipher ?? '–')}</td><td class="small">${h(c.clientDn ?? '–')}</td></tr>`,
+    )
+    .join('');
+  const standbyRows = standbys
+    .map((sb) => {
+      const ok = sb.tables.length > 0 && sb.tables.every((t) => t.match) && sb.schemaDifferences.length === 0;
+      const bad = sb.tables.filter((t) => !t.match).map((t) => t.table);
+      return `<tr class="${ok ? '' : 'bad'}"><td><code>${h(sb.node)}</code></td><td>${sb.role === 'rejoined' ? 'rejoined old primary' : 'standby'}</td><td class="num">${sb.tables.filter((t) => t.match).length} of ${sb.tables.length}</td><td class="num">${sb.schemaDifferences.length}</td><td>${status(ok, ok ? 'match' : `differ${bad.length ? `: ${bad.join(', ')}` : ''}`)}</td></tr>`;
+    })
+    .join('');
+  return `<section class="card" id="replication">
+<h2>Replication</h2>
+${spans.length ? `<h3>Who streamed from whom</h3><p class="small muted">From the lag samples: each names the node its standby streamed from at that moment; "streaming" counts the samples in which that node listed it as streaming.</p>
+<table><thead><tr><th>standby</th><th>streamed from</th><th class="num">from</th><th class="num">until</th><th class="num">streaming</th></tr></thead><tbody>${spanRows}</tbody></table>` : ''}
+<h3>TLS: ${h(tls ? 'on' : 'off')}</h3><p class="small">${h(describeTls(tls))}${tls?.ca ? `. CA <code>${h(tls.ca.subject)}</code>, SHA-256 <span class="hash">${h(tls.ca.fingerprint)}</span>; the server certificate names ${h(tls.ca.serverNames.join(', '))}` : ''}.</p>
+${tlsRows ? `<table><thead><tr><th class="num">read at</th><th>standby ← upstream</th><th>pg_stat_ssl</th><th>version</th><th>cipher</th><th>client certificate</th></tr></thead><tbody>${tlsRows}</tbody></table>` : ''}
+${standbyRows ? `<h3>Standbys of ${h(r.integrity?.finalPrimary ?? 'the final primary')}, compared with it</h3><table><thead><tr><th>node</th><th>role</th><th class="num">tables matching</th><th class="num">schema differences</th><th>result</th></tr></thead><tbody>${standbyRows}</tbody></table>` : ''}
 </section>`;
 }
 

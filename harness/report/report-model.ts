@@ -98,6 +98,8 @@ export function faultLabel(event: { fault: string; node?: string; link?: string 
 const TIMELINE_KINDS = new Set<EventKind>([
   'node-ready',
   'seeded',
+  'tls-ready',
+  'replication-tls',
   'endpoint-ready',
   'workload-start',
   'workload-end',
@@ -174,6 +176,10 @@ function describeEvent(e: RunEvent): string {
       return `${s(e.node)} seeded${e.rows && typeof e.rows === 'object' ? `: ${Object.entries(e.rows as Record<string, unknown>).map(([k, v]) => `${k} ${s(v)}`).join(', ')}` : ''}`;
     case 'endpoint-ready':
       return `endpoint ${s(e.address)} -> ${s(e.target)}`;
+    case 'tls-ready':
+      return `TLS on (${e.mode}${e.clientCerts ? ', client certificates' : ''}): throwaway CA ${e.ca}`;
+    case 'replication-tls':
+      return `${e.node} streams from ${e.upstream} ${e.ssl ? `over TLS (${e.version ?? '?'}${e.clientDn ? `, client ${e.clientDn}` : ''})` : 'NOT over TLS'} (pg_stat_ssl)`;
     case 'workload-start':
       return `load started: ${s(e.writes)} writes/s, ${s(e.reads)} reads/s`;
     case 'workload-end':

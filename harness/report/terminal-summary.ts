@@ -5,6 +5,8 @@ import type { Results } from '../results/results.js';
 import { formatBytes, formatDuration } from '../util/units.js';
 import { formatMs, formatRunTime } from './format.js';
 import { appExplanation, downtimeViews, formatView } from './app-view.js';
+import { describeTls, streamSpans, tlsView } from './replication-model.js';
+import { formatLoadTime, loadStartMs } from './report-model.js';
 
 export function renderSummary(results: Results, folder?: string): string {
   const { load, downtime, lag, integrity, cutover } = results;
@@ -52,6 +54,14 @@ export function renderSummary(results: Results, folder?: string): string {
       table.push([`  ${step.ok ? 'ok ' : 'ERR'} ${step.name}`, `${formatDuration(step.endMs - step.startMs)}  ${step.detail}`]);
     }
   }
+  // who streamed from whom, when that changed (followers re-pointed, a rejoined old primary)
+  const spans = streamSpans(results);
+  if (spans.some((s, i) => spans.findIndex((o) => o.node === s.node) !== i)) {
+    const t0 = loadStartMs(results);
+    const nodes = [...new Set(spans.map((s) => s.node))];
+    table.push(['replication', nodes.map((n) => `${n}: ${spans.filter((s) => s.node === n).map((s) => `from ${s.upstream} ${formatLoadTime(s.fromMs, t0)}..${formatLoadTime(s.toMs, t0)}`).join(', then ')}`).join('; ')]);
+  }
+  if (results.scenario.tls) table.push(['tls', describeTls(tlsView(results))]);
   if (integrity) {
     const tables = integrity.tables.length
       ? `${integrity.tables.filter((t) => t.match).length}/${integrity.tables.length} tables match (${integrity.source} vs ${integrity.target})`
@@ -59,6 +69,9 @@ export function renderSummary(results: Results, folder?: string): string {
     const n = (v: number | null) => (v === null ? '?' : String(v));
     table.push(
       ['integrity', tables],
+      ...(integrity.standbys?.length
+        ? [['standbys', integrity.standbys.map((sb) => `${sb.node}${sb.role === 'rejoined' ? ' (rejoined)' : ''}: ${sb.tables.filter((t) => t.match).length}/${sb.tables.length} tables match ${integrity.finalPrimary}`).join('; ')]]
+        : []),
       ['write ledger', `${n(integrity.acknowledgedWrites)} acknowledged, ${n(integrity.lostWrites)} lost, ${n(integrity.recoveredWrites)} recovered, ${n(integrity.indeterminateWrites)} indeterminate`],
     );
   }

@@ -181,7 +181,21 @@ export interface SchemaDifference {
 }
 
 /** The facts integrity rests on; each may be unknown (it could not be established) or not apply to this run. */
-export type IntegrityFact = 'ledger' | 'tables' | 'schema' | 'sequences' | 'splitBrain';
+export type IntegrityFact = 'ledger' | 'tables' | 'schema' | 'sequences' | 'splitBrain' | 'standbys';
+
+/**
+ * A standby of the final primary compared with it once it had replayed everything: a
+ * follower re-pointed at the cutover, or the old primary rejoined after pg_rewind.
+ */
+export interface StandbyIntegrity {
+  node: string;
+  /** rejoined: the old primary, rewound and started as a standby of the new one */
+  role: 'standby' | 'rejoined';
+  tables: TableIntegrity[];
+  rowCountMismatches: number;
+  hashMismatches: number;
+  schemaDifferences: SchemaDifference[];
+}
 
 export interface Integrity {
   /** the node whose state was taken as the source (old primary at the freeze) */
@@ -211,6 +225,11 @@ export interface Integrity {
   splitBrainDetail: string;
   /** up to 50 examples of lost writes, with the reason, for the report */
   lost: LedgerFinding[];
+  /**
+   * every other standby of the final primary (followers, the rejoined old primary), each
+   * compared with it; absent or empty when there is none (results of older versions lack it)
+   */
+  standbys?: StandbyIntegrity[];
   /** fact -> why it could not be established: such a fact is unknown, and unknown fails the run */
   unknown: Partial<Record<IntegrityFact, string>>;
   /** fact -> why it does not apply to this run (one node and no cutover: nothing to compare) */

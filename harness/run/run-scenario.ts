@@ -18,7 +18,7 @@ import { seedDatabase } from '../seed/schema.js';
 import { TcpProxy } from '../endpoint/tcp-proxy.js';
 import { LagMonitor } from '../monitor/lag-monitor.js';
 import { startWorkload, type WorkloadHandle } from '../workload/workload.js';
-import { SUPPORTED_FAULTS, runFault, unsupportedFaults } from '../faults/run-fault.js';
+import { SUPPORTED_FAULTS, runFault } from '../faults/run-fault.js';
 import type { ActiveFault } from '../faults/fault.js';
 import { watchAndFailover } from '../strategies/failover.js';
 import { strategyFor, supportedStrategies } from '../strategies/index.js';
@@ -120,7 +120,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       await rt.preflight(Object.values(resolved.nodes).map((n) => ({ name: n.name, version: n.version, image: n.image })), signal);
       topology = await buildTopology(resolved, rt, recorder, primaryName, signal);
       // what the cutover needs from the environment (client tools...), before seed and load
-      if (resolved.strategy && resolved.timeline.some((e) => e.cutover)) {
+      if (resolved.strategy && (resolved.timeline.some((e) => e.cutover) || resolved.strategy.kind === 'failover')) {
         await strategyFor(resolved.strategy.kind)?.preflight?.({ config: resolved.strategy, topology, signal });
       }
     });
@@ -155,7 +155,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       state.phase = 'load';
       workload = startWorkload({
         target: endpointAddress,
-        credentials: { user: credentials.superuser, password: credentials.superuserPassword, database: DATABASE },
+        // with tls the workload connects as the scenario's sslmode says, with a client certificate
+        credentials: { user: credentials.superuser, password: credentials.superuserPassword, database: DATABASE, ...(topo.tls ? { ssl: topo.tls.clientSsl() } : {}) },
         config: resolved.workload,
         seed: resolved.seed,
         recorder,
@@ -205,8 +206,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         ['stop load', async () => workload?.stop()],
         ['stop app', async () => app?.stop()],
         ['heal faults', async () => healAll(state.faults)],
-        // replication link proxies and disk-full volumes belong to the topology, made at setup
-        ['close replication links and disk volumes', async () => topology?.release()],
+        // replication link proxies belong to the topology, made at setup (data volumes go with the runtime)
+        ['close replication links', async () => topology?.release()],
         ['close endpoint', async () => endpoint?.close()],
         ['stop monitor', async () => monitor?.stop()],
         ['stop nodes and remove data', async () => runtime?.dispose({ keep: options.keep })],
@@ -260,7 +261,6 @@ function refuseUnsupported(scenario: Scenario): void {
       });
     }
   }
-  problems.push(...unsupportedFaults(scenario));
   if (scenario.strategy && !strategyFor(scenario.strategy.kind)) {
     problems.push({
       path: 'strategy.kind',

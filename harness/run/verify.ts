@@ -22,6 +22,7 @@ import { catalogSnapshot, compareCatalogs, type Catalog } from '../checks/catalo
 import { checkLedger, keysOfInterest } from '../checks/ledger-check.js';
 import { fetchObservedState } from '../checks/ledger-state.js';
 import { errorMessage } from '../errors.js';
+import { commitsAfterPromotion, writesSinceFreeze } from '../checks/split-brain-facts.js';
 
 export interface VerifyInput {
   scenario: Scenario;
@@ -87,6 +88,7 @@ export async function verifyIntegrity({ topology, recorder, cutover, signal }: V
       });
     }
     await compareSides(integrity, topology, cutover, primaryClient, signal);
+    await compareStandbys(integrity, topology, cutover, primaryClient, signal);
     await splitBrain(integrity, topology, recorder, cutover);
   } finally {
     await primaryClient?.end().catch(() => undefined);
@@ -120,7 +122,8 @@ async function compareSides(
   signal: AbortSignal,
 ): Promise<void> {
   const finalPrimary = topology.primary;
-  const planned = cutover?.ok && !cutover.dryRun && cutover.oldPrimaryNextXidAtFreeze !== undefined;
+  // past the promotion, a later step that failed (a follower, the rejoin) does not change what to compare
+  const planned = cutover !== undefined && !cutover.dryRun && cutover.promotedAtMs !== undefined && cutover.oldPrimaryNextXidAtFreeze !== undefined;
   let source: Side | undefined;
   let target: Side | undefined;
   const unknownBoth = (why: string) => {
@@ -139,14 +142,27 @@ async function compareSides(
       return;
     }
     target = { name: finalPrimary.name, fingerprints: cutover!.targetAtFreeze, catalog: cutover!.targetCatalogAtFreeze };
-    try {
-      source = await withNode(topology.node(oldName), (client) => readSide(oldName, client), { timeout: 120_000 });
-    } catch (err) {
-      unknownBoth(`the old primary ${oldName} could not be read: ${errorMessage(err)}`);
-      return;
+    const before = cutover!.oldPrimaryBeforeRejoin;
+    if (before) {
+      // rewound into a standby since: its tables as they were just before the rewind
+      if (!before.fingerprints || !before.catalog) {
+        unknownBoth(`the old primary ${oldName} was rewound to rejoin and could not be read before: ${before.unreadable ?? 'no reading'}`);
+        return;
+      }
+      integrity.comparison = `the old primary ${oldName} (fenced since the freeze, read just before it was rewound to rejoin) against ${finalPrimary.name} as it was at the freeze`;
+      source = { name: oldName, fingerprints: before.fingerprints, catalog: before.catalog };
+    } else {
+      try {
+        source = await withNode(topology.node(oldName), (client) => readSide(oldName, client), { timeout: 120_000 });
+      } catch (err) {
+        unknownBoth(`the old primary ${oldName} could not be read: ${errorMessage(err)}`);
+        return;
+      }
     }
   } else {
-    const replica = topology.replicasOf(finalPrimary.name)[0];
+    // a standby that was there all along first; the rejoined old primary when it is the only one
+    const standbys = topology.replicasOf(finalPrimary.name);
+    const replica = standbys.find((r) => r.name !== cutover?.rejoined) ?? standbys[0];
     if (!replica) {
       const why = cutover?.ok && !cutover.dryRun
         ? `after the ${cutover.promotedAtMs !== undefined ? 'failover' : 'cutover'} no copy of ${finalPrimary.name}'s data is left to compare it with`
@@ -156,7 +172,8 @@ async function compareSides(
       integrity.notApplicable.schema = why;
       return;
     }
-    integrity.comparison = `${finalPrimary.name} against its standby ${replica.name}, once that had replayed everything`;
+    const what = replica.name === cutover?.rejoined ? `the rejoined old primary ${replica.name}` : `its standby ${replica.name}`;
+    integrity.comparison = `${finalPrimary.name} against ${what}, once that had replayed everything`;
     integrity.source = finalPrimary.name;
     integrity.target = replica.name;
     if (!primaryClient) {
@@ -181,6 +198,45 @@ async function compareSides(
   integrity.schemaDifferences = compareCatalogs(source.catalog, target.catalog);
 }
 
+/**
+ * Every standby of the final primary not compared above (followers re-pointed at the cutover,
+ * the rejoined old primary), each against the final primary once it has replayed everything.
+ */
+async function compareStandbys(
+  integrity: Integrity,
+  topology: Topology,
+  cutover: CutoverOutcome | undefined,
+  primaryClient: pg.Client | undefined,
+  signal: AbortSignal,
+): Promise<void> {
+  const finalPrimary = topology.primary;
+  const standbys = topology.replicasOf(finalPrimary.name).filter((r) => r.name !== integrity.target);
+  if (standbys.length === 0) return;
+  if (!primaryClient) {
+    integrity.unknown.standbys = `the final primary ${finalPrimary.name} could not be reached`;
+    return;
+  }
+  try {
+    for (const standby of standbys) await waitCaughtUp(primaryClient, standby, signal);
+    const primary = await readSide(finalPrimary.name, primaryClient);
+    integrity.standbys = [];
+    for (const standby of standbys) {
+      const side = await withNode(standby, (client) => readSide(standby.name, client), { timeout: 120_000 });
+      const tables = compareTables(primary.fingerprints, side.fingerprints);
+      integrity.standbys.push({
+        node: standby.name,
+        role: standby.name === cutover?.rejoined ? 'rejoined' : 'standby',
+        tables,
+        ...countMismatches(tables),
+        schemaDifferences: compareCatalogs(primary.catalog, side.catalog),
+      });
+    }
+  } catch (err) {
+    integrity.standbys = undefined;
+    integrity.unknown.standbys = `${standbys.map((s) => s.name).join(', ')} could not be compared with ${finalPrimary.name}: ${errorMessage(err)}`;
+  }
+}
+
 async function readSide(name: string, client: pg.ClientBase): Promise<Side> {
   const tables = await listUserTables(client);
   const fingerprints = await tableFingerprints(client, tables);
@@ -196,18 +252,28 @@ async function readSide(name: string, client: pg.ClientBase): Promise<Side> {
  * timestamp later than the promotion. A node that stayed down took no writes.
  */
 async function splitBrain(integrity: Integrity, topology: Topology, recorder: Recorder, cutover: CutoverOutcome | undefined): Promise<void> {
-  if (!cutover?.ok || cutover.dryRun || cutover.promotedAtMs === undefined) {
+  if (!cutover || cutover.dryRun || cutover.promotedAtMs === undefined) {
     integrity.notApplicable.splitBrain = 'no new primary was promoted';
     return;
   }
   const oldName = topology.scenario.strategy!.from;
   const old = topology.node(oldName);
+  // rejoined as a standby: pg_rewind replaced its history, so the facts are the ones read before it
+  const before = cutover.oldPrimaryBeforeRejoin;
+  if (before) {
+    if (before.splitBrain) {
+      integrity.writesAfterPromotion = before.splitBrain.writesAfterPromotion;
+      integrity.splitBrainDetail = `${before.splitBrain.detail}, read just before ${oldName} was rewound`;
+    } else {
+      integrity.unknown.splitBrain = `${oldName} was rewound to rejoin, and its writes after the promotion could not be read before: ${before.unreadable ?? 'no reading'}`;
+    }
+    return;
+  }
   if (cutover.oldPrimaryNextXidAtFreeze !== undefined) {
-    const atFreeze = BigInt(cutover.oldPrimaryNextXidAtFreeze);
     try {
-      const now = await withNode(old, async (c) => BigInt((await c.query('SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xid')).rows[0].xid));
-      integrity.writesAfterPromotion = Math.max(0, Number(now - atFreeze));
-      integrity.splitBrainDetail = `${oldName}'s next transaction id is ${now} (${atFreeze} at the freeze)`;
+      const read = await withNode(old, (c) => writesSinceFreeze(c, oldName, cutover.oldPrimaryNextXidAtFreeze!));
+      integrity.writesAfterPromotion = read.writesAfterPromotion;
+      integrity.splitBrainDetail = read.detail;
     } catch (err) {
       integrity.unknown.splitBrain = `the old primary ${oldName} could not be read: ${errorMessage(err)}`;
     }
@@ -219,33 +285,13 @@ async function splitBrain(integrity: Integrity, topology: Topology, recorder: Re
     integrity.splitBrainDetail = `${oldName} has been down (${old.state}) since the failure: it took no writes`;
     return;
   }
-  const promotedAtEpochMs = recorder.epochMs(cutover.promotedAtMs);
   try {
-    const { count, scanned } = await withNode(old, (client) => commitsAfter(client, promotedAtEpochMs));
-    integrity.writesAfterPromotion = count;
-    integrity.splitBrainDetail = `${count} transaction(s) committed on ${oldName} after the promotion, by their commit timestamps (${scanned} transaction ids looked at)`;
+    const read = await withNode(old, (client) => commitsAfterPromotion(client, oldName, recorder.epochMs(cutover.promotedAtMs!)));
+    integrity.writesAfterPromotion = read.writesAfterPromotion;
+    integrity.splitBrainDetail = read.detail;
   } catch (err) {
     integrity.unknown.splitBrain = `${oldName}'s commits after the promotion could not be counted: ${errorMessage(err)}`;
   }
-}
-
-/** How many of the node's recent transactions committed after `epochMs` (needs track_commit_timestamp). */
-async function commitsAfter(client: pg.ClientBase, epochMs: number): Promise<{ count: number; scanned: number }> {
-  const setting = await client.query<{ on: boolean }>(`SELECT current_setting('track_commit_timestamp')::bool AS on`);
-  if (!setting.rows[0].on) throw new Error('track_commit_timestamp is off, so commit times are not kept');
-  const { rows } = await client.query<{ count: string; scanned: string }>(
-    `WITH bounds AS (
-       SELECT (pg_snapshot_xmax(pg_current_snapshot())::text::bigint % 4294967296) AS next,
-              (SELECT oldest_commit_ts_xid::text::bigint FROM pg_control_checkpoint()) AS oldest
-     ), ids AS (
-       SELECT x FROM bounds, generate_series(greatest(3, next - 100000, oldest), next - 1) AS x
-     )
-     SELECT count(*) FILTER (WHERE pg_xact_commit_timestamp(x::text::xid) > to_timestamp($1 / 1000.0))::text AS count,
-            count(*)::text AS scanned
-       FROM ids`,
-    [epochMs],
-  );
-  return { count: Number(rows[0].count), scanned: Number(rows[0].scanned) };
 }
 
 async function waitCaughtUp(primary: pg.Client, replica: RuntimeNode, signal: AbortSignal) {

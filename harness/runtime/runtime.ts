@@ -18,6 +18,33 @@ export interface NodeSpec {
   version: number;
   /** docker only */
   image?: string;
+  /**
+   * bytes: the node's data directory lives on a filesystem of its own of this size (made
+   * with the node), so a disk-full fault fills that and nothing else
+   */
+  dataVolumeBytes?: number;
+}
+
+/**
+ * A node's data directory on a small filesystem of its own (a tmpfs, on either runtime): a
+ * disk-full fault fills it with one file until the kernel says ENOSPC, and heals by deleting
+ * it. The runtime that made it detaches it at dispose.
+ */
+export interface DataVolume {
+  /** names the filesystem so a leftover can be traced to its run: pgdrill-<runId>-<node> */
+  readonly label: string;
+  readonly filesystem: string;
+  readonly sizeBytes: number;
+  /** where it is mounted, in the node's own filesystem (the container's, on docker) */
+  readonly mount: string;
+  /** writes one file until the filesystem refuses; returns the bytes written */
+  fill(): Promise<number>;
+  /** deletes that file; the space is free again at once */
+  unfill(): Promise<void>;
+  /** bytes the server user could still write */
+  freeBytes(): Promise<number>;
+  /** removes a file a check made on the volume (nothing outside it) */
+  removeFile(file: string): Promise<void>;
 }
 
 export interface ToolResult {
@@ -62,6 +89,8 @@ export interface RuntimeNode {
   readonly state: NodeState;
   /** where this node's server came from, for the report ("npm 17.10.0-beta.17 (/path/bin)", an image) */
   readonly origin: string;
+  /** the data directory's own filesystem, when the spec asked for one (dataVolumeBytes) */
+  readonly volume?: DataVolume;
 
   /** initdb with the run's superuser, scram-sha-256 on TCP, and pgdrill's base settings */
   initdb(): Promise<void>;
@@ -69,6 +98,13 @@ export interface RuntimeNode {
   configure(settings: Record<string, string>): Promise<void>;
   /** write a file relative to dataDir (standby.signal, backup_label...) */
   writeDataFile(relativePath: string, content: string | Buffer): Promise<void>;
+  /**
+   * Write a file into the node's own space beside its data directory (its run folder or
+   * container), owned by the server user, mode 0600; returns its path as the server sees it.
+   * For what must outlive or precede the data directory: TLS certificates a standby's
+   * pg_basebackup needs before its data directory exists.
+   */
+  writeNodeFile(name: string, content: string | Buffer): Promise<string>;
   /** start and wait until the server accepts connections */
   start(options?: { signal?: AbortSignal; timeout?: number }): Promise<void>;
   stop(mode?: StopMode): Promise<void>;
@@ -97,6 +133,13 @@ export interface Runtime {
   readonly kind: RuntimeKind;
   /** everything this run creates lives under here (local) or carries this id (docker) */
   readonly runId: string;
+  /**
+   * The address of this machine as the runtime's nodes reach it (loopback locally, the run
+   * network's gateway on docker): pgdrill's replication link proxies listen there, so every
+   * standby streams through a proxy of ours, and link faults act on replication alike on
+   * every runtime.
+   */
+  linkHost(): Promise<string>;
   /** fail fast, before anything starts, when binaries or the engine are missing (exit 3) */
   preflight(specs: NodeSpec[], signal?: AbortSignal): Promise<void>;
   createNode(spec: NodeSpec): Promise<RuntimeNode>;

@@ -237,6 +237,12 @@ function checkStrategy(ctx: Context): void {
       message: `${show(from.name)} is a replica of ${show(from.replicaOf)}, but the workload writes to strategy.from, so it must be a primary (a node without replicaOf)`,
     });
   }
+  if (s.rejoinOldPrimary && s.kind && s.kind !== 'streaming' && s.kind !== 'failover') {
+    problems.push({
+      path: 'strategy.rejoinOldPrimary',
+      message: `applies to kinds streaming and failover (the old primary is rewound onto the promoted standby's timeline); kind ${s.kind} leaves the old primary as it is: remove it`,
+    });
+  }
   // A target whose own replicaOf names no node is already reported; judging it here only adds noise.
   if (!to || !s.kind || (to.replicaOf !== undefined && names && !names.includes(to.replicaOf))) return;
   if ((s.kind === 'streaming' || s.kind === 'failover') && s.from !== undefined && to.replicaOf !== s.from) {
@@ -451,6 +457,16 @@ function checkFailover(ctx: Context): void {
     }
     const kind = entry.fault?.kind;
     if (kind && (NODE_FAULTS as readonly string[]).includes(kind) && entry.fault?.node === s.from) faultOnFrom = true;
+    // a rejoin rewinds the old primary once it is back: the fault must end during the load
+    const fault = entry.fault;
+    if (s.rejoinOldPrimary && fault && fault.node === s.from && (fault.kind === 'kill' ? fault.restartAfter === undefined : fault.kind !== 'restart' && fault.for === undefined)) {
+      ctx.problems.push({
+        path: `timeline[${i}].fault`,
+        message:
+          `strategy.rejoinOldPrimary rewinds ${show(s.from)} when it comes back, but this ${kind} keeps it down until the load ends; ` +
+          `give it ${kind === 'kill' ? 'restartAfter' : 'for'}: e.g. { kind: ${kind}, node: ${s.from}, ${kind === 'kill' ? 'restartAfter' : 'for'}: 3s }`,
+      });
+    }
   });
   if (!faultOnFrom && s.from !== undefined) {
     ctx.problems.push({
@@ -562,7 +578,7 @@ function withStrategyDefaults(strategy: StrategyConfig): StrategyConfig {
   return { ...strategy, detection: strategy.detection ?? { ...DEFAULT_DETECTION } };
 }
 
-function resolve(p: Required<Omit<Parsed, 'strategy' | 'app'>> & Pick<Parsed, 'strategy' | 'app'>): Scenario {
+function resolve(p: Required<Omit<Parsed, 'strategy' | 'app' | 'tls'>> & Pick<Parsed, 'strategy' | 'app' | 'tls'>): Scenario {
   const timeline: TimelineEntry[] = p.timeline.map((e) => {
     const entry: TimelineEntry = { at: e.at };
     if (e.fault) entry.fault = withFaultDefaults(e.fault);
@@ -587,6 +603,7 @@ function resolve(p: Required<Omit<Parsed, 'strategy' | 'app'>> & Pick<Parsed, 's
     monitor: p.monitor,
     downtime: p.downtime,
     ...(p.app ? { app: resolveApp(p.app) } : {}),
+    ...(p.tls ? { tls: p.tls } : {}),
   };
   return scenario;
 }

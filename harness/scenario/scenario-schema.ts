@@ -401,6 +401,8 @@ export const strategySchema = z.strictObject({
   syncSequences: booleanField('set the target\'s sequences from the source\'s at the cutover (logical)').optional(),
   // kind failover only; its defaults are filled when the scenario is resolved
   detection: z.preprocess(nullAsEmpty, detectionSchema).optional(),
+  // streaming and failover: optional and without a default, so other scenarios resolve as before
+  rejoinOldPrimary: booleanField('rewind the old primary with pg_rewind and start it as a standby of the new one after the cutover').optional(),
 });
 
 export const seedSchema = z.strictObject({
@@ -617,6 +619,13 @@ export const downtimeSchema = z.strictObject({
   mergeGap: durationField({ min: 0, zeroMeans: 'merges only windows that touch' }).default(1000),
 });
 
+export const TLS_MODES = ['verify-full', 'verify-ca', 'require'] as const;
+
+export const tlsSchema = z.strictObject({
+  mode: enumField(TLS_MODES, 'TLS mode (as libpq sslmode)').default('verify-full'),
+  clientCerts: booleanField('require a client certificate whose CN is the user (pg_hba clientcert=verify-full)').default(false),
+});
+
 export const monitorSchema = z.strictObject({
   interval: durationField({ min: 1 }).default(500),
 });
@@ -733,6 +742,8 @@ export const sectionSchemas = {
   monitor: z.preprocess(nullAsEmpty, monitorSchema).prefault({}),
   downtime: z.preprocess(nullAsEmpty, downtimeSchema).prefault({}),
   app: z.preprocess(nullAsEmpty, appSchema).optional(),
+  // optional and without a default, so scenarios without it resolve as before
+  tls: z.preprocess(nullAsEmpty, tlsSchema).optional(),
 };
 
 export type SectionName = keyof typeof sectionSchemas;

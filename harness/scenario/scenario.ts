@@ -65,6 +65,12 @@ export interface StrategyConfig {
   syncSequences?: boolean;
   /** kind failover only (filled with its defaults there): when the primary counts as dead */
   detection?: FailoverDetection;
+  /**
+   * streaming and failover: after the cutover the old primary is stopped, rewound with
+   * pg_rewind against the new primary and started as its standby (the second half of a
+   * failover drill, as Patroni and CloudNativePG do it). wal_log_hints is on from setup.
+   */
+  rejoinOldPrimary?: boolean;
 }
 
 export interface SeedConfig {
@@ -267,6 +273,18 @@ export interface AppConfig {
   checks: AppCheckConfig[];
 }
 
+/**
+ * TLS for replication and the workload: a throwaway CA, server and client certificates per
+ * run; standbys stream and clients connect with sslmode `mode`; replication over plain TCP is
+ * refused by pg_hba.
+ */
+export interface TlsConfig {
+  /** libpq's sslmode for replication and the workload: verify-full checks the host name too */
+  mode: 'verify-full' | 'verify-ca' | 'require';
+  /** the server requires a client certificate whose CN is the user (clientcert=verify-full) */
+  clientCerts: boolean;
+}
+
 export interface Scenario {
   name: string;
   description: string;
@@ -284,6 +302,8 @@ export interface Scenario {
   downtime: DowntimeConfig;
   /** the application in the loop; absent = none */
   app?: AppConfig;
+  /** absent: plain TCP with scram, as before */
+  tls?: TlsConfig;
   /**
    * The folder the scenario file is in: relative paths in it (a command step's run) resolve
    * against it. Set by loadScenarioFile; absent for text parsed without a file, which

@@ -12,12 +12,15 @@ import type { RuntimeNode } from '../runtime/runtime.js';
 import type { FailoverDetection } from '../scenario/scenario.js';
 import { DEFAULT_DETECTION as SCENARIO_DEFAULT_DETECTION } from '../scenario/scenario-schema.js';
 import { DATABASE, waitFor } from '../topology/connect.js';
-import { primaryConninfo, replicationSlotName } from '../topology/standby.js';
-import { quoteLiteral } from '../util/sql.js';
+import { compareLsn } from '../util/lsn.js';
+import { followNewPrimary } from './followers.js';
+import { rejoinOldPrimary, requireRewind } from './rejoin.js';
 import { errorMessage } from '../errors.js';
 import { StepRunner } from './step-runner.js';
 import { eventsOf } from '../record/events.js';
 import type { CutoverOutcome, Strategy, StrategyContext } from './strategy.js';
+
+export { compareLsn } from '../util/lsn.js';
 
 /** What a resolved scenario fills in; used when the strategy is driven without one. */
 export const DEFAULT_DETECTION: FailoverDetection = { ...SCENARIO_DEFAULT_DETECTION };
@@ -26,6 +29,7 @@ export const DEFAULT_DETECTION: FailoverDetection = { ...SCENARIO_DEFAULT_DETECT
 const RETURN_POLL_MS = 250;
 
 export const failoverStrategy: Strategy = {
+  preflight: requireRewind,
   /**
    * A failover on demand: the primary is declared dead now, with no health check first.
    * Runs are driven by watchAndFailover instead: the scenario validator refuses a cutover
@@ -162,13 +166,8 @@ async function promoteAfterFailure(context: StrategyContext, detection: Detectio
       return `endpoint -> ${target.name} (${target.address.host}:${target.address.port}); ${moved} sessions to ${from.name} closed`;
     });
 
-    const others = topology.replicasOf(from.name).filter((s) => s.name !== target.name);
-    if (others.length > 0) {
-      await steps.run('repoint-standbys', async () => {
-        for (const standby of others) await repointStandby(context, standby, target, from);
-        return `${others.map((s) => s.name).join(', ')} now follow ${target.name}`;
-      });
-    }
+    // the other standbys of the dead primary follow the new one (a step each)
+    await followNewPrimary(steps, context, outcome, from, target);
 
     await steps.run('fence-old-primary', async () => {
       if (!config.fenceOldPrimary) return `fenceOldPrimary is false: ${from.name} will be writable if it comes back (split brain is possible)`;
@@ -183,7 +182,8 @@ async function promoteAfterFailure(context: StrategyContext, detection: Detectio
         ? `${from.name} answered and was made read-only`
         : `${from.name} is ${from.state} but unreachable; the endpoint no longer routes to it and it is made read-only when it answers again`;
     });
-    outcome.ok = true;
+    // a follower that did not stream again already failed the outcome
+    outcome.ok = !outcome.steps.some((s) => !s.ok);
   } catch (err) {
     outcome.error = errorMessage(err);
     if (promoted) {
@@ -210,11 +210,14 @@ async function promoteAfterFailure(context: StrategyContext, detection: Detectio
 /**
  * After the failover, until the end of the load: when the old primary answers again, make sure
  * the fence holds (a write on a fresh session is refused), applying it first if it could not
- * be written while the node was unreachable. Recorded as step fence-verified.
+ * be written while the node was unreachable. Recorded as step fence-verified. With
+ * rejoinOldPrimary the returned node is then rewound into a standby of the new primary (an HA
+ * manager does that when the old host comes back); one that never comes back during the load
+ * fails the rejoin.
  */
 async function watchOldPrimary(context: StrategyContext, outcome: CutoverOutcome, untilMs: number): Promise<void> {
   const { config, topology, recorder, signal } = context;
-  if (!config.fenceOldPrimary) return;
+  if (!config.fenceOldPrimary && !config.rejoinOldPrimary) return;
   const from = topology.node(config.from);
   while (!signal.aborted && recorder.now() < untilMs) {
     const seenMs = recorder.now();
@@ -222,48 +225,35 @@ async function watchOldPrimary(context: StrategyContext, outcome: CutoverOutcome
       // where its transaction counter stands as it comes back, before anything can write
       const nextXid = await onNode(from, async (c) => String((await c.query('SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xid')).rows[0].xid), 'postgres', 2000).catch(() => null);
       recorder.event('old-primary-returned', { node: from.name, nextXid });
-      let detail: string;
-      let ok = false;
-      try {
-        await fenceLive(from);
-        const refused = await writeRefused(from);
-        ok = refused;
-        detail = refused
-          ? `${from.name} came back ${Math.round(seenMs - (outcome.promotedAtMs ?? seenMs))}ms after the promotion; a write was refused (25006): fenced`
-          : `${from.name} came back and STILL ACCEPTS WRITES`;
-      } catch (err) {
-        detail = `${from.name} came back but the fence could not be checked: ${errorMessage(err)}`;
+      if (config.fenceOldPrimary) {
+        let detail: string;
+        let ok = false;
+        try {
+          await fenceLive(from);
+          const refused = await writeRefused(from);
+          ok = refused;
+          detail = refused
+            ? `${from.name} came back ${Math.round(seenMs - (outcome.promotedAtMs ?? seenMs))}ms after the promotion; a write was refused (25006): fenced`
+            : `${from.name} came back and STILL ACCEPTS WRITES`;
+        } catch (err) {
+          detail = `${from.name} came back but the fence could not be checked: ${errorMessage(err)}`;
+        }
+        recordStep(context, outcome.steps, 'fence-verified', seenMs, recorder.now(), ok, detail);
+        if (!ok) outcome.ok = false;
       }
-      recordStep(context, outcome.steps, 'fence-verified', seenMs, recorder.now(), ok, detail);
-      if (!ok) outcome.ok = false;
+      if (config.rejoinOldPrimary && outcome.ok) {
+        const steps = new StepRunner(recorder, outcome.steps);
+        await rejoinOldPrimary(steps, context, outcome, from, topology.primary);
+      }
       return;
     }
     await sleepFor(RETURN_POLL_MS, signal);
   }
-}
-
-/** A standby of the dead primary now follows the new one: a slot there, its link re-pointed. */
-async function repointStandby(context: StrategyContext, standby: RuntimeNode, primary: RuntimeNode, old: RuntimeNode): Promise<void> {
-  const { topology } = context;
-  await onNode(primary, (client) =>
-    client.query(
-      `SELECT pg_create_physical_replication_slot($1, true) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`,
-      [replicationSlotName(standby.name)],
-    ),
-  );
-  const link = topology.links.get(standby.name);
-  if (link) {
-    // primary_conninfo names the proxy: pointing the proxy elsewhere is enough
-    link.retarget(primary.address);
-    link.closeSessionsTo(old.address);
-  } else {
-    // primary_conninfo is reloadable from PostgreSQL 13: the walreceiver restarts with it
-    await onNode(standby, async (client) => {
-      await client.query(`ALTER SYSTEM SET primary_conninfo = ${quoteLiteral(primaryConninfo(primary, standby.name))}`);
-      await client.query('SELECT pg_reload_conf()');
-    });
+  if (config.rejoinOldPrimary && !signal.aborted) {
+    const now = recorder.now();
+    recordStep(context, outcome.steps, 'rejoin-capture', now, now, false, `${from.name} did not come back before the load ended (${from.state}): there was nothing to rejoin`);
+    outcome.ok = false;
   }
-  topology.upstreamOf.set(standby.name, primary.name);
 }
 
 /** Makes a running old primary read-only and ends its client sessions; false when it does not answer. */
@@ -323,16 +313,6 @@ async function walPosition(node: RuntimeNode): Promise<{ received?: string; repl
   } catch (err) {
     return { error: errorMessage(err) };
   }
-}
-
-/** Orders pg_lsn texts ("16/B374D848"). */
-export function compareLsn(a: string, b: string): number {
-  const value = (lsn: string) => {
-    const [hi, lo] = lsn.split('/');
-    return (BigInt(`0x${hi}`) << 32n) | BigInt(`0x${lo}`);
-  };
-  const d = value(a) - value(b);
-  return d > 0n ? 1 : d < 0n ? -1 : 0;
 }
 
 function recordStep(context: StrategyContext, steps: CutoverStep[], name: string, startMs: number, endMs: number, ok: boolean, detail: string) {

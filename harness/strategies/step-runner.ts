@@ -15,9 +15,11 @@ export class StepFailed extends Error {
 }
 
 export class StepRunner {
-  readonly steps: CutoverStep[] = [];
-
-  constructor(private readonly recorder: Recorder) {}
+  /** `steps`: an outcome's list to add to, when the steps continue a cutover already recorded */
+  constructor(
+    private readonly recorder: Recorder,
+    readonly steps: CutoverStep[] = [],
+  ) {}
 
   /** Runs a step; `body` returns its detail. A throw marks it failed and is rethrown as StepFailed. */
   async run(name: string, body: () => Promise<string>): Promise<void> {

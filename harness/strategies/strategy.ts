@@ -6,6 +6,7 @@ import type { CutoverStep } from '../record/records.js';
 import type { StrategyConfig } from '../scenario/scenario.js';
 import type { Topology } from '../topology/topology.js';
 import type { Catalog } from '../checks/catalog.js';
+import type { SplitBrainFact } from '../checks/split-brain-facts.js';
 
 export interface StrategyContext {
   config: StrategyConfig;
@@ -31,7 +32,24 @@ export interface CutoverOutcome {
   targetCatalogAtFreeze?: Catalog;
   /** the old primary's next transaction id at the freeze: it must not move afterwards */
   oldPrimaryNextXidAtFreeze?: string;
+  /**
+   * rejoinOldPrimary: what verify would have read on the old primary, read just before
+   * pg_rewind replaced its data and history with the new primary's
+   */
+  oldPrimaryBeforeRejoin?: OldPrimaryBeforeRejoin;
+  /** the old primary, once it streams from the new primary as a rejoined standby */
+  rejoined?: string;
   error?: string;
+}
+
+export interface OldPrimaryBeforeRejoin {
+  /** its tables and catalog (a planned cutover compares them with the target's at the freeze) */
+  fingerprints?: Fingerprints;
+  catalog?: Catalog;
+  /** the writes it took after the promotion */
+  splitBrain?: SplitBrainFact;
+  /** why a fact could not be read (then it is unknown) */
+  unreadable?: string;
 }
 
 export interface PreflightContext {

@@ -22,9 +22,12 @@ import {
   settleFailedCutover,
 } from './freeze.js';
 import { fingerprintAtFreeze, pinSnapshot } from './snapshot.js';
+import { detachFollowers, followNewPrimary } from './followers.js';
+import { rejoinOldPrimary, requireRewind } from './rejoin.js';
 import type { CutoverOutcome, Strategy } from './strategy.js';
 
 export const streamingStrategy: Strategy = {
+  preflight: requireRewind,
   async cutover(context, { dryRun }) {
     const { config, topology, endpoint, recorder } = context;
     const from = topology.node(config.from);
@@ -35,6 +38,7 @@ export const streamingStrategy: Strategy = {
     let target: pg.Client | undefined;
     let pinned: pg.Client | undefined;
     let promoted = false;
+    let detached: ReturnType<typeof detachFollowers> | undefined;
     try {
       await steps.run('prerequisites', async () => {
         source = await openCutoverSession(from);
@@ -85,7 +89,10 @@ export const streamingStrategy: Strategy = {
         const position = await frozenPosition(source!);
         outcome.oldPrimaryNextXidAtFreeze = position.nextXid;
         finalLsn = position.lsn;
-        return freezeDetail(from, endedSessions, config, finalLsn);
+        // the other standbys take no more WAL from the frozen old primary (followers.ts)
+        detached = detachFollowers(context, from, to);
+        const held = detached.names;
+        return freezeDetail(from, endedSessions, config, finalLsn) + (held.length ? `; ${held.join(', ')} take no more WAL from ${from.name}` : '');
       });
 
       await steps.run('final-lsn-check', async () => {
@@ -138,12 +145,16 @@ export const streamingStrategy: Strategy = {
 
       await repointFenceResume(steps, context, source!, from, to);
       outcome.ok = true;
+      // every other standby of the old primary follows the new one (followers.ts)
+      await followNewPrimary(steps, context, outcome, from, to);
 
       await fingerprintAtFreeze(steps, outcome, pinned!, to);
+      // strategy.rejoinOldPrimary: the old primary is rewound into a standby of the new one (rejoin.ts)
+      if (config.rejoinOldPrimary && outcome.ok) await rejoinOldPrimary(steps, context, outcome, from, to);
     } catch (err) {
       outcome.error = errorMessage(err);
       // promotion is the point of no return; before it, even an unbegun freeze is undone
-      await settleFailedCutover(steps, context, outcome, from, promoted);
+      await settleFailedCutover(steps, context, outcome, from, promoted, detached?.names.length ? detached.reattach : undefined);
     } finally {
       await Promise.allSettled([source?.end(), target?.end(), pinned?.end()]);
     }

@@ -19,7 +19,7 @@ export function replicationSlotName(standby: string): string {
  * primary_conninfo as a standby uses it to reach `upstream`: through `via` (its replication
  * link proxy) when there is one, else straight to the peer address.
  */
-export function primaryConninfo(upstream: RuntimeNode, standbyName: string, via?: Address): string {
+export function primaryConninfo(upstream: RuntimeNode, standbyName: string, via?: Address, extra: Record<string, string> = {}): string {
   const { replicationUser, replicationPassword } = upstream.credentials;
   const to = via ?? upstream.peerAddress;
   const parts = {
@@ -28,6 +28,8 @@ export function primaryConninfo(upstream: RuntimeNode, standbyName: string, via?
     user: replicationUser,
     password: replicationPassword,
     application_name: standbyName,
+    // TLS: sslmode and the standby's own certificate files
+    ...extra,
   };
   return Object.entries(parts)
     .map(([k, v]) => `${k}=${v.replace(/[\\' ]/g, (c) => '\\' + c)}`)
@@ -35,9 +37,9 @@ export function primaryConninfo(upstream: RuntimeNode, standbyName: string, via?
 }
 
 /** Settings that make `standby` follow `upstream`; also used to re-point a standby later. */
-export function standbySettings(upstream: RuntimeNode, standbyName: string, via?: Address): Record<string, string> {
+export function standbySettings(upstream: RuntimeNode, standbyName: string, via?: Address, extra: Record<string, string> = {}): Record<string, string> {
   return {
-    primary_conninfo: primaryConninfo(upstream, standbyName, via),
+    primary_conninfo: primaryConninfo(upstream, standbyName, via, extra),
     primary_slot_name: replicationSlotName(standbyName),
   };
 }
@@ -50,6 +52,8 @@ export async function buildStandby(
   signal: AbortSignal,
   /** the replication link proxy the standby streams through, if any (the base backup does not) */
   via?: Address,
+  /** TLS: conninfo parameters for its walreceiver, libpq environment for its pg_basebackup */
+  tls?: { conninfo: Record<string, string>; env: Record<string, string> },
 ): Promise<BaseBackupMethod> {
   const slot = replicationSlotName(standby.name);
   const client = await connectNode(upstream, { database: 'postgres', timeout: 120_000 });
@@ -63,7 +67,7 @@ export async function buildStandby(
     );
     if (await standby.hasTool('pg_basebackup', upstream.version)) {
       method = 'pg_basebackup';
-      await runPgBasebackup(upstream, standby, slot, signal);
+      await runPgBasebackup(upstream, standby, slot, signal, tls?.env);
     } else {
       method = 'low-level-api';
       await lowLevelBackup(client, upstream, standby, runtime);
@@ -72,14 +76,14 @@ export async function buildStandby(
     await client.end().catch(() => undefined);
   }
   // the copied postgresql.conf is the primary's; settings appended later win
-  await standby.configure({ ...settings, ...standbySettings(upstream, standby.name, via) });
+  await standby.configure({ ...settings, ...standbySettings(upstream, standby.name, via, tls?.conninfo) });
   await standby.writeDataFile('standby.signal', '');
   await standby.start({ signal });
   await waitStreaming(upstream, standby, 60_000, signal);
   return method;
 }
 
-async function runPgBasebackup(upstream: RuntimeNode, standby: RuntimeNode, slot: string, signal: AbortSignal) {
+async function runPgBasebackup(upstream: RuntimeNode, standby: RuntimeNode, slot: string, signal: AbortSignal, env: Record<string, string> = {}) {
   const { replicationUser, replicationPassword } = upstream.credentials;
   const result = await standby.runTool(
     'pg_basebackup',
@@ -93,7 +97,7 @@ async function runPgBasebackup(upstream: RuntimeNode, standby: RuntimeNode, slot
       '-c', 'fast',
       '--no-password',
     ],
-    { minMajor: upstream.version, env: { PGPASSWORD: replicationPassword }, signal, timeout: 600_000 },
+    { minMajor: upstream.version, env: { PGPASSWORD: replicationPassword, ...env }, signal, timeout: 600_000 },
   );
   if (result.exitCode !== 0) {
     throw new EnvironmentError(

@@ -1,34 +1,38 @@
 // Builds the scenario's servers on a runtime: primaries from initdb, streaming standbys
-// from a base backup of their primary, and keeps track of which node is the primary now.
-// On the local runtime each standby reaches its primary through a pgdrill proxy (its
-// replication link), so link faults can act on it; a node with a disk-full fault gets its
-// data directory on a small filesystem of its own. Both are made here, at setup.
+// from a base backup of their primary, and keeps track of which node is the primary now and
+// who streams from whom. Each standby reaches its upstream through a pgdrill proxy (its
+// replication link, on the address the runtime's nodes reach this machine at), so link
+// faults act on replication on every runtime; a node with a disk-full fault gets its data
+// directory on a small filesystem of its own (the runtime makes it with the node).
 
-import fsp from 'node:fs/promises';
-import path from 'node:path';
 import type { Recorder } from '../record/recorder.js';
-import type { Runtime, RuntimeNode } from '../runtime/runtime.js';
+import type { Address, Runtime, RuntimeNode } from '../runtime/runtime.js';
 import type { NodeConfig, Scenario } from '../scenario/scenario.js';
 import { TcpProxy } from '../endpoint/tcp-proxy.js';
-import { DiskVolume } from '../faults/disk-volume.js';
+import { DISK_VOLUME_BYTES } from '../runtime/data-volume.js';
+import { RunTls, readReplicationTls } from '../tls/run-tls.js';
 import { errorMessage } from '../errors.js';
 import { withNode } from './connect.js';
-import { buildStandby } from './standby.js';
+import { buildStandby, standbySettings } from './standby.js';
 import { quoteIdent, quoteLiteral } from '../util/sql.js';
 
 export class Topology {
   readonly nodes = new Map<string, RuntimeNode>();
   /** node name -> the node it streams from, as it stands now (cutovers change this) */
   readonly upstreamOf = new Map<string, string>();
-  /** standby name -> the proxy its replication connection goes through (local runtime) */
+  /** standby name -> the proxy its replication connection goes through now */
   readonly links = new Map<string, TcpProxy>();
-  /** node name -> the filesystem its data directory lives on (nodes with a disk-full fault) */
-  readonly volumes = new Map<string, DiskVolume>();
+  /** links a standby no longer streams through, closed with the rest at release */
+  private readonly retired = new Set<TcpProxy>();
   private currentPrimary: string;
+  /** tls: the run's certificates and how every node and client uses them */
+  tls?: RunTls;
 
   constructor(
     readonly scenario: Scenario,
     primary: string,
+    /** where link proxies listen: the address the runtime's nodes reach this machine at */
+    readonly linkHost = '127.0.0.1',
   ) {
     this.currentPrimary = primary;
   }
@@ -63,11 +67,45 @@ export class Topology {
     return [...this.links].filter(([replica]) => this.upstreamOf.get(replica) === name).map(([, proxy]) => proxy);
   }
 
-  /** Closes the replication link proxies and detaches disk volumes; safe to call twice. */
+  /**
+   * A new replication link for `standby` towards `upstream`: a proxy of ours, made its
+   * current link. The link it replaces is returned (not closed: the caller closes it once the
+   * standby has moved, so its walreceiver restarts on the new conninfo rather than retrying
+   * the old one). Which node streams from which is recorded with follow().
+   */
+  async openLink(standby: string, upstream: RuntimeNode): Promise<{ link: TcpProxy; previous?: TcpProxy }> {
+    const link = new TcpProxy(upstream.address, { name: `replication ${standby}`, listenHost: this.linkHost });
+    await link.listen();
+    const previous = this.links.get(standby);
+    if (previous) this.retired.add(previous);
+    this.links.set(standby, link);
+    return { link, previous };
+  }
+
+  /** The settings `name` was built with: pgdrill's base, the run's, then the scenario's own for it. */
+  nodeSettings(name: string): Record<string, string> {
+    return {
+      ...BASE_SETTINGS,
+      ...runSettings(this.scenario),
+      ...(this.tls ? this.tls.serverSettings(name) : {}),
+      ...(this.scenario.nodes[name]?.settings ?? {}),
+    };
+  }
+
+  /** primary_conninfo and primary_slot_name that make `standby` stream from `upstream` through `via` (its link). */
+  standbySettings(standby: string, upstream: RuntimeNode, via: Address): Record<string, string> {
+    return standbySettings(upstream, standby, via, this.tls?.conninfo(standby));
+  }
+
+  /** `standby` streams from `upstream` from now on (lag samples carry it as their upstream). */
+  follow(standby: string, upstream: string): void {
+    this.upstreamOf.set(standby, upstream);
+  }
+
+  /** Closes the replication link proxies, current and retired; safe to call twice. */
   async release(): Promise<void> {
-    const proxies = [...this.links.values()];
-    const volumes = [...this.volumes.values()];
-    const results = await Promise.allSettled([...proxies.map((p) => p.close()), ...volumes.map((v) => v.release())]);
+    const proxies = [...this.links.values(), ...this.retired];
+    const results = await Promise.allSettled(proxies.map((p) => p.close()));
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed.length > 0) throw new Error(failed.map((r) => errorMessage(r.reason)).join('; '));
   }
@@ -109,35 +147,44 @@ export async function buildTopology(
   primaryName: string,
   signal: AbortSignal,
 ): Promise<Topology> {
-  const topology = new Topology(scenario, primaryName);
+  const topology = new Topology(scenario, primaryName, await runtime.linkHost());
   const diskFull = new Set(scenario.timeline.filter((e) => e.fault?.kind === 'disk-full').map((e) => e.fault!.node!));
   try {
     for (const config of buildOrder(Object.values(scenario.nodes))) {
       signal.throwIfAborted();
-      const node = await runtime.createNode({ name: config.name, version: config.version, image: config.image });
+      const node = await runtime.createNode({
+        name: config.name,
+        version: config.version,
+        image: config.image,
+        ...(diskFull.has(config.name) ? { dataVolumeBytes: DISK_VOLUME_BYTES } : {}),
+      });
       topology.nodes.set(config.name, node);
       recorder.event('node-binaries', { node: config.name, source: node.origin });
-      if (diskFull.has(config.name) && runtime.kind === 'local') {
-        const volume = await mountDataVolume(node, runtime);
-        topology.volumes.set(config.name, volume);
-        recorder.event('node-volume', { node: config.name, filesystem: 'tmpfs', bytes: volume.sizeBytes, mount: volume.dir });
+      if (scenario.tls) {
+        if (topology.tls) await topology.tls.install(node);
+        else await setUpTls(topology, node, runtime, recorder);
       }
-      const settings = { ...BASE_SETTINGS, ...config.settings };
+      if (node.volume) {
+        const { filesystem, sizeBytes, mount } = node.volume;
+        recorder.event('node-volume', { node: config.name, filesystem, bytes: sizeBytes, mount });
+      }
+      const settings = topology.nodeSettings(config.name);
       if (!config.replicaOf) {
-        await startPrimary(node, settings, signal);
+        await startPrimary(node, settings, signal, topology.tls?.hba());
         recorder.event('node-ready', { node: config.name, role: 'primary', version: config.version });
       } else {
         const upstream = topology.node(config.replicaOf);
-        const link = await replicationLink(runtime, upstream, config.name);
-        if (link) topology.links.set(config.name, link);
-        const method = await buildStandby(upstream, node, settings, runtime, signal, link?.address);
-        topology.upstreamOf.set(config.name, config.replicaOf);
+        const { link } = await topology.openLink(config.name, upstream);
+        const tls = topology.tls && { conninfo: topology.tls.conninfo(config.name), env: topology.tls.libpqEnv(config.name) };
+        const method = await buildStandby(upstream, node, settings, runtime, signal, link.address, tls);
+        topology.follow(config.name, config.replicaOf);
+        if (topology.tls) await recordReplicationTls(recorder, upstream, config.name);
         recorder.event('node-ready', {
           node: config.name,
           role: 'standby',
           of: config.replicaOf,
           baseBackup: method,
-          ...(link ? { via: `${link.address.host}:${link.address.port}` } : {}),
+          via: `${link.address.host}:${link.address.port}`,
         });
       }
     }
@@ -151,32 +198,40 @@ export async function buildTopology(
 }
 
 /**
- * A proxy between a standby and its primary, so link faults can act on replication. Only the
- * local runtime: containers reach each other on their own network, where a proxy on the
- * host is not in the path.
+ * Settings a run's strategy needs on every node from the start. A run that rejoins its old
+ * primary with pg_rewind (any node may end up rewound): wal_log_hints, since pg_rewind only
+ * rewinds a cluster that logged hint-bit changes (or has data checksums); and wal_keep_size
+ * as large as max_wal_size's default, since pg_rewind reads the rewound node's own WAL back to
+ * its last checkpoint before the fork, which a small cluster's next checkpoint (the shutdown
+ * before the rewind) would otherwise remove.
  */
-async function replicationLink(runtime: Runtime, upstream: RuntimeNode, standby: string): Promise<TcpProxy | undefined> {
-  if (runtime.kind !== 'local') return undefined;
-  const proxy = new TcpProxy(upstream.address, { name: `replication ${standby}` });
-  await proxy.listen();
-  return proxy;
+export function runSettings(scenario: Scenario): Record<string, string> {
+  return scenario.strategy?.rejoinOldPrimary ? { wal_log_hints: 'on', wal_keep_size: '1GB' } : {};
 }
 
-/** A tmpfs over the (still empty) data directory, owned by the user the server runs as. */
-async function mountDataVolume(node: RuntimeNode, runtime: Runtime): Promise<DiskVolume> {
-  // the runtime made the node's folder for the server user: the mount root gets the same owner
-  const owner = await fsp.stat(path.dirname(node.dataDir));
-  return DiskVolume.mount({
-    dir: node.dataDir,
-    label: `pgdrill-${runtime.runId}-${node.name}`,
-    uid: owner.uid,
-    gid: owner.gid,
-  });
+/**
+ * tls: the run's CA and certificates, made once the first node exists (its server names are
+ * every node's, loopback, and where standbys reach the link proxies), installed on that node.
+ */
+async function setUpTls(topology: Topology, first: RuntimeNode, runtime: Runtime, recorder: Recorder): Promise<void> {
+  const scenario = topology.scenario;
+  const serverNames = [...Object.keys(scenario.nodes), first.peerAddress.host, 'localhost', '127.0.0.1', topology.linkHost];
+  topology.tls = await RunTls.create(scenario.tls!, { runId: runtime.runId, credentials: first.credentials, serverNames });
+  await topology.tls.install(first);
+  const { ca } = topology.tls;
+  recorder.event('tls-ready', { mode: scenario.tls!.mode, clientCerts: scenario.tls!.clientCerts, ca: ca.caSubject, caFingerprint: ca.caFingerprint, serverNames: ca.serverNames });
 }
 
-async function startPrimary(node: RuntimeNode, settings: Record<string, string>, signal: AbortSignal) {
+/** What pg_stat_ssl on its upstream says of a standby's replication connection, as an event. */
+export async function recordReplicationTls(recorder: Recorder, upstream: RuntimeNode, standby: string): Promise<void> {
+  const seen = await withNode(upstream, (client) => readReplicationTls(client, standby), { database: 'postgres' }).catch(() => undefined);
+  recorder.event('replication-tls', { node: standby, upstream: upstream.name, ssl: seen?.ssl ?? false, version: seen?.version ?? null, cipher: seen?.cipher ?? null, clientDn: seen?.clientDn ?? null });
+}
+
+async function startPrimary(node: RuntimeNode, settings: Record<string, string>, signal: AbortSignal, hba?: string) {
   await node.initdb();
   await node.configure(settings);
+  if (hba) await node.writeDataFile('pg_hba.conf', hba);
   await node.start({ signal });
   const { replicationUser, replicationPassword } = node.credentials;
   await withNode(

@@ -3,6 +3,7 @@
 // saying whether it failed, succeeded, or may have happened.
 
 import pg from 'pg';
+import type { ConnectionOptions } from 'node:tls';
 import type { OpError } from '../record/records.js';
 import type { Address } from '../runtime/runtime.js';
 
@@ -10,6 +11,8 @@ export interface DbCredentials {
   user: string;
   password: string;
   database: string;
+  /** TLS as node-postgres takes it (the scenario's tls: the CA, a client certificate); absent: plain TCP */
+  ssl?: ConnectionOptions;
 }
 
 export interface BackoffOptions {
@@ -275,6 +278,7 @@ export class ReconnectingClient {
       user: this.options.credentials.user,
       password: this.options.credentials.password,
       database: this.options.credentials.database,
+      ...(this.options.credentials.ssl ? { ssl: this.options.credentials.ssl } : {}),
       application_name: this.options.applicationName ?? 'pgdrill',
       connectionTimeoutMillis: this.options.connectTimeoutMs ?? 2000,
       keepAlive: true,

@@ -13,6 +13,7 @@ import { runComparison } from '../../harness/run/run-comparison.js';
 import type { Results } from '../../harness/results/results.js';
 import { leftovers, removeRunFolders, runInTemp } from './support/runs.js';
 import { appExplanation } from '../../harness/report/app-view.js';
+import { finalUpstreams } from '../../harness/report/replication-model.js';
 
 type Expectation = { exitCode: number; check?: (results: Results) => void };
 
@@ -65,6 +66,49 @@ const EXPECTED: Record<string, Expectation> = {
       expect(r.app!.logScan!.matched).toBeGreaterThan(0);
       expect(r.thresholds.filter((t) => !t.pass).map((t) => t.name).sort()).toEqual(['appDowntime', 'appLogErrors']);
       expect(appExplanation(r).join(' ')).toMatch(/longer than the database's clients .* database connection errors? after the cutover/);
+    },
+  },
+  // after the cutover the other replica follows the new primary and the old primary rejoins it
+  'ha-three-nodes': {
+    exitCode: 0,
+    check: (r) => {
+      passesClean.check!(r);
+      const last = finalUpstreams(r);
+      for (const node of ['replica2', 'primary']) {
+        expect(last.get(node), `${node}'s last lag samples`).toMatchObject({ upstream: 'replica1' });
+        expect(last.get(node)!.streaming).toBeGreaterThan(0);
+      }
+      // each catch-up is a timed step of the cutover
+      for (const step of ['follow replica2', 'rejoin-streaming']) {
+        expect(r.cutover?.steps.find((s) => s.name === step)?.detail, step).toMatch(/streams from replica1 on timeline 2.*caught up .* after \d+ms/);
+      }
+      expect(r.integrity?.standbys?.map((s) => [s.node, s.role, s.tables.every((t) => t.match)])).toEqual([
+        ['replica2', 'standby', true],
+        ['primary', 'rejoined', true],
+      ]);
+      expect(r.checks.find((c) => c.name === 'standbys')?.valid).toBe(true);
+    },
+  },
+  'failover-rejoin': {
+    exitCode: 0,
+    check: (r) => {
+      expect(r.integrity?.lostWrites).toBe(0);
+      expect(r.cutover?.steps.find((s) => s.name === 'rejoin-rewind')?.detail).toContain('servers diverged');
+      // the rejoined old primary is what the new primary's tables were compared with
+      expect(r.integrity?.target).toBe('primary');
+      expect(r.integrity?.tables.length).toBeGreaterThan(0);
+      expect(r.integrity?.tables.every((t) => t.match)).toBe(true);
+      expect(finalUpstreams(r).get('primary')).toMatchObject({ upstream: 'replica' });
+    },
+  },
+  'streaming-cutover-tls': {
+    exitCode: 0,
+    check: (r) => {
+      passesClean.check!(r);
+      const tls = r.events.filter((e) => e.kind === 'replication-tls');
+      expect(tls.length).toBeGreaterThan(0);
+      expect(tls.every((e) => e.ssl === true && e.clientDn === '/CN=replicator')).toBe(true);
+      expect(r.checks.find((c) => c.name === 'tls')?.valid).toBe(true);
     },
   },
 };

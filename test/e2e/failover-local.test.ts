@@ -4,7 +4,7 @@
 
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { mountsLabelled } from '../../harness/faults/disk-volume.js';
+import { mountsLabelled } from '../../harness/runtime/local/disk-volume.js';
 import { loadScenarioFile } from '../../harness/scenario/load-scenario.js';
 import type { Results } from '../../harness/results/results.js';
 import { expectEveryOpAccounted, leftovers, removeRunFolders, runInTemp, scenarioFrom } from './support/runs.js';

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Recorder } from '../../harness/record/recorder.js';
 import { TcpProxy } from '../../harness/endpoint/tcp-proxy.js';
 import { Topology } from '../../harness/topology/topology.js';
-import { runFault, unsupportedFaults } from '../../harness/faults/run-fault.js';
+import { runFault } from '../../harness/faults/run-fault.js';
 import type { ActiveFault, FaultContext } from '../../harness/faults/fault.js';
 import type { Address, NodeState, RuntimeNode } from '../../harness/runtime/runtime.js';
 import { parseScenarioText } from '../../harness/scenario/load-scenario.js';
@@ -164,44 +164,13 @@ describe('runFault', () => {
     expect(state).toBe('open');
   });
 
-  it('says a replication link fault has no proxy to act on when the run made none', async () => {
+  it('says a replication link fault has no link to act on when the run has no standby', async () => {
     const scenario = parseScenarioText(
       `name: t\nnodes: { primary: {}, replica: { replicaOf: primary } }\nduration: 30s\ntimeline:\n  - at: 1s\n    fault: { kind: latency, link: replication, delay: 10ms }\n`,
       't',
     );
     const node = fakeNode('primary', await silentServer());
     const ctx = context(scenario, node, await endpointTo(node.address));
-    await expect(runFault(scenario.timeline[0].fault!, ctx, new Set())).rejects.toThrow(/no pgdrill proxy/);
-  });
-});
-
-describe('unsupportedFaults', () => {
-  const text = `
-name: t
-runtime: docker
-duration: 30s
-nodes: { primary: {}, replica: { replicaOf: primary } }
-timeline:
-  - at: 1s
-    fault: { kind: disk-full, node: primary, for: 1s }
-  - at: 2s
-    fault: { kind: latency, link: replication, delay: 10ms, for: 1s }
-  - at: 3s
-    fault: { kind: latency, link: client, delay: 10ms, for: 1s }
-  - at: 4s
-    fault: { kind: pause, node: primary, for: 1s }
-`;
-
-  it('refuses disk-full and replication link faults other than a blackhole partition on docker, naming each entry', () => {
-    const problems = unsupportedFaults(parseScenarioText(text, 't'));
-    expect(problems.map((p) => p.path)).toEqual(['timeline[0].fault.kind', 'timeline[1].fault.link']);
-    expect(problems[0].message).toContain('use --runtime local');
-    expect(problems[1].message).toContain('only a partition (mode blackhole, direction both, made by docker network disconnect)');
-    const partition = text.replace('{ kind: latency, link: replication, delay: 10ms, for: 1s }', '{ kind: partition, link: replica, for: 1s }');
-    expect(unsupportedFaults(parseScenarioText(partition, 't')).map((p) => p.path)).toEqual(['timeline[0].fault.kind']);
-  });
-
-  it('refuses nothing on the local runtime', () => {
-    expect(unsupportedFaults(parseScenarioText(text.replace('runtime: docker', 'runtime: local'), 't'))).toEqual([]);
+    await expect(runFault(scenario.timeline[0].fault!, ctx, new Set())).rejects.toThrow(/no standby, so no replication link/);
   });
 });

@@ -426,3 +426,39 @@ describe('readResultsFile', () => {
     await expect(readResultsFile(path.join(dir, 'nope.json'))).rejects.toThrow(/cannot read it/);
   });
 });
+
+describe('report.html, replication', () => {
+  it('draws who streamed from whom, TLS as pg_stat_ssl saw it, and each standby compared with the final primary', () => {
+    const base = realRun();
+    const sample = (t: number, node: string, upstream: string) => ({ ...base.lag.samples[0], t, node, upstream, state: 'streaming' });
+    const results = {
+      ...base,
+      scenario: { ...base.scenario, tls: { mode: 'verify-full' as const, clientCerts: true } },
+      lag: { ...base.lag, samples: [sample(100, 'replica2', 'primary'), sample(900, 'replica2', 'replica'), sample(1400, 'primary', 'replica')] },
+      events: [
+        ...base.events,
+        { t: 50, kind: 'tls-ready' as const, mode: 'verify-full', clientCerts: true, ca: 'CN=pgdrill throwaway CA x', caFingerprint: 'AB:CD', serverNames: ['primary', 'replica'] },
+        { t: 950, kind: 'replication-tls' as const, node: 'replica2', upstream: 'replica', ssl: true, version: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384', clientDn: '/CN=replicator' },
+      ],
+      integrity: {
+        ...base.integrity!,
+        standbys: [{ node: 'primary', role: 'rejoined' as const, tables: base.integrity!.tables, rowCountMismatches: 0, hashMismatches: 0, schemaDifferences: [] }],
+      },
+    };
+    const html = renderHtml(results);
+    expect(html).toContain('<h3>Who streamed from whom</h3>');
+    expect(html).toMatch(/<code>replica2<\/code><\/td><td><code>replica<\/code>/);
+    expect(html).toContain('<h3>TLS: on</h3>');
+    expect(html).toContain('ssl = true');
+    expect(html).toContain('/CN=replicator');
+    expect(html).toContain('rejoined old primary');
+  });
+
+  it('says TLS was off when the scenario had none, and says so plainly when no standby was sampled', () => {
+    const base = realRun();
+    const lag = { ...base.lag, samples: [{ ...base.lag.samples[0], t: 100, node: 'replica', upstream: 'primary' }] };
+    expect(renderHtml({ ...base, lag }).includes('<h3>TLS: off</h3>')).toBe(true);
+    // results of older versions: samples without an upstream
+    expect(renderHtml(base).includes('The lag samples name no upstream (results of an older pgdrill).')).toBe(true);
+  });
+});

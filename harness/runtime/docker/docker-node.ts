@@ -7,7 +7,7 @@ import type Docker from 'dockerode';
 import pg from 'pg';
 import { EnvironmentError, InterruptedError, errorMessage } from '../../errors.js';
 import type { StopMode } from '../../scenario/scenario.js';
-import type { Address, ClientTool, NodeCredentials, NodeState, RuntimeNode, ToolOptions, ToolResult } from '../runtime.js';
+import type { Address, ClientTool, DataVolume, NodeCredentials, NodeState, RuntimeNode, ToolOptions, ToolResult } from '../runtime.js';
 import { DATA_DIR, LOG_FILE, PG_PORT, ROOT, SOCKET_DIR, pickProgram, type ProbedProgram } from './container-layout.js';
 import { KILL_TREE, execIn, execOk, startExec, type ExecHandle } from './exec.js';
 import type { ImageChoice } from './images.js';
@@ -25,6 +25,8 @@ export interface DockerNodeInit {
   network: Docker.Network;
   hostPort: number;
   programs: ProbedProgram[];
+  /** the data directory's own tmpfs, when the spec asked for one */
+  volume?: DataVolume;
 }
 
 const DEFAULT_START_TIMEOUT = 60_000;
@@ -57,6 +59,7 @@ export class DockerNode implements RuntimeNode {
   readonly dataDir = DATA_DIR;
   readonly containerName: string;
   readonly image: ImageChoice;
+  readonly volume?: DataVolume;
   /** ms the last start() took until the server accepted connections */
   lastStartMs?: number;
 
@@ -83,6 +86,7 @@ export class DockerNode implements RuntimeNode {
     this.network = init.network;
     this.hostPort = init.hostPort;
     this.programs = init.programs;
+    this.volume = init.volume;
     const server = pickProgram(init.programs, 'postgres', init.version);
     if (!server || server.major !== init.version || !pickProgram(init.programs, 'initdb', init.version)) {
       const majors = [...new Set(init.programs.filter((p) => p.name === 'postgres').map((p) => p.major))];
@@ -219,6 +223,15 @@ case "$out" in *ERROR:*|*FATAL:*|*PANIC:*) echo "single-user mode: $out" >&2; ex
       `writing ${relativePath} on node "${this.name}"`,
       { F: `${DATA_DIR}/${relativePath}`, C: data.toString('base64') },
     );
+  }
+
+  async writeNodeFile(name: string, content: string | Buffer): Promise<string> {
+    if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(name) || name.split('/').includes('..')) throw new Error(`${name}: a plain relative file name is needed`);
+    this.assertReachable('writeNodeFile');
+    const data = Buffer.isBuffer(content) ? content : Buffer.from(content, 'utf8');
+    const file = `${ROOT}/${name}`;
+    await this.sh(`umask 077; mkdir -p "$(dirname "$F")" && printf '%s' "$C" | base64 -d > "$F"`, `writing ${name} on node "${this.name}"`, { F: file, C: data.toString('base64') });
+    return file;
   }
 
   /** Exec needs a running (not frozen) container. */

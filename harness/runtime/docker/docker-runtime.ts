@@ -11,6 +11,8 @@ import { DATA_DIR, KEEPER, PG_PORT, ROOT, SETUP_AND_PROBE, parseProbe } from './
 import { dockerClient, pingDocker, statusOf, withTimeout } from './docker-client.js';
 import { DockerNode, publishedPort } from './docker-node.js';
 import { execIn } from './exec.js';
+import { DockerVolume } from './docker-volume.js';
+import { assertMemoryForVolume } from '../data-volume.js';
 import { resolveImage, type ImageChoice } from './images.js';
 import { LABEL, runLabels } from './labels.js';
 import { BACKUP_EMPTY_DIRS, BACKUP_SKIP_FILES } from '../server-conventions.js';
@@ -95,6 +97,20 @@ export class DockerRuntime implements Runtime {
     return choice;
   }
 
+  /**
+   * The run network's gateway: the host's address on the bridge, which containers reach
+   * (as they do the internet's, here nothing). pgdrill's replication link proxies listen
+   * on it, so standbys stream through them as on the local runtime.
+   */
+  async linkHost(): Promise<string> {
+    this.assertOpen();
+    const network = await this.runNetwork();
+    const info = (await network.inspect()) as { IPAM?: { Config?: { Gateway?: string }[] } };
+    const gateway = info.IPAM?.Config?.find((c) => c.Gateway)?.Gateway;
+    if (!gateway) throw new EnvironmentError(`the docker network ${this.networkName} has no gateway address; pgdrill's link proxies cannot be reached from its containers`, 'PGDRILL_DOCKER_NETWORK');
+    return gateway;
+  }
+
   /** Docker answers and every node's image is present: nothing is created yet (exit 3 otherwise). */
   async preflight(specs: NodeSpec[], signal?: AbortSignal): Promise<void> {
     this.assertOpen();
@@ -134,6 +150,7 @@ export class DockerRuntime implements Runtime {
     await this.ping();
     const image = await this.image(spec);
     const network = await this.runNetwork();
+    if (spec.dataVolumeBytes) assertMemoryForVolume(spec.dataVolumeBytes);
     const containerName = `${this.networkName}-${spec.name}`;
     // The host port is picked here, not by Docker: a port Docker picks is given up when the
     // container leaves the network (a partition) and a new one taken on reconnect, which
@@ -158,7 +175,10 @@ export class DockerRuntime implements Runtime {
       if ((await publishedPort(container)) !== hostPort) throw new Error(`Docker did not publish ${PG_PORT}/tcp on 127.0.0.1:${hostPort}`);
       const probe = await execIn(this.docker, container, ['/bin/sh', '-c', SETUP_AND_PROBE], { user: 'root', timeout: 60_000 });
       if (probe.exitCode !== 0) throw new Error(`preparing the container failed (exit ${probe.exitCode}): ${(probe.stderr || probe.stdout).trim()}`);
+      const volume = spec.dataVolumeBytes ? new DockerVolume(this.docker, container, DATA_DIR, `pgdrill-${this.runId}-${spec.name}`, spec.dataVolumeBytes) : undefined;
+      await volume?.prepare();
       const node = new DockerNode({
+        volume,
         docker: this.docker,
         container,
         containerName,
@@ -212,6 +232,8 @@ export class DockerRuntime implements Runtime {
           PortBindings: { [`${PG_PORT}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: String(hostPort) }] },
           // PostgreSQL's dynamic shared memory lives in /dev/shm (64 MB by default)
           ShmSize: 256 * 1024 * 1024,
+          // a disk-full fault's node keeps its data directory on a filesystem of its own
+          ...(spec.dataVolumeBytes ? { Tmpfs: { [DATA_DIR]: `rw,size=${spec.dataVolumeBytes},mode=0700` } } : {}),
           Init: false,
         },
         NetworkingConfig: { EndpointsConfig: { [this.networkName]: { Aliases: [spec.name] } } },

@@ -8,7 +8,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { EnvironmentError, InterruptedError } from '../../errors.js';
 import type { StopMode } from '../../scenario/scenario.js';
-import type { Address, ClientTool, NodeCredentials, NodeState, RuntimeNode, ToolOptions, ToolResult } from '../runtime.js';
+import type { Address, ClientTool, DataVolume, NodeCredentials, NodeState, RuntimeNode, ToolOptions, ToolResult } from '../runtime.js';
 import { clientToolHint, findClientTool, serverEnv, type ServerBinaries, type ServerUser } from './pg-binaries.js';
 import { continueTree, isAlive, killTreeSync, signal, stopTree, waitGone } from './proc.js';
 import { runProcess } from './run-process.js';
@@ -28,6 +28,8 @@ export interface LocalNodeInit {
   port: number;
   /** a fresh free port, when the first one turned out to be taken */
   pickPort: () => Promise<number>;
+  /** the data directory's own filesystem, mounted before the node was made */
+  volume?: DataVolume;
 }
 
 const DEFAULT_START_TIMEOUT = 60_000;
@@ -66,6 +68,7 @@ export class LocalNode implements RuntimeNode {
   readonly nodeDir: string;
   readonly logFile: string;
   readonly binaries: ServerBinaries;
+  readonly volume?: DataVolume;
 
   get origin(): string {
     return `${this.binaries.source} ${this.binaries.version} (${this.binaries.binDir})`;
@@ -98,6 +101,7 @@ export class LocalNode implements RuntimeNode {
     this.logFile = path.join(init.nodeDir, 'server.log');
     this.port = init.port;
     this.pickPort = init.pickPort;
+    this.volume = init.volume;
   }
 
   get address(): Address {
@@ -258,6 +262,18 @@ export class LocalNode implements RuntimeNode {
     }
     await fsp.writeFile(target, content, { mode: 0o600 });
     await this.chown(target);
+  }
+
+  async writeNodeFile(name: string, content: string | Buffer): Promise<string> {
+    if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(name) || name.split('/').includes('..')) throw new Error(`${name}: a plain relative file name is needed`);
+    const target = path.join(this.nodeDir, name);
+    for (let dir = path.dirname(target); dir !== this.nodeDir && !fs.existsSync(dir); dir = path.dirname(dir)) {
+      await fsp.mkdir(dir, { mode: 0o700 });
+      await this.chown(dir);
+    }
+    await fsp.writeFile(target, content, { mode: 0o600 });
+    await this.chown(target);
+    return target;
   }
 
   async start(options: { signal?: AbortSignal; timeout?: number } = {}): Promise<void> {

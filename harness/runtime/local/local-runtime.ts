@@ -9,6 +9,7 @@ import { EnvironmentError, InterruptedError } from '../../errors.js';
 import type { NodeCredentials, NodeSpec, Runtime, RuntimeNode } from '../runtime.js';
 import { copyDataDir } from './copy-data-dir.js';
 import { LocalNode } from './local-node.js';
+import { DiskVolume } from './disk-volume.js';
 import { resolveServerBinaries, serverUser, type ProgressFn, type ServerUser } from './pg-binaries.js';
 import { OWNER_FILE, currentOwner, defaultRunsDir } from './stale-runs.js';
 
@@ -51,6 +52,7 @@ export class LocalRuntime implements Runtime {
   private readonly allowDownload: boolean;
   private readonly progress?: ProgressFn;
   private readonly nodes = new Map<string, LocalNode>();
+  private readonly volumes: DiskVolume[] = [];
   private readonly portsGiven = new Set<number>();
   private user: ServerUser | null | undefined;
   private prepared?: Promise<void>;
@@ -105,6 +107,11 @@ export class LocalRuntime implements Runtime {
     if (this.disposing) throw new Error(`run ${this.runId} is disposed`);
   }
 
+  /** Local servers reach pgdrill's proxies on loopback, as they reach each other. */
+  async linkHost(): Promise<string> {
+    return '127.0.0.1';
+  }
+
   /** Resolves (fetching if allowed) every major the run needs, before anything starts. */
   async preflight(specs: NodeSpec[], signal?: AbortSignal): Promise<void> {
     this.assertOpen();
@@ -134,7 +141,19 @@ export class LocalRuntime implements Runtime {
     const nodeDir = path.join(this.runDir, spec.name);
     await fsp.mkdir(nodeDir, { mode: 0o755 });
     if (this.user) await fsp.chown(nodeDir, this.user.uid, this.user.gid);
+    // mounted over the still empty data directory, owned by the user the server runs as
+    const volume = spec.dataVolumeBytes
+      ? await DiskVolume.mount({
+          dir: path.join(nodeDir, 'data'),
+          label: `pgdrill-${this.runId}-${spec.name}`,
+          sizeBytes: spec.dataVolumeBytes,
+          uid: this.user?.uid ?? process.getuid?.() ?? 0,
+          gid: this.user?.gid ?? process.getgid?.() ?? 0,
+        })
+      : undefined;
+    if (volume) this.volumes.push(volume);
     const node = new LocalNode({
+      volume,
       name: spec.name,
       version: spec.version,
       credentials: this.credentials,
@@ -170,11 +189,13 @@ export class LocalRuntime implements Runtime {
   dispose(options: { keep?: boolean } = {}): Promise<void> {
     this.disposing ??= (async () => {
       const results = await Promise.allSettled([...this.nodes.values()].map((n) => n.shutdown()));
+      // detached lazily: a server that survived its shutdown keeps its files until it exits
+      results.push(...(await Promise.allSettled(this.volumes.map((v) => v.release()))));
       await this.prepared?.catch(() => undefined);
       if (!options.keep && this.madeRunDir) await fsp.rm(this.runDir, { recursive: true, force: true });
       const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason);
       if (failures.length === 1) throw failures[0];
-      if (failures.length > 1) throw new AggregateError(failures, `disposing run ${this.runId}: ${failures.length} nodes failed to stop`);
+      if (failures.length > 1) throw new AggregateError(failures, `disposing run ${this.runId}: ${failures.length} nodes or volumes failed to stop`);
     })();
     return this.disposing;
   }

@@ -1,24 +1,21 @@
-// The local runtime's disk-full mechanism: a node whose scenario has a disk-full fault gets
-// its whole data directory (tables and pg_wal) on a small tmpfs of its own, mounted at setup.
-// The fault fills that filesystem with one file, so PostgreSQL meets a real ENOSPC without
-// the machine's disk being touched; healing deletes the file. At teardown the tmpfs is
-// detached lazily (the server may still hold files in it) and its memory goes back.
-// This is runtime-specific and needs root (mount): the one place outside runtime/ that
-// spawns a program, because the runtime interface has no volume operations yet.
+// The local runtime's data volume: a node whose scenario has a disk-full fault gets its whole
+// data directory (tables and pg_wal) on a small tmpfs of its own, mounted when the node is
+// made. The fault fills that filesystem with one file, so PostgreSQL meets a real ENOSPC
+// without the machine's disk being touched; healing deletes the file. At dispose the tmpfs is
+// detached lazily (the server may still hold files in it) and its memory goes back. Needs
+// root (mount).
 
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { EnvironmentError, errorMessage } from '../errors.js';
+import { EnvironmentError, errorMessage } from '../../errors.js';
+import type { DataVolume } from '../runtime.js';
+import { DISK_VOLUME_BYTES, FILL_FILE, assertMemoryForVolume } from '../data-volume.js';
 
 const run = promisify(execFile);
 
-/** Big enough for a test cluster with its WAL; it costs memory only once written. */
-export const DISK_VOLUME_BYTES = 256 * 1024 * 1024;
-export const FILL_FILE = 'pgdrill-disk-full.fill';
 const CHUNK = 4 * 1024 * 1024;
 
 export interface DiskVolumeOptions {
@@ -32,7 +29,8 @@ export interface DiskVolumeOptions {
   gid: number;
 }
 
-export class DiskVolume {
+export class DiskVolume implements DataVolume {
+  readonly filesystem = 'tmpfs';
   private filled = false;
   private released = false;
 
@@ -51,13 +49,7 @@ export class DiskVolume {
         'PGDRILL_DISK_VOLUME_UNAVAILABLE',
       );
     }
-    // a filled tmpfs holds its size in memory: never let it push the machine into swap
-    if (os.freemem() < size * 3) {
-      throw new EnvironmentError(
-        `the disk-full fault needs a ${size / 1024 / 1024}MB tmpfs but only ${Math.round(os.freemem() / 1024 / 1024)}MB of memory is free`,
-        'PGDRILL_DISK_VOLUME_UNAVAILABLE',
-      );
-    }
+    assertMemoryForVolume(size);
     await fsp.mkdir(options.dir, { recursive: true, mode: 0o700 });
     const opts = `size=${size},mode=0700,uid=${options.uid},gid=${options.gid}`;
     try {
@@ -70,6 +62,10 @@ export class DiskVolume {
       );
     }
     return new DiskVolume(options.dir, options.label, size);
+  }
+
+  get mount(): string {
+    return this.dir;
   }
 
   get fillFile(): string {
