@@ -29,7 +29,10 @@ export interface EventPayloads {
   'node-volume': { node: string; filesystem: string; bytes: number; mount: string };
   'node-ready': { node: string; role: 'primary' | 'standby'; version?: number; of?: string; baseBackup?: string; via?: string };
   seeded: { node: string; rows: Record<string, number> };
-  'endpoint-ready': { address: string; target: string };
+  /** kind and origin: which endpoint ran (absent in records from before endpoints had kinds: the proxy) */
+  'endpoint-ready': { address: string; target: string; kind?: string; origin?: string };
+  /** HAProxy marked a server of a backend UP, DOWN or MAINT (previous null: first seen), as its stats socket said */
+  'endpoint-server-state': { backend: string; server: string; state: string; previous: string | null; check: string };
   'workload-start': { writes: number; reads: number; probeIntervalMs: number; durationMs: number };
   'workload-end': { writes: Counts; reads: Counts; probe: Counts };
   'workload-retarget': { host: string; port: number };
@@ -115,6 +118,7 @@ export function isTroubleEvent(e: RunEvent): boolean {
     case 'node-ready':
     case 'seeded':
     case 'endpoint-ready':
+    case 'endpoint-server-state':
     case 'workload-start':
     case 'workload-end':
     case 'workload-retarget':

@@ -98,6 +98,7 @@ const TIMELINE_KINDS = new Set<EventKind>([
   'node-ready',
   'seeded',
   'endpoint-ready',
+  'endpoint-server-state',
   'workload-start',
   'workload-end',
   'workload-retarget',
@@ -167,7 +168,9 @@ function describeEvent(e: RunEvent): string {
     case 'seeded':
       return `${s(e.node)} seeded${e.rows && typeof e.rows === 'object' ? `: ${Object.entries(e.rows as Record<string, unknown>).map(([k, v]) => `${k} ${s(v)}`).join(', ')}` : ''}`;
     case 'endpoint-ready':
-      return `endpoint ${s(e.address)} -> ${s(e.target)}`;
+      return `endpoint${e.kind ? ` ${e.kind}` : ''} ${s(e.address)} -> ${s(e.target)}${e.origin ? ` (${e.origin})` : ''}`;
+    case 'endpoint-server-state':
+      return `HAProxy: ${e.backend}/${e.server} ${e.previous ? `${e.previous} -> ` : ''}${e.state}${e.check ? ` (check ${e.check})` : ''}`;
     case 'workload-start':
       return `load started: ${s(e.writes)} writes/s, ${s(e.reads)} reads/s`;
     case 'workload-end':

@@ -15,7 +15,8 @@ import { initialPrimary, type RuntimeKind, type Scenario } from '../scenario/sce
 import { buildTopology, type Topology } from '../topology/topology.js';
 import { DATABASE, connectNode, waitFor, withNode } from '../topology/connect.js';
 import { seedDatabase } from '../seed/schema.js';
-import { TcpProxy } from '../endpoint/tcp-proxy.js';
+import type { Endpoint } from '../endpoint/endpoint.js';
+import { createEndpoint, preflightEndpoint } from '../endpoint/create-endpoint.js';
 import { LagMonitor } from '../monitor/lag-monitor.js';
 import { startWorkload, type WorkloadHandle } from '../workload/workload.js';
 import { SUPPORTED_FAULTS, runFault, unsupportedFaults } from '../faults/run-fault.js';
@@ -99,7 +100,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   const state: RunState = { phase: 'setup', faults: new Set() };
   let runtime: Runtime | undefined;
   let topology: Topology | undefined;
-  let endpoint: TcpProxy | undefined;
+  let endpoint: Endpoint | undefined;
   let monitor: LagMonitor | undefined;
   let workload: WorkloadHandle | undefined;
   let cutover: CutoverOutcome | undefined;
@@ -114,6 +115,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     await recorder.phase('setup', async () => {
       state.phase = 'setup';
       await rt.preflight(Object.values(resolved.nodes).map((n) => ({ name: n.name, version: n.version, image: n.image })), signal);
+      await preflightEndpoint(resolved, rt);
       topology = await buildTopology(resolved, rt, recorder, primaryName, signal);
       // what the cutover needs from the environment (client tools...), before seed and load
       if (resolved.strategy && resolved.timeline.some((e) => e.cutover)) {
@@ -134,16 +136,17 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       await waitReplicasCaughtUp(topo, 120_000, signal);
     });
 
-    endpoint = new TcpProxy(topo.primary.address);
-    const endpointAddress = await endpoint.listen();
-    recorder.event('endpoint-ready', { address: `${endpointAddress.host}:${endpointAddress.port}`, target: topo.primary.name });
+    endpoint = await createEndpoint({ scenario: resolved, topology: topo, runtime: runtime!, credentials, recorder, signal });
+    const ep = endpoint;
+    recorder.event('endpoint-ready', { address: ep.address, target: topo.primary.name, kind: ep.kind, origin: ep.origin });
     monitor = new LagMonitor(topo, recorder, resolved.monitor.interval);
     monitor.start();
 
     await recorder.phase('load', async () => {
       state.phase = 'load';
       workload = startWorkload({
-        target: endpointAddress,
+        target: ep.writes.address(),
+        routes: { writes: ep.writes, reads: ep.reads },
         credentials: { user: credentials.superuser, password: credentials.superuserPassword, database: DATABASE },
         config: resolved.workload,
         seed: resolved.seed,
@@ -155,7 +158,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       // timeline times count from the load's first intended operation, as ops do (the
       // connections are warmed up before it)
       const started = new Promise<number>((resolve) => workload!.once('start', ({ startMs }) => resolve(startMs)));
-      const endpointUrl = `postgres://${encodeURIComponent(credentials.superuser)}:${encodeURIComponent(credentials.superuserPassword)}@${endpointAddress.host}:${endpointAddress.port}/${DATABASE}`;
+      const endpointUrl = ep.url(credentials.superuser, credentials.superuserPassword, DATABASE);
       const timeline = Promise.race([started, workload.done.then(() => undefined, () => undefined)]).then((startMs) =>
         startMs === undefined ? undefined : runTimeline(resolved, topo, endpoint!, recorder, state, signal, startMs, endpointUrl),
       ).then((o) => {
@@ -256,7 +259,7 @@ function refuseUnsupported(scenario: Scenario): void {
 async function runTimeline(
   scenario: Scenario,
   topology: Topology,
-  endpoint: TcpProxy,
+  endpoint: Endpoint,
   recorder: Recorder,
   state: RunState,
   signal: AbortSignal,

@@ -5,6 +5,7 @@ import nodePath from 'node:path';
 import YAML from 'yaml';
 import type { z } from 'zod';
 import { InvalidInputError, errorMessage, type Problem } from '../errors.js';
+import { endpointProblems, resolveEndpoint } from './endpoint-rules.js';
 import { applyOverrides } from './overrides.js';
 import { clashingUrlVariables } from '../steps/node-urls.js';
 import {
@@ -510,7 +511,7 @@ function withStrategyDefaults(strategy: StrategyConfig): StrategyConfig {
   return { ...strategy, detection: strategy.detection ?? { ...DEFAULT_DETECTION } };
 }
 
-function resolve(p: Required<Omit<Parsed, 'strategy'>> & Pick<Parsed, 'strategy'>): Scenario {
+function resolve(p: Required<Omit<Parsed, 'strategy' | 'endpoint'>> & Pick<Parsed, 'strategy' | 'endpoint'>): Scenario {
   const timeline: TimelineEntry[] = p.timeline.map((e) => {
     const entry: TimelineEntry = { at: e.at };
     if (e.fault) entry.fault = withFaultDefaults(e.fault);
@@ -535,6 +536,8 @@ function resolve(p: Required<Omit<Parsed, 'strategy'>> & Pick<Parsed, 'strategy'
     monitor: p.monitor,
     downtime: p.downtime,
   };
+  const endpoint = resolveEndpoint(p.endpoint, p.workload);
+  if (endpoint) scenario.endpoint = endpoint;
   return scenario;
 }
 
@@ -568,6 +571,7 @@ export function validateScenario(raw: unknown): { scenario?: Scenario; problems:
   checkFailover(ctx);
   checkSeed(ctx);
   checkThresholds(ctx);
+  ctx.problems.push(...endpointProblems(ctx.parsed.endpoint, isMapping(raw.strategy) ? raw.strategy : undefined));
   problems.push(...ctx.problems);
 
   if (problems.length > 0) return { problems: inFileOrder(dedupe(problems)) };

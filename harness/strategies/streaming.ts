@@ -15,6 +15,7 @@ import { StepRunner } from './step-runner.js';
 import {
   freezeDetail,
   freezeWrites,
+  pauseEndpoint,
   frozenPosition,
   openCutoverSession,
   probeWrite,
@@ -80,12 +81,13 @@ export const streamingStrategy: Strategy = {
       }
 
       let finalLsn = '';
+      await pauseEndpoint(steps, context);
       await steps.run('freeze-writes', async () => {
-        const { endedSessions } = await freezeWrites(source!, from, endpoint, config);
+        const { endedSessions } = await freezeWrites(source!, from, endpoint);
         const position = await frozenPosition(source!);
         outcome.oldPrimaryNextXidAtFreeze = position.nextXid;
         finalLsn = position.lsn;
-        return freezeDetail(from, endedSessions, config, finalLsn);
+        return freezeDetail(from, endedSessions, endpoint, finalLsn);
       });
 
       await steps.run('final-lsn-check', async () => {
@@ -136,7 +138,7 @@ export const streamingStrategy: Strategy = {
         return `${to.name} out of recovery, accepts writes, timeline ${rows[0].timeline}`;
       });
 
-      await repointFenceResume(steps, context, source!, from, to);
+      await repointFenceResume(steps, context, source!, from, to, { promotedAtMs: outcome.promotedAtMs });
       outcome.ok = true;
 
       await fingerprintAtFreeze(steps, outcome, pinned!, to);
