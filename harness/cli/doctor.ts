@@ -1,11 +1,14 @@
 // `pgdrill doctor`: what this machine offers pgdrill, checked without starting or
-// downloading anything: server binaries and client tools per major, Docker, the server user.
+// downloading anything: server binaries and client tools per major, PgBouncer and HAProxy for
+// the endpoint, Docker, the server user.
 
 import { describeBinaries } from '../runtime/local/pg-binaries.js';
 import { errorMessage } from '../errors.js';
 import { dockerClient, dockerEndpoint, pingDocker } from '../runtime/docker/docker-client.js';
 import { listPostgresImages, officialImage, offlineImage } from '../runtime/docker/images.js';
 import { SUPPORTED_MAJORS } from '../scenario/scenario.js';
+import { SERVICE_PROGRAMS, findServiceProgram } from '../runtime/local/service-programs.js';
+import { describeServiceProgramInfo } from '../endpoint/service-origin.js';
 
 export async function runDoctor(): Promise<string> {
   const report = describeBinaries();
@@ -23,6 +26,11 @@ export async function runDoctor(): Promise<string> {
     const tools = Object.keys(m.clientTools);
     lines.push(`  ${m.major}  server: ${server}`);
     lines.push(`      client tools: ${tools.length ? tools.join(', ') : 'none'}`);
+  }
+  lines.push('', 'endpoint programs (endpoint kinds pgbouncer and haproxy):');
+  for (const program of SERVICE_PROGRAMS) {
+    const info = findServiceProgram(program);
+    lines.push(`  ${program}: ${info ? describeServiceProgramInfo(info) : `not installed: apt-get install -y --no-install-recommends ${program}`}`);
   }
   lines.push('', `docker: ${await dockerStatus()}`);
   return lines.join('\n');

@@ -2,10 +2,9 @@
 // only place that picks an implementation by kind. Everything above it uses the Endpoint.
 
 import { EnvironmentError } from '../errors.js';
-import type { Recorder } from '../record/recorder.js';
-import type { NodeCredentials, Runtime, RunService, ServiceProgram } from '../runtime/runtime.js';
+import type { Runtime, ServiceProgram } from '../runtime/runtime.js';
 import { endpointOf, type EndpointConfig, type Scenario } from '../scenario/scenario.js';
-import type { Topology } from '../topology/topology.js';
+import type { EndpointContext } from './endpoint-context.js';
 import type { Endpoint } from './endpoint.js';
 import { ProxyEndpoint } from './proxy-endpoint.js';
 import { PgBouncerEndpoint } from './pgbouncer-endpoint.js';
@@ -13,14 +12,7 @@ import { HaproxyEndpoint } from './haproxy-endpoint.js';
 import { DiscoveryEndpoint } from './discovery-endpoint.js';
 import { initialMembers } from './members.js';
 
-export interface EndpointContext {
-  scenario: Scenario;
-  topology: Topology;
-  runtime: Runtime;
-  credentials: NodeCredentials;
-  recorder: Recorder;
-  signal: AbortSignal;
-}
+export type { EndpointContext } from './endpoint-context.js';
 
 /** The helper program an endpoint kind runs, if any. */
 export function serviceProgramOf(config: EndpointConfig): ServiceProgram | undefined {
@@ -38,14 +30,6 @@ export async function preflightEndpoint(scenario: Scenario, runtime: Runtime): P
     throw new EnvironmentError(`endpoint ${program} cannot run on the ${runtime.kind} runtime`, 'PGDRILL_ENDPOINT_UNSUPPORTED');
   }
   await runtime.serviceProgram(program);
-}
-
-/** A service of the run for the endpoint, from the runtime (which alone starts processes). */
-export async function endpointService(runtime: Runtime, program: ServiceProgram): Promise<RunService> {
-  if (!runtime.createService) {
-    throw new EnvironmentError(`endpoint ${program} cannot run on the ${runtime.kind} runtime`, 'PGDRILL_ENDPOINT_UNSUPPORTED');
-  }
-  return runtime.createService(program, program);
 }
 
 export async function createEndpoint(context: EndpointContext): Promise<Endpoint> {

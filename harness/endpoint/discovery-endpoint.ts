@@ -12,7 +12,7 @@ import { errorMessage } from '../errors.js';
 import { connectionUrl, type ClientRoute, type Endpoint, type Followed, type SessionOpener } from './endpoint.js';
 import { readWriteLookup, type Candidate, type PrimaryLookup } from './primary-lookup.js';
 import { TcpProxy } from './tcp-proxy.js';
-import type { EndpointContext } from './create-endpoint.js';
+import type { EndpointContext } from './endpoint-context.js';
 
 const FOLLOW_POLL_MS = 20;
 const FOLLOW_TIMEOUT_MS = 30_000;

@@ -49,9 +49,13 @@ export function haproxyConfig(options: HaproxyConfigOptions): string {
     '    maxconn 4096',
     `    stats socket ${options.statsSocket} mode 600 level admin`,
     '    stats timeout 10s',
+    // server state changes and one line per client connection (with its timers and retries)
+    '    log stderr format raw local0 info',
     '',
     'defaults',
     '    mode tcp',
+    '    log global',
+    '    option tcplog',
     '    timeout connect 2s',
     '    timeout client 1h',
     '    timeout server 1h',

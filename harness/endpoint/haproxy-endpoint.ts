@@ -15,7 +15,7 @@ import { READ_BACKEND, WRITE_BACKEND, haproxyConfig, primaryFallback } from './h
 import { ServerStateWatcher, statsCommand } from './haproxy-stats.js';
 import { PostgresHealthAgent, type HealthChecks } from './health-agent.js';
 import { TcpProxy } from './tcp-proxy.js';
-import { endpointService, type EndpointContext } from './create-endpoint.js';
+import { endpointService, stopService, type EndpointContext } from './endpoint-context.js';
 import { DEFAULT_HEALTH_CHECK } from '../scenario/endpoint-rules.js';
 
 /** How often the stats socket is polled: a state change is timed to within this. */
@@ -152,7 +152,7 @@ export class HaproxyEndpoint implements Endpoint {
   async close(): Promise<void> {
     await this.watcher.stop();
     await Promise.allSettled([this.links.write.close(), this.links.read.close()]);
-    await this.service.stop();
+    await stopService(this.service, this.context.logDir);
     await this.checks.close();
   }
 }

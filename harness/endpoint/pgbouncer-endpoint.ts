@@ -20,7 +20,7 @@ import { connectionUrl, type ClientRoute, type Endpoint, type PauseControl } fro
 import { AdminTimeout, PgBouncerAdmin, dropConnection, runOn } from './pgbouncer-admin.js';
 import { authFileLine, describeServers, pgbouncerIni, serversOn, type ServerRow } from './pgbouncer-config.js';
 import { TcpProxy } from './tcp-proxy.js';
-import { endpointService, type EndpointContext } from './create-endpoint.js';
+import { endpointService, stopService, type EndpointContext } from './endpoint-context.js';
 
 /** The databases clients reach through PgBouncer: the scenario's, and postgres for tools. */
 const DATABASES = [DATABASE, 'postgres'];
@@ -214,7 +214,7 @@ export class PgBouncerEndpoint implements Endpoint {
 
   async close(): Promise<void> {
     await Promise.allSettled([this.link.close(), this.admin.close()]);
-    await this.service.stop();
+    await stopService(this.service, this.context.logDir);
   }
 }
 

@@ -182,6 +182,17 @@ export interface ThresholdResult {
   pass: boolean;
 }
 
+/** What clients connected through, and what it did by itself (HAProxy's server states). */
+export interface EndpointResults {
+  kind: string;
+  /** what ran it: "pgdrill TCP proxy", "PgBouncer 1.18.0 (Debian package ...); pool_mode transaction" */
+  origin: string;
+  /** where clients connected */
+  address: string;
+  /** every server state change the endpoint reported (HAProxy), in order; empty for the others */
+  serverStates: { t: number; backend: string; server: string; state: string; previous: string | null; check: string }[];
+}
+
 export interface Results {
   pgdrillVersion: string;
   runId: string;
@@ -212,6 +223,8 @@ export interface Results {
     steps: CutoverStep[];
   } | null;
   thresholds: ThresholdResult[];
+  /** which endpoint ran; absent in results from before endpoints had kinds (the proxy), and when the run ended before it started */
+  endpoint?: EndpointResults;
   /** set when the run ended on an error rather than finishing */
   error: { message: string; code: string } | null;
 }

@@ -118,8 +118,17 @@ export function assembleResults(input: AssembleInput): Results {
     integrity,
     cutover: cutoverResult,
     thresholds,
+    ...endpointResults(recorder),
     error,
   };
+}
+
+/** The endpoint as its events recorded it; nothing when it never started. */
+function endpointResults(recorder: Recorder): Pick<Results, 'endpoint'> {
+  const ready = eventsOf(recorder.events, 'endpoint-ready')[0];
+  if (!ready) return {};
+  const serverStates = eventsOf(recorder.events, 'endpoint-server-state').map(({ t, backend, server, state, previous, check }) => ({ t, backend, server, state, previous, check }));
+  return { endpoint: { kind: ready.kind ?? 'proxy', origin: ready.origin ?? 'pgdrill TCP proxy', address: ready.address, serverStates } };
 }
 
 /**

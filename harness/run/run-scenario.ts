@@ -27,6 +27,7 @@ import type { CutoverOutcome } from '../strategies/strategy.js';
 import { verifyIntegrity } from './verify.js';
 import { runTimelineStep, stepBaseDir, type StepContext } from '../steps/index.js';
 import { assembleResults } from './assemble-results.js';
+import { unsupportedEndpoint } from '../scenario/endpoint-rules.js';
 import type { Results } from '../results/results.js';
 import { writeReports } from '../report/write-reports.js';
 import { InterruptedError, InvalidInputError, PgdrillError, errorMessage } from '../errors.js';
@@ -136,7 +137,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       await waitReplicasCaughtUp(topo, 120_000, signal);
     });
 
-    endpoint = await createEndpoint({ scenario: resolved, topology: topo, runtime: runtime!, credentials, recorder, signal });
+    endpoint = await createEndpoint({ scenario: resolved, topology: topo, runtime: runtime!, credentials, recorder, signal, logDir: folder });
     const ep = endpoint;
     recorder.event('endpoint-ready', { address: ep.address, target: topo.primary.name, kind: ep.kind, origin: ep.origin });
     monitor = new LagMonitor(topo, recorder, resolved.monitor.interval);
@@ -247,6 +248,7 @@ function refuseUnsupported(scenario: Scenario): void {
     }
   }
   problems.push(...unsupportedFaults(scenario));
+  problems.push(...unsupportedEndpoint(scenario));
   if (scenario.strategy && !strategyFor(scenario.strategy.kind)) {
     problems.push({
       path: 'strategy.kind',

@@ -125,6 +125,8 @@ export interface RunService {
   readonly running: boolean;
   /** the last lines of its log (stdout and stderr), for error messages */
   logTail(lines?: number): Promise<string>;
+  /** its whole log (up to the last 16 MB), to keep with the run's report */
+  readLog(): Promise<string>;
   /** stops it (SIGTERM, then SIGKILL); safe to call twice */
   stop(): Promise<void>;
 }

@@ -3,7 +3,7 @@
 // defaults each kind resolves to, so results.json records what actually ran.
 
 import type { Problem } from '../errors.js';
-import type { EndpointConfig, EndpointKind, HealthCheckTiming, WorkloadConfig } from './scenario.js';
+import { endpointOf, type EndpointConfig, type EndpointKind, type HealthCheckTiming, type Scenario, type WorkloadConfig } from './scenario.js';
 
 /** The fields each kind takes besides `kind`. */
 const FIELDS_OF: Record<EndpointKind, readonly (keyof EndpointConfig)[]> = {
@@ -103,4 +103,24 @@ export function defaultQueryWaitTimeout(workload: WorkloadConfig): number {
 
 function definedOnly<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * What this version cannot run, refused before anything starts (exit 2): PgBouncer and HAProxy
+ * run as local processes only; on the docker runtime they would have to run in containers of
+ * the run's network, which is not built yet.
+ */
+export function unsupportedEndpoint(scenario: Pick<Scenario, 'endpoint' | 'runtime'>): Problem[] {
+  const { kind } = endpointOf(scenario);
+  if (scenario.runtime === 'docker' && (kind === 'pgbouncer' || kind === 'haproxy')) {
+    return [
+      {
+        path: 'endpoint.kind',
+        message:
+          `${kind} runs as a local process of the run only; on the docker runtime it would need a ${kind} container on the run's network, ` +
+          `which pgdrill does not start yet: use --runtime local, or endpoint kind proxy or discovery on docker`,
+      },
+    ];
+  }
+  return [];
 }

@@ -156,6 +156,15 @@ export class ServiceProcess implements RunService {
     return text.split('\n').filter((l) => l.length > 0).slice(-lines).join('\n') || '(empty log)';
   }
 
+  async readLog(): Promise<string> {
+    try {
+      const buffer = await fsp.readFile(this.logFile);
+      return buffer.subarray(Math.max(0, buffer.length - 16 * 1024 * 1024)).toString('utf8');
+    } catch {
+      return '';
+    }
+  }
+
   private async readLogFrom(offset: number): Promise<string> {
     try {
       const buffer = await fsp.readFile(this.logFile);
