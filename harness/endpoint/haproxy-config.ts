@@ -60,6 +60,10 @@ export function haproxyConfig(options: HaproxyConfigOptions): string {
     '    timeout client 1h',
     '    timeout server 1h',
     '    timeout queue 2s',
+    // a connection sent to a server that then died retries (1 s apart); redispatch lets each
+    // retry go to whichever server is up by then instead of the dead one three times over
+    '    retries 3',
+    '    option redispatch 1',
     `    timeout check ${options.checkTimeoutMs}ms`,
     `    default-server inter ${timing.inter}ms fall ${timing.fall} rise ${timing.rise} on-marked-down shutdown-sessions`,
     '',
