@@ -147,9 +147,11 @@ export class HaproxyEndpoint implements Endpoint {
     const up = this.watcher.state(WRITE_BACKEND, to.name)!;
     const old = this.watcher.state(WRITE_BACKEND, from.name);
     const oldText = old ? `${from.name} ${old.state} (${old.check})` : `${from.name} not seen`;
+    // a server taken out of maintenance is UP at once, before its first check ("INI")
+    const how = /^INI/.test(up.check) ? 'before any check ran: HAProxy takes a server out of maintenance as UP' : `check ${up.check}; rise ${rise} x inter ${inter}ms`;
     return {
       atMs: up.t,
-      detail: `HAProxy marked ${to.name} UP in ${WRITE_BACKEND} (check ${up.check}; rise ${rise} x inter ${inter}ms, stats socket polled every ${WATCH_INTERVAL_MS}ms); ${oldText}`,
+      detail: `HAProxy marked ${to.name} UP in ${WRITE_BACKEND} (${how}; stats socket polled every ${WATCH_INTERVAL_MS}ms); ${oldText}`,
     };
   }
 
