@@ -28,12 +28,12 @@ export async function removeRunFolders(): Promise<void> {
   await Promise.all(outFolders.splice(0).map((f) => rm(f, { recursive: true, force: true })));
 }
 
-/** Server processes whose command line names this run (their data dirs live under the run folder). */
+/** Server and service processes whose command line names this run (their data dirs and configs live under the run folder). */
 export function processesOf(runId: string): string[] {
   try {
     return execFileSync('pgrep', ['-af', runId], { encoding: 'utf8' })
       .split('\n')
-      .filter((line) => line.includes('postgres') && !line.includes('pgrep'));
+      .filter((line) => /postgres|pgbouncer|haproxy/.test(line) && !line.includes('pgrep'));
   } catch {
     return []; // pgrep exits 1 when nothing matches
   }
