@@ -29,8 +29,8 @@ export interface EventPayloads {
   'node-volume': { node: string; filesystem: string; bytes: number; mount: string };
   'node-ready': { node: string; role: 'primary' | 'standby'; version?: number; of?: string; baseBackup?: string; via?: string };
   seeded: { node: string; rows: Record<string, number> };
-  /** kind and origin: which endpoint ran (absent in records from before endpoints had kinds: the proxy) */
-  'endpoint-ready': { address: string; target: string; kind?: string; origin?: string };
+  /** endpoint (its kind) and origin: which endpoint ran (absent in records from before endpoints had kinds: the proxy) */
+  'endpoint-ready': { address: string; target: string; endpoint?: string; origin?: string };
   /** HAProxy marked a server of a backend UP, DOWN or MAINT (previous null: first seen), as its stats socket said */
   'endpoint-server-state': { backend: string; server: string; state: string; previous: string | null; check: string };
   'workload-start': { writes: number; reads: number; probeIntervalMs: number; durationMs: number };

@@ -168,7 +168,7 @@ function describeEvent(e: RunEvent): string {
     case 'seeded':
       return `${s(e.node)} seeded${e.rows && typeof e.rows === 'object' ? `: ${Object.entries(e.rows as Record<string, unknown>).map(([k, v]) => `${k} ${s(v)}`).join(', ')}` : ''}`;
     case 'endpoint-ready':
-      return `endpoint${e.kind ? ` ${e.kind}` : ''} ${s(e.address)} -> ${s(e.target)}${e.origin ? ` (${e.origin})` : ''}`;
+      return `endpoint${e.endpoint ? ` ${e.endpoint}` : ''} ${s(e.address)} -> ${s(e.target)}${e.origin ? ` (${e.origin})` : ''}`;
     case 'endpoint-server-state':
       return `HAProxy: ${e.backend}/${e.server} ${e.previous ? `${e.previous} -> ` : ''}${e.state}${e.check ? ` (check ${e.check})` : ''}`;
     case 'workload-start':

@@ -128,7 +128,7 @@ function endpointResults(recorder: Recorder): Pick<Results, 'endpoint'> {
   const ready = eventsOf(recorder.events, 'endpoint-ready')[0];
   if (!ready) return {};
   const serverStates = eventsOf(recorder.events, 'endpoint-server-state').map(({ t, backend, server, state, previous, check }) => ({ t, backend, server, state, previous, check }));
-  return { endpoint: { kind: ready.kind ?? 'proxy', origin: ready.origin ?? 'pgdrill TCP proxy', address: ready.address, serverStates } };
+  return { endpoint: { kind: ready.endpoint ?? 'proxy', origin: ready.origin ?? 'pgdrill TCP proxy', address: ready.address, serverStates } };
 }
 
 /**

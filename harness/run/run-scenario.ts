@@ -139,7 +139,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
 
     endpoint = await createEndpoint({ scenario: resolved, topology: topo, runtime: runtime!, credentials, recorder, signal, logDir: folder });
     const ep = endpoint;
-    recorder.event('endpoint-ready', { address: ep.address, target: topo.primary.name, kind: ep.kind, origin: ep.origin });
+    recorder.event('endpoint-ready', { address: ep.address, target: topo.primary.name, endpoint: ep.kind, origin: ep.origin });
     monitor = new LagMonitor(topo, recorder, resolved.monitor.interval);
     monitor.start();
 
