@@ -32,18 +32,26 @@ function median(values: number[]): number | null {
 const ms = (v: number | null) => (v === null ? '–' : v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${Math.round(v)} ms`);
 const range = (values: number[], show: (v: number) => string) => (values.length ? `${show(Math.min(...values))}-${show(Math.max(...values))}` : '–');
 
+// Ctrl-C / SIGTERM stop the run in progress the way the CLI does: everything it started is torn down
+const controller = new AbortController();
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => controller.abort());
+
 const byVariant = new Map<string, Results[]>();
 const out = await mkdtemp(path.join(os.tmpdir(), 'pgdrill-compare-endpoints-'));
 const comparison = await loadComparisonFile(args.file);
 const started = Date.now();
 let failures = 0;
-for (let i = 0; i < runs; i++) {
-  const outcome = await runComparison(comparison, { out: path.join(out, `round-${i + 1}`) });
+for (let i = 0; i < runs && !controller.signal.aborted; i++) {
+  const outcome = await runComparison(comparison, { out: path.join(out, `round-${i + 1}`), signal: controller.signal });
   for (const run of outcome.runs) {
     if (run.exitCode !== 0) failures++;
     byVariant.set(run.variant, [...(byVariant.get(run.variant) ?? []), run.results]);
   }
-  process.stderr.write(`round ${i + 1}/${runs} done: ${outcome.runs.map((r) => `${r.variant} exit ${r.exitCode}`).join(', ')}\n`);
+  const each = outcome.runs.map((r) => {
+    const row = compareRow(r.results, r.variant);
+    return `${r.variant} exit ${r.exitCode} downtime ${ms(row.writeDowntimeMs)} failed ${row.failedWrites} stall ${ms(row.longestStallMs)}`;
+  });
+  process.stderr.write(`round ${i + 1}/${runs}: ${each.join('; ')}\n`);
 }
 
 const table = new Table({

@@ -21,6 +21,7 @@ import { AdminTimeout, PgBouncerAdmin, dropConnection, runOn } from './pgbouncer
 import { authFileLine, describeServers, pgbouncerIni, serversOn, type ServerRow } from './pgbouncer-config.js';
 import { TcpProxy } from './tcp-proxy.js';
 import { endpointService, stopService, type EndpointContext } from './endpoint-context.js';
+import { DEFAULT_PAUSE_TIMEOUT, defaultQueryWaitTimeout } from '../scenario/endpoint-rules.js';
 
 /** The databases clients reach through PgBouncer: the scenario's, and postgres for tools. */
 const DATABASES = [DATABASE, 'postgres'];
@@ -69,10 +70,11 @@ export class PgBouncerEndpoint implements Endpoint {
 
   static async start(config: EndpointConfig, context: EndpointContext, _members: string[]): Promise<PgBouncerEndpoint> {
     const { topology, credentials, scenario, signal } = context;
+    // a resolved scenario has them all; a hand-built config gets the same defaults
     const resolved = {
       pool: config.pool ?? 'transaction',
-      pauseTimeout: config.pauseTimeout ?? 5000,
-      queryWaitTimeout: config.queryWaitTimeout ?? 6000,
+      pauseTimeout: config.pauseTimeout ?? DEFAULT_PAUSE_TIMEOUT,
+      queryWaitTimeout: config.queryWaitTimeout ?? defaultQueryWaitTimeout(scenario.workload),
       settings: config.settings ?? {},
     };
     const service = await endpointService(context.runtime, 'pgbouncer');
