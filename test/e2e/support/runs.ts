@@ -70,3 +70,20 @@ export function expectEveryOpAccounted(result: RunResult): void {
   const check = result.results.checks.find((c) => c.name === 'operations accounted for');
   if (check?.valid !== true) throw new Error(`the accounting check is not valid: ${check?.detail ?? 'missing'}`);
 }
+
+/**
+ * The cutover's freeze (or, without one, its re-point) began while the load was still being
+ * scheduled, with time to spare: otherwise a run measures no client downtime at all and its
+ * "0 failed writes" says nothing.
+ */
+export function expectCutoverDuringLoad(result: RunResult, marginMs = 1000): void {
+  const { results } = result;
+  const steps = results.cutover?.steps ?? [];
+  const first = steps.find((s) => s.name === 'pause-endpoint' || s.name === 'freeze-writes') ?? steps.find((s) => s.name === 'repoint-endpoint');
+  if (!first) throw new Error(`the cutover has no freeze or re-point step: ${steps.map((s) => s.name).join(', ')}`);
+  const load = results.phases.find((p) => p.name === 'load');
+  const scheduleEnd = (load?.startMs ?? 0) + results.scenario.duration;
+  if (!load || first.startMs > scheduleEnd - marginMs) {
+    throw new Error(`the cutover's ${first.name} began at ${Math.round(first.startMs)}ms, after (or within ${marginMs}ms of) the end of the load at ${Math.round(scheduleEnd)}ms`);
+  }
+}
