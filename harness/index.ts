@@ -16,8 +16,13 @@ export type {
   FaultConfig,
   TimelineEntry,
   ThresholdName,
+  EndpointConfig,
+  EndpointKind,
 } from './scenario/scenario.js';
-export type { Results, LoadSummary, Downtime, Integrity, ThresholdResult, CheckResult } from './results/results.js';
+export type { Results, LoadSummary, Downtime, Integrity, ThresholdResult, CheckResult, EndpointResults } from './results/results.js';
+export type { Endpoint, ClientRoute, PauseControl, Followed, SessionOpener } from './endpoint/endpoint.js';
+export type { PrimaryLookup, Candidate } from './endpoint/primary-lookup.js';
+export type { HealthChecks } from './endpoint/health-agent.js';
 export type { OpRecord, LedgerEntry, LagSample, CutoverStep } from './record/records.js';
 export type { RunEvent, EventKind } from './record/events.js';
 export { Recorder } from './record/recorder.js';

@@ -1,7 +1,7 @@
 // `pgdrill doctor`: what this machine offers pgdrill, checked without starting or
-// downloading anything: server binaries and client tools per major, Docker, openssl, the
-// server user; given a scenario, also what that scenario asks for (TLS, pg_rewind) and
-// whether it is here.
+// downloading anything: server binaries and client tools per major, PgBouncer and HAProxy for
+// the endpoint, Docker, openssl, the server user; given a scenario, also what that scenario
+// asks for (TLS, pg_rewind) and whether it is here.
 
 import { describeBinaries } from '../runtime/local/pg-binaries.js';
 import { errorMessage } from '../errors.js';
@@ -10,6 +10,8 @@ import { listPostgresImages, officialImage, offlineImage } from '../runtime/dock
 import { SUPPORTED_MAJORS, type Scenario } from '../scenario/scenario.js';
 import { findOpenssl } from '../tls/throwaway-ca.js';
 import { findClientTool } from '../runtime/local/pg-binaries.js';
+import { SERVICE_PROGRAMS, findServiceProgram } from '../runtime/local/service-programs.js';
+import { describeServiceProgramInfo } from '../endpoint/service-origin.js';
 
 export async function runDoctor(options: { scenario?: Scenario } = {}): Promise<string> {
   const report = describeBinaries();
@@ -27,6 +29,11 @@ export async function runDoctor(options: { scenario?: Scenario } = {}): Promise<
     const tools = Object.keys(m.clientTools);
     lines.push(`  ${m.major}  server: ${server}`);
     lines.push(`      client tools: ${tools.length ? tools.join(', ') : 'none'}`);
+  }
+  lines.push('', 'endpoint programs (endpoint kinds pgbouncer and haproxy):');
+  for (const program of SERVICE_PROGRAMS) {
+    const info = findServiceProgram(program);
+    lines.push(`  ${program}: ${info ? describeServiceProgramInfo(info) : `not installed: apt-get install -y --no-install-recommends ${program}`}`);
   }
   lines.push('', `docker: ${await dockerStatus()}`);
   const openssl = await findOpenssl();

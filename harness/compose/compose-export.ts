@@ -133,6 +133,10 @@ export function composeFile(scenario: Scenario, options: ComposeOptions = {}): s
     '# Primaries are made with initdb, standbys with pg_basebackup from their upstream, on first start.',
     '# Offline (no registry): `pgdrill image build 15` and use image pgdrill/postgres:15 (versions 15).',
     '# Connect: psql "host=127.0.0.1 port=<published port> user=pgdrill password=pgdrill dbname=pgdrill"',
+    // the nodes only: pgdrill runs PgBouncer and HAProxy as local processes of a run
+    ...(scenario.endpoint && scenario.endpoint.kind !== 'proxy'
+      ? [`# The scenario's endpoint (${scenario.endpoint.kind}) is not in this file: pgdrill starts it itself for a run.`]
+      : []),
     '',
   ].join('\n');
   return header + YAML.stringify(doc, { lineWidth: 0 });

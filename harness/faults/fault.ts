@@ -1,14 +1,14 @@
 // What every fault works with and hands back: the run's servers and proxies, and an injected
 // fault that can say whether it took effect and be healed.
 
-import type { TcpProxy } from '../endpoint/tcp-proxy.js';
+import type { Endpoint } from '../endpoint/endpoint.js';
 import type { Recorder } from '../record/recorder.js';
 import type { Topology } from '../topology/topology.js';
 
 export interface FaultContext {
   topology: Topology;
-  /** the client endpoint (link "client") */
-  endpoint: TcpProxy;
+  /** what clients connect through; link "client" faults act on its client links */
+  endpoint: Endpoint;
   recorder: Recorder;
   /** the run's signal */
   signal: AbortSignal;

@@ -22,7 +22,8 @@ export interface LinkTarget {
 
 /** The proxies behind a fault's `link`: the endpoint, every replication link, or one standby's. */
 export function linkTargets(link: string, context: FaultContext): LinkTarget[] {
-  if (link === 'client') return [{ proxy: context.endpoint }];
+  // the proxies between the clients and the endpoint (one per node when clients pick the node)
+  if (link === 'client') return context.endpoint.clientLinks.map((proxy) => ({ proxy }));
   const links = context.topology.links;
   const chosen = link === 'replication' ? [...links] : [...links].filter(([replica]) => replica === link);
   if (chosen.length === 0) {

@@ -40,7 +40,7 @@ async function kill(node: RuntimeNode, context: FaultContext): Promise<InjectedF
   // a host that loses power takes its send queues with it: what pgdrill's proxies were still
   // holding for this node (a latency or bandwidth fault's backlog) is lost, not delivered
   const cut =
-    context.endpoint.closeSessionsTo(node.address) +
+    context.endpoint.cutSessionsTo(node) +
     context.topology.linksTo(node.name).reduce((n, link) => n + link.closeSessionsTo(link.currentTarget), 0);
   return {
     detail: { sessionsCut: cut },

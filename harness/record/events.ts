@@ -33,7 +33,10 @@ export interface EventPayloads {
   'tls-ready': { mode: string; clientCerts: boolean; ca: string; caFingerprint: string; serverNames: string[] };
   /** tls: what pg_stat_ssl said of a standby's replication connection once it streamed (at setup, after a re-point or a rejoin) */
   'replication-tls': { node: string; upstream: string; ssl: boolean; version: string | null; cipher: string | null; clientDn: string | null };
-  'endpoint-ready': { address: string; target: string };
+  /** endpoint (its kind) and origin: which endpoint ran (absent in records from before endpoints had kinds: the proxy) */
+  'endpoint-ready': { address: string; target: string; endpoint?: string; origin?: string };
+  /** HAProxy marked a server of a backend UP, DOWN or MAINT (previous null: first seen), as its stats socket said */
+  'endpoint-server-state': { backend: string; server: string; state: string; previous: string | null; check: string };
   'workload-start': { writes: number; reads: number; probeIntervalMs: number; durationMs: number };
   'workload-end': { writes: Counts; reads: Counts; probe: Counts };
   'workload-retarget': { host: string; port: number };
@@ -146,6 +149,7 @@ export function isTroubleEvent(e: RunEvent): boolean {
     case 'seeded':
     case 'tls-ready':
     case 'endpoint-ready':
+    case 'endpoint-server-state':
     case 'workload-start':
     case 'workload-end':
     case 'workload-retarget':

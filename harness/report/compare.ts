@@ -13,6 +13,8 @@ export interface CompareRow {
   label: string;
   scenario: string;
   strategy: string;
+  /** the endpoint kind clients went through ("proxy" for runs from before endpoints had kinds) */
+  endpoint: string;
   runtime: string;
   durationMs: number;
   writeDowntimeMs: number | null;
@@ -20,8 +22,17 @@ export interface CompareRow {
   lostWrites: number | null;
   maxLagBytes: number | null;
   p99WriteMs: number | null;
+  /** writes that did not succeed: failed, indeterminate and dropped */
+  failedWrites: number | null;
+  /** the longest an acknowledged write waited (a write held by a PAUSE is slow, not failed) */
+  longestStallMs: number | null;
+  /** the endpoint's own cutover steps and their durations, e.g. "pause-endpoint 52ms, repoint-endpoint 2ms" */
+  endpointSteps: string;
   verdict: 'pass' | 'fail';
 }
+
+/** The cutover steps that are the endpoint's, whichever it took. */
+export const ENDPOINT_STEP_NAMES = ['pause-endpoint', 'repoint-endpoint', 'drain-old-primary', 'endpoint-follows', 'resume'];
 
 export function compareRow(results: Results, label: string): CompareRow {
   const writes = results.load.writes;
@@ -29,6 +40,7 @@ export function compareRow(results: Results, label: string): CompareRow {
     label,
     scenario: results.scenario.name,
     strategy: results.cutover ? `${results.cutover.strategy}${results.cutover.dryRun ? ' (dry run)' : ''}` : (results.scenario.strategy?.kind ?? 'none'),
+    endpoint: results.endpoint?.kind ?? results.scenario.endpoint?.kind ?? 'proxy',
     runtime: results.runtime,
     durationMs: results.durationMs,
     writeDowntimeMs: writes.intended > 0 ? results.downtime.writes.longestMs : null,
@@ -36,6 +48,12 @@ export function compareRow(results: Results, label: string): CompareRow {
     lostWrites: results.integrity ? results.integrity.lostWrites : null,
     maxLagBytes: results.lag.maxReplayBytes,
     p99WriteMs: writes.ok > 0 ? writes.latencyMs.p99 : null,
+    failedWrites: writes.intended > 0 ? writes.failed + writes.indeterminate + writes.dropped : null,
+    longestStallMs: writes.ok > 0 ? writes.okLatencyMs.max : null,
+    endpointSteps: (results.cutover?.steps ?? [])
+      .filter((st) => ENDPOINT_STEP_NAMES.includes(st.name))
+      .map((st) => `${st.name} ${ms(st.endMs - st.startMs)}`)
+      .join(', '),
     verdict: results.verdict,
   };
 }
@@ -55,7 +73,9 @@ export function workloadDifferences(runs: Results[]): string[] {
   return parts.filter(([, pick]) => new Set(runs.map((r) => JSON.stringify(pick(r)))).size > 1).map(([name]) => name);
 }
 
-const HEAD = ['run', 'scenario', 'strategy', 'runtime', 'took', 'write downtime', 'server gap', 'lost writes', 'max lag', 'p99 write', 'verdict'];
+const HEAD = ['run', 'scenario', 'strategy', 'endpoint', 'runtime', 'took', 'write downtime', 'failed writes', 'longest stall', 'server gap', 'lost writes', 'max lag', 'p99 write', 'endpoint steps', 'verdict'];
+/** the columns that hold figures (right-aligned in HTML) */
+const NUMERIC = new Set(['took', 'write downtime', 'failed writes', 'longest stall', 'server gap', 'lost writes', 'max lag', 'p99 write']);
 
 export function renderCompareTable(rows: CompareRow[], differences: string[] = []): string {
   const table = new Table({ head: HEAD, style: { head: [], border: [] } });
@@ -64,13 +84,17 @@ export function renderCompareTable(rows: CompareRow[], differences: string[] = [
       r.label,
       r.scenario,
       r.strategy,
+      r.endpoint,
       r.runtime,
       formatRunTime(r.durationMs),
       ms(r.writeDowntimeMs),
+      r.failedWrites === null ? '–' : String(r.failedWrites),
+      ms(r.longestStallMs),
       ms(r.serverGapMs),
       r.lostWrites === null ? 'not verified' : String(r.lostWrites),
       r.maxLagBytes === null ? '–' : formatBytes(r.maxLagBytes),
       ms(r.p99WriteMs),
+      r.endpointSteps || '–',
       r.verdict === 'pass' ? 'PASS' : 'FAIL',
     ]);
   }
@@ -98,7 +122,7 @@ export function downtimeBars(rows: CompareRow[]): string {
 export function renderCompareHtml(rows: CompareRow[], differences: string[] = []): string {
   const body = rows
     .map(
-      (r) => `<tr><td class="nowrap"><code>${h(r.label)}</code></td><td>${h(r.scenario)}</td><td>${h(r.strategy)}</td><td>${h(r.runtime)}</td><td class="num">${h(formatRunTime(r.durationMs))}</td><td class="num">${h(ms(r.writeDowntimeMs))}</td><td class="num">${h(ms(r.serverGapMs))}</td><td class="num">${r.lostWrites === null ? 'not verified' : r.lostWrites}</td><td class="num">${r.maxLagBytes === null ? '–' : h(formatBytes(r.maxLagBytes))}</td><td class="num">${h(ms(r.p99WriteMs))}</td><td><span class="status ${r.verdict}">${r.verdict === 'pass' ? 'PASS' : 'FAIL'}</span></td></tr>`,
+      (r) => `<tr><td class="nowrap"><code>${h(r.label)}</code></td><td>${h(r.scenario)}</td><td>${h(r.strategy)}</td><td>${h(r.endpoint)}</td><td>${h(r.runtime)}</td><td class="num">${h(formatRunTime(r.durationMs))}</td><td class="num">${h(ms(r.writeDowntimeMs))}</td><td class="num">${r.failedWrites === null ? '–' : r.failedWrites}</td><td class="num">${h(ms(r.longestStallMs))}</td><td class="num">${h(ms(r.serverGapMs))}</td><td class="num">${r.lostWrites === null ? 'not verified' : r.lostWrites}</td><td class="num">${r.maxLagBytes === null ? '–' : h(formatBytes(r.maxLagBytes))}</td><td class="num">${h(ms(r.p99WriteMs))}</td><td>${h(r.endpointSteps || '–')}</td><td><span class="status ${r.verdict}">${r.verdict === 'pass' ? 'PASS' : 'FAIL'}</span></td></tr>`,
     )
     .join('');
   const labels = rows.map((r) => r.label);
@@ -127,7 +151,7 @@ export function renderCompareHtml(rows: CompareRow[], differences: string[] = []
 <h1>pgdrill comparison</h1>
 <p class="muted">${rows.length} runs side by side. Each column comes from the run's results.json.</p>
 ${differences.length ? `<p class="reasons">These runs do not share one workload (${h(differing(differences))}): compare with care.</p>` : ''}
-<div class="table-wrap"><table><thead><tr>${HEAD.map((x, i) => `<th class="${i >= 4 && i <= 9 ? 'num' : ''}">${h(x)}</th>`).join('')}</tr></thead><tbody>${body}</tbody></table></div>
+<div class="table-wrap"><table><thead><tr>${HEAD.map((x) => `<th class="${NUMERIC.has(x) ? 'num' : ''}">${h(x)}</th>`).join('')}</tr></thead><tbody>${body}</tbody></table></div>
 </section>
 <section class="card">
 <h2>Downtime per run</h2>

@@ -59,6 +59,7 @@ function headerSection(r: Results): string {
     `started ${h(r.startedAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC'))}`,
     `took ${h(formatRunTime(r.durationMs))}`,
     `runtime ${h(r.runtime)}`,
+    ...(r.endpoint ? [`endpoint <span title="${h(r.endpoint.origin)}">${h(r.endpoint.kind)}</span>`] : []),
     h(strategy),
     `nodes ${r.nodes.map((n) => `${h(n.name)} (PG ${n.version})`).join(', ')}`,
   ];

@@ -101,6 +101,7 @@ const TIMELINE_KINDS = new Set<EventKind>([
   'tls-ready',
   'replication-tls',
   'endpoint-ready',
+  'endpoint-server-state',
   'workload-start',
   'workload-end',
   'workload-retarget',
@@ -175,11 +176,13 @@ function describeEvent(e: RunEvent): string {
     case 'seeded':
       return `${s(e.node)} seeded${e.rows && typeof e.rows === 'object' ? `: ${Object.entries(e.rows as Record<string, unknown>).map(([k, v]) => `${k} ${s(v)}`).join(', ')}` : ''}`;
     case 'endpoint-ready':
-      return `endpoint ${s(e.address)} -> ${s(e.target)}`;
+      return `endpoint${e.endpoint ? ` ${e.endpoint}` : ''} ${s(e.address)} -> ${s(e.target)}${e.origin ? ` (${e.origin})` : ''}`;
     case 'tls-ready':
       return `TLS on (${e.mode}${e.clientCerts ? ', client certificates' : ''}): throwaway CA ${e.ca}`;
     case 'replication-tls':
       return `${e.node} streams from ${e.upstream} ${e.ssl ? `over TLS (${e.version ?? '?'}${e.clientDn ? `, client ${e.clientDn}` : ''})` : 'NOT over TLS'} (pg_stat_ssl)`;
+    case 'endpoint-server-state':
+      return `HAProxy: ${e.backend}/${e.server} ${e.previous ? `${e.previous} -> ` : ''}${e.state}${e.check ? ` (check ${e.check})` : ''}`;
     case 'workload-start':
       return `load started: ${s(e.writes)} writes/s, ${s(e.reads)} reads/s`;
     case 'workload-end':

@@ -15,6 +15,7 @@ export function renderSummary(results: Results, folder?: string): string {
   const verdict = results.verdict === 'pass' ? 'PASS' : 'FAIL';
   table.push(
     [{ colSpan: 2, content: `${results.scenario.name}  ${verdict}  (${results.runtime}, ${formatRunTime(results.durationMs)})` }],
+    ...(results.endpoint ? [['endpoint', `${results.endpoint.kind}: ${results.endpoint.origin}`]] : []),
     ['writes', `${w.intended} intended: ${w.ok} ok, ${w.failed} failed, ${w.indeterminate} indeterminate, ${w.dropped} dropped`],
     ['write rate / latency', `${w.achievedRate.toFixed(1)}/s achieved; p50 ${ms(w.latencyMs.p50)} p95 ${ms(w.latencyMs.p95)} p99 ${ms(w.latencyMs.p99)} max ${ms(w.latencyMs.max)}`],
   );

@@ -262,6 +262,17 @@ export interface ThresholdResult {
   pass: boolean;
 }
 
+/** What clients connected through, and what it did by itself (HAProxy's server states). */
+export interface EndpointResults {
+  kind: string;
+  /** what ran it: "pgdrill TCP proxy", "PgBouncer 1.18.0 (Debian package ...); pool_mode transaction" */
+  origin: string;
+  /** where clients connected */
+  address: string;
+  /** every server state change the endpoint reported (HAProxy), in order; empty for the others */
+  serverStates: { t: number; backend: string; server: string; state: string; previous: string | null; check: string }[];
+}
+
 export interface Results {
   pgdrillVersion: string;
   runId: string;
@@ -295,6 +306,8 @@ export interface Results {
   thresholds: ThresholdResult[];
   /** the application in the loop; absent when the scenario has no app: section */
   app?: AppResults;
+  /** which endpoint ran; absent in results from before endpoints had kinds (the proxy), and when the run ended before it started */
+  endpoint?: EndpointResults;
   /** set when the run ended on an error rather than finishing */
   error: { message: string; code: string } | null;
 }

@@ -131,8 +131,17 @@ export function assembleResults(input: AssembleInput): Results {
     cutover: cutoverResult,
     thresholds,
     ...(app ? { app } : {}),
+    ...endpointResults(recorder),
     error,
   };
+}
+
+/** The endpoint as its events recorded it; nothing when it never started. */
+function endpointResults(recorder: Recorder): Pick<Results, 'endpoint'> {
+  const ready = eventsOf(recorder.events, 'endpoint-ready')[0];
+  if (!ready) return {};
+  const serverStates = eventsOf(recorder.events, 'endpoint-server-state').map(({ t, backend, server, state, previous, check }) => ({ t, backend, server, state, previous, check }));
+  return { endpoint: { kind: ready.endpoint ?? 'proxy', origin: ready.origin ?? 'pgdrill TCP proxy', address: ready.address, serverStates } };
 }
 
 /**

@@ -15,7 +15,8 @@ import { initialPrimary, type RuntimeKind, type Scenario } from '../scenario/sce
 import { buildTopology, type Topology } from '../topology/topology.js';
 import { DATABASE, connectNode, waitFor, withNode } from '../topology/connect.js';
 import { seedDatabase } from '../seed/schema.js';
-import { TcpProxy } from '../endpoint/tcp-proxy.js';
+import type { Endpoint } from '../endpoint/endpoint.js';
+import { createEndpoint, preflightEndpoint } from '../endpoint/create-endpoint.js';
 import { LagMonitor } from '../monitor/lag-monitor.js';
 import { startWorkload, type WorkloadHandle } from '../workload/workload.js';
 import { SUPPORTED_FAULTS, runFault } from '../faults/run-fault.js';
@@ -27,6 +28,7 @@ import { verifyIntegrity } from './verify.js';
 import { postgresUrl, runTimelineStep, stepBaseDir, type StepContext } from '../steps/index.js';
 import { AppSession } from '../app/app-session.js';
 import { assembleResults } from './assemble-results.js';
+import { unsupportedEndpoint } from '../scenario/endpoint-rules.js';
 import type { Results } from '../results/results.js';
 import { writeReports } from '../report/write-reports.js';
 import { InterruptedError, InvalidInputError, PgdrillError, errorMessage } from '../errors.js';
@@ -102,7 +104,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   const state: RunState = { phase: 'setup', faults: new Set() };
   let runtime: Runtime | undefined;
   let topology: Topology | undefined;
-  let endpoint: TcpProxy | undefined;
+  let endpoint: Endpoint | undefined;
   let monitor: LagMonitor | undefined;
   let workload: WorkloadHandle | undefined;
   let app: AppSession | undefined;
@@ -118,6 +120,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     await recorder.phase('setup', async () => {
       state.phase = 'setup';
       await rt.preflight(Object.values(resolved.nodes).map((n) => ({ name: n.name, version: n.version, image: n.image })), signal);
+      await preflightEndpoint(resolved, rt);
       topology = await buildTopology(resolved, rt, recorder, primaryName, signal);
       // what the cutover needs from the environment (client tools...), before seed and load
       if (resolved.strategy && (resolved.timeline.some((e) => e.cutover) || resolved.strategy.kind === 'failover')) {
@@ -138,12 +141,12 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       await waitReplicasCaughtUp(topo, 120_000, signal);
     });
 
-    endpoint = new TcpProxy(topo.primary.address);
-    const endpointAddress = await endpoint.listen();
-    recorder.event('endpoint-ready', { address: `${endpointAddress.host}:${endpointAddress.port}`, target: topo.primary.name });
+    endpoint = await createEndpoint({ scenario: resolved, topology: topo, runtime: runtime!, credentials, recorder, signal, logDir: folder });
+    const ep = endpoint;
+    recorder.event('endpoint-ready', { address: ep.address, target: topo.primary.name, endpoint: ep.kind, origin: ep.origin });
     // the one URL clients outside the load use (command steps' PGDRILL_ENDPOINT_URL, the app's
     // DATABASE_URL): the endpoint with the run's superuser
-    const endpointUrl = postgresUrl({ address: endpointAddress, user: credentials.superuser, password: credentials.superuserPassword, database: DATABASE });
+    const endpointUrl = ep.url(credentials.superuser, credentials.superuserPassword, DATABASE);
     monitor = new LagMonitor(topo, recorder, resolved.monitor.interval);
     monitor.start();
     if (resolved.app) {
@@ -154,7 +157,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     await recorder.phase('load', async () => {
       state.phase = 'load';
       workload = startWorkload({
-        target: endpointAddress,
+        target: ep.writes.address(),
+        routes: { writes: ep.writes, reads: ep.reads },
         // with tls the workload connects as the scenario's sslmode says, with a client certificate
         credentials: { user: credentials.superuser, password: credentials.superuserPassword, database: DATABASE, ...(topo.tls ? { ssl: topo.tls.clientSsl() } : {}) },
         config: resolved.workload,
@@ -261,6 +265,7 @@ function refuseUnsupported(scenario: Scenario): void {
       });
     }
   }
+  problems.push(...unsupportedEndpoint(scenario));
   if (scenario.strategy && !strategyFor(scenario.strategy.kind)) {
     problems.push({
       path: 'strategy.kind',
@@ -273,7 +278,7 @@ function refuseUnsupported(scenario: Scenario): void {
 async function runTimeline(
   scenario: Scenario,
   topology: Topology,
-  endpoint: TcpProxy,
+  endpoint: Endpoint,
   recorder: Recorder,
   state: RunState,
   signal: AbortSignal,

@@ -129,6 +129,44 @@ export interface RuntimeNode {
   connectNetwork?(): Promise<void>;
 }
 
+/** Helper servers a run may start beside its nodes (the endpoint's middleboxes). */
+export type ServiceProgram = 'pgbouncer' | 'haproxy';
+
+/** Where a service's program comes from, for the report and `pgdrill doctor`. */
+export interface ServiceProgramInfo {
+  program: ServiceProgram;
+  path: string;
+  /** what the program says of itself: "1.18.0", "2.6.12-1+deb12u3" */
+  version: string;
+  /** "Debian package pgbouncer 1.18.0-1+deb12u1", or "not from a package" */
+  packageOrigin: string;
+}
+
+/**
+ * A helper server of the run (PgBouncer, HAProxy), run like the nodes are: as the server user,
+ * its configuration, sockets and log in a folder of its own that the run removes, stopped at
+ * dispose (also after an error or Ctrl-C). The endpoint writes its files and starts it.
+ */
+export interface RunService {
+  readonly name: string;
+  readonly program: ServiceProgramInfo;
+  /** the service's own folder (config files, unix sockets, its log) */
+  readonly dir: string;
+  /** a TCP port free on 127.0.0.1 that no node or service of this run was given */
+  freePort(): Promise<number>;
+  /** writes a file into dir, readable by the service only (0600, owned by the server user); returns its path */
+  writeFile(name: string, content: string): Promise<string>;
+  /** starts the program with these arguments and waits until `ready()` says it serves */
+  start(args: string[], options: { ready: () => Promise<boolean>; timeout?: number; signal?: AbortSignal }): Promise<void>;
+  readonly running: boolean;
+  /** the last lines of its log (stdout and stderr), for error messages */
+  logTail(lines?: number): Promise<string>;
+  /** its whole log (up to the last 16 MB), to keep with the run's report */
+  readLog(): Promise<string>;
+  /** stops it (SIGTERM, then SIGKILL); safe to call twice */
+  stop(): Promise<void>;
+}
+
 export interface Runtime {
   readonly kind: RuntimeKind;
   /** everything this run creates lives under here (local) or carries this id (docker) */
@@ -149,6 +187,13 @@ export interface Runtime {
    * postmaster.opts, as the PostgreSQL docs say to.
    */
   copyDataDir(source: RuntimeNode, target: RuntimeNode): Promise<void>;
-  /** stop every node, remove every data dir and resource this run made; safe to call twice */
+  /**
+   * Where `program` would come from; throws an EnvironmentError (exit 3) saying what to install
+   * when it is missing. Absent on runtimes that cannot run services yet.
+   */
+  serviceProgram?(program: ServiceProgram): Promise<ServiceProgramInfo>;
+  /** Makes the folder of a new service of the run; absent on runtimes that cannot run services yet. */
+  createService?(name: string, program: ServiceProgram): Promise<RunService>;
+  /** stop every node and service, remove every data dir and resource this run made; safe to call twice */
   dispose(options?: { keep?: boolean }): Promise<void>;
 }

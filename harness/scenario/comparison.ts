@@ -36,8 +36,8 @@ export interface Comparison {
 }
 
 const TOP_KEYS = ['name', 'description', 'base', 'variants', 'matrix'];
-/** what a variant may set; the rest of a scenario is the base's, shared by all */
-const VARIANT_KEYS = ['nodes', 'strategy', 'description', 'thresholds'];
+/** what a variant may set; the rest of a scenario is the base's, shared by all (endpoint: the same cutover through each kind) */
+const VARIANT_KEYS = ['nodes', 'strategy', 'description', 'thresholds', 'endpoint'];
 const LABEL_RE = NODE_NAME_RE;
 
 function isMapping(v: unknown): v is Record<string, unknown> {

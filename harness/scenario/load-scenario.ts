@@ -5,6 +5,7 @@ import nodePath from 'node:path';
 import YAML from 'yaml';
 import type { z } from 'zod';
 import { InvalidInputError, errorMessage, type Problem } from '../errors.js';
+import { endpointProblems, resolveEndpoint } from './endpoint-rules.js';
 import { applyOverrides } from './overrides.js';
 import { clashingUrlVariables } from '../steps/node-urls.js';
 import { SAMPLE_SERVICE_REQUESTS } from '../app/sample-service.js';
@@ -491,6 +492,25 @@ function checkSeed(ctx: Context): void {
   }
 }
 
+/** What an endpoint kind cannot do with another section (not yet): refused before anything starts. */
+function endpointAndSections(ctx: Context): void {
+  const kind = ctx.parsed.endpoint?.kind ?? 'proxy';
+  if (ctx.parsed.tls && kind === 'pgbouncer') {
+    ctx.problems.push({
+      path: 'tls',
+      message: 'TLS is not set up on PgBouncer yet (its client_tls_* and server_tls_* settings): use endpoint kind proxy, haproxy or discovery with tls, or drop tls',
+    });
+  }
+  if (ctx.parsed.app && ctx.parsed.app.command === undefined && kind === 'discovery') {
+    ctx.problems.push({
+      path: 'app',
+      message:
+        'the bundled sample service connects with node-postgres, which takes one host, and a discovery endpoint is a list of nodes ' +
+        '(target_session_attrs=read-write); use endpoint kind proxy, pgbouncer or haproxy with it, or app.command with a driver that takes several hosts',
+    });
+  }
+}
+
 /** A threshold on something that is never measured would pass on nothing: a silent false green. */
 function checkThresholds(ctx: Context): void {
   const { thresholds, workload } = ctx.parsed;
@@ -578,7 +598,7 @@ function withStrategyDefaults(strategy: StrategyConfig): StrategyConfig {
   return { ...strategy, detection: strategy.detection ?? { ...DEFAULT_DETECTION } };
 }
 
-function resolve(p: Required<Omit<Parsed, 'strategy' | 'app' | 'tls'>> & Pick<Parsed, 'strategy' | 'app' | 'tls'>): Scenario {
+function resolve(p: Required<Omit<Parsed, 'strategy' | 'app' | 'tls' | 'endpoint'>> & Pick<Parsed, 'strategy' | 'app' | 'tls' | 'endpoint'>): Scenario {
   const timeline: TimelineEntry[] = p.timeline.map((e) => {
     const entry: TimelineEntry = { at: e.at };
     if (e.fault) entry.fault = withFaultDefaults(e.fault);
@@ -605,6 +625,8 @@ function resolve(p: Required<Omit<Parsed, 'strategy' | 'app' | 'tls'>> & Pick<Pa
     ...(p.app ? { app: resolveApp(p.app) } : {}),
     ...(p.tls ? { tls: p.tls } : {}),
   };
+  const endpoint = resolveEndpoint(p.endpoint, p.workload);
+  if (endpoint) scenario.endpoint = endpoint;
   return scenario;
 }
 
@@ -639,6 +661,8 @@ export function validateScenario(raw: unknown): { scenario?: Scenario; problems:
   checkSeed(ctx);
   checkThresholds(ctx);
   checkApp(ctx);
+  ctx.problems.push(...endpointProblems(ctx.parsed.endpoint, isMapping(raw.strategy) ? raw.strategy : undefined));
+  endpointAndSections(ctx);
   problems.push(...ctx.problems);
 
   if (problems.length > 0) return { problems: inFileOrder(dedupe(problems)) };

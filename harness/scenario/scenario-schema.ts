@@ -719,6 +719,35 @@ export const appSchema = z.strictObject({
     .default([]),
 });
 
+// The endpoint: which fields belong to which kind, and their defaults, are in endpoint-rules.ts
+
+export const ENDPOINT_KINDS = ['proxy', 'pgbouncer', 'haproxy', 'discovery'] as const;
+const PGBOUNCER_SETTING_RE = /^[a-z_][a-z0-9_]*$/;
+
+export const endpointSchema = z.strictObject({
+  kind: enumField(ENDPOINT_KINDS, 'endpoint kind').default('proxy'),
+  pool: enumField(['session', 'transaction'], 'PgBouncer pool mode').optional(),
+  pauseTimeout: durationField({ min: 1 }).optional(),
+  queryWaitTimeout: durationField({ min: 0, zeroMeans: 'lets clients wait for ever' }).optional(),
+  settings: z
+    .record(
+      z.string().regex(PGBOUNCER_SETTING_RE, { error: (iss) => `${show(iss.input)} is not a PgBouncer setting name (a-z, 0-9 and "_")` }),
+      settingValue,
+    )
+    .optional(),
+  check: z
+    .preprocess(
+      nullAsEmpty,
+      z.strictObject({
+        inter: durationField({ min: 10, max: 60_000 }).optional(),
+        fall: intField(1, 100, 'failed checks that mark a server down').optional(),
+        rise: intField(1, 100, 'passed checks that mark a server up').optional(),
+      }),
+    )
+    .optional(),
+  reads: enumField(['primary', 'standbys'], 'read route').optional(),
+});
+
 // ---------------------------------------------------------------------------------------------
 // The whole file
 
@@ -744,6 +773,7 @@ export const sectionSchemas = {
   app: z.preprocess(nullAsEmpty, appSchema).optional(),
   // optional and without a default, so scenarios without it resolve as before
   tls: z.preprocess(nullAsEmpty, tlsSchema).optional(),
+  endpoint: z.preprocess(nullAsEmpty, endpointSchema).optional(),
 };
 
 export type SectionName = keyof typeof sectionSchemas;

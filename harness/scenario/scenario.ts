@@ -285,6 +285,39 @@ export interface TlsConfig {
   clientCerts: boolean;
 }
 
+export type EndpointKind = 'proxy' | 'pgbouncer' | 'haproxy' | 'discovery';
+export type PoolMode = 'session' | 'transaction';
+
+/** HAProxy's health check timing: a check every `inter`, `fall` failures mark a server down, `rise` passes up. */
+export interface HealthCheckTiming {
+  /** ms */
+  inter: number;
+  fall: number;
+  rise: number;
+}
+
+/**
+ * What clients connect through. Only the fields of its kind are filled: proxy (pgdrill's TCP
+ * proxy, the default), pgbouncer (Debian's PgBouncer, PAUSE/RESUME at a cutover), haproxy
+ * (Debian's HAProxy with health checks that pick the writable node), discovery (no middlebox:
+ * each client finds the writable node itself, like libpq's target_session_attrs=read-write).
+ */
+export interface EndpointConfig {
+  kind: EndpointKind;
+  /** pgbouncer: pool_mode */
+  pool?: PoolMode;
+  /** pgbouncer: ms PAUSE may wait for server connections to be released; on expiry RESUME rolls the cutover back */
+  pauseTimeout?: number;
+  /** pgbouncer: query_wait_timeout, ms a client may wait for a server (paused clients wait this long) */
+  queryWaitTimeout?: number;
+  /** pgbouncer: more [pgbouncer] settings, written verbatim */
+  settings?: Record<string, string>;
+  /** haproxy: health check timing */
+  check?: HealthCheckTiming;
+  /** haproxy: where the workload's reads go: the primary (write frontend) or the standbys (read frontend) */
+  reads?: 'primary' | 'standbys';
+}
+
 export interface Scenario {
   name: string;
   description: string;
@@ -304,6 +337,8 @@ export interface Scenario {
   app?: AppConfig;
   /** absent: plain TCP with scram, as before */
   tls?: TlsConfig;
+  /** what clients connect through; absent = pgdrill's TCP proxy (endpointOf fills it in) */
+  endpoint?: EndpointConfig;
   /**
    * The folder the scenario file is in: relative paths in it (a command step's run) resolve
    * against it. Set by loadScenarioFile; absent for text parsed without a file, which
@@ -321,4 +356,9 @@ export function initialPrimary(scenario: Scenario): NodeConfig {
 
 export function replicasOf(scenario: Scenario, primary: string): NodeConfig[] {
   return Object.values(scenario.nodes).filter((n) => n.replicaOf === primary);
+}
+
+/** The scenario's endpoint, with the default (pgdrill's TCP proxy) when the file has none. */
+export function endpointOf(scenario: Pick<Scenario, 'endpoint'>): EndpointConfig {
+  return scenario.endpoint ?? { kind: 'proxy' };
 }

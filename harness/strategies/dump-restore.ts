@@ -19,6 +19,7 @@ import { copyTools, findToolHost, missingToolsError, requireCopyTools, seconds, 
 import {
   freezeDetail,
   freezeWrites,
+  pauseEndpoint,
   frozenPosition,
   openCutoverSession,
   probeWrite,
@@ -94,11 +95,12 @@ export const dumpRestoreStrategy: Strategy = {
         return outcome;
       }
 
+      await pauseEndpoint(steps, context);
       await steps.run('freeze-writes', async () => {
-        const { endedSessions } = await freezeWrites(source!, from, endpoint, config);
+        const { endedSessions } = await freezeWrites(source!, from, endpoint);
         const frozen = await frozenPosition(source!);
         outcome.oldPrimaryNextXidAtFreeze = frozen.nextXid;
-        return freezeDetail(from, endedSessions, config, frozen.lsn);
+        return freezeDetail(from, endedSessions, endpoint, frozen.lsn);
       });
 
       await steps.run('final-sync', async () => `${await copy()} of the frozen database`);
@@ -149,10 +151,12 @@ export const dumpRestoreStrategy: Strategy = {
       });
 
       // the point of no return: from here on green takes writes blue will never see
-      await repointFenceResume(steps, context, source!, from, to, () => {
-        repointed = true;
-        outcome.promotedAtMs = recorder.now();
-        topology.promoted(to.name);
+      await repointFenceResume(steps, context, source!, from, to, {
+        onRepointed: () => {
+          repointed = true;
+          outcome.promotedAtMs = recorder.now();
+          topology.promoted(to.name);
+        },
       });
 
       outcome.ok = true;

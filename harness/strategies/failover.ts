@@ -17,6 +17,7 @@ import { followNewPrimary } from './followers.js';
 import { rejoinOldPrimary, requireRewind } from './rejoin.js';
 import { errorMessage } from '../errors.js';
 import { StepRunner } from './step-runner.js';
+import { sendClientsTo } from './freeze.js';
 import { eventsOf } from '../record/events.js';
 import type { CutoverOutcome, Strategy, StrategyContext } from './strategy.js';
 
@@ -24,6 +25,9 @@ export { compareLsn } from '../util/lsn.js';
 
 /** What a resolved scenario fills in; used when the strategy is driven without one. */
 export const DEFAULT_DETECTION: FailoverDetection = { ...SCENARIO_DEFAULT_DETECTION };
+
+/** The steps after which clients reach the new primary, whichever the endpoint takes. */
+const ENDPOINT_STEPS = ['repoint-endpoint', 'drain-old-primary', 'endpoint-follows'];
 
 /** How often the fence watch looks for the old primary coming back. */
 const RETURN_POLL_MS = 250;
@@ -159,12 +163,9 @@ async function promoteAfterFailure(context: StrategyContext, detection: Detectio
       return `${target.name} promoted`;
     });
 
-    await steps.run('repoint-endpoint', async () => {
-      endpoint.retarget(target.address);
-      // sessions to the dead primary hang or fail; end them so their clients reconnect here
-      const moved = endpoint.closeSessionsTo(from.address);
-      return `endpoint -> ${target.name} (${target.address.host}:${target.address.port}); ${moved} sessions to ${from.name} closed`;
-    });
+    // sessions to the dead primary hang or fail: the endpoint ends them so their clients
+    // reconnect to the new one (or, with health checks or lookups, finds it by itself)
+    await sendClientsTo(steps, context, from, target, { promotedAtMs: outcome.promotedAtMs });
 
     // the other standbys of the dead primary follow the new one (a step each)
     await followNewPrimary(steps, context, outcome, from, target);
@@ -188,13 +189,14 @@ async function promoteAfterFailure(context: StrategyContext, detection: Detectio
     outcome.error = errorMessage(err);
     if (promoted) {
       // past promotion there is no way back; let clients through to whoever is primary now
-      endpoint.retarget(topology.primary.address);
+      await endpoint.repoint?.(topology.primary, from).catch(() => undefined);
     }
   } finally {
     recorder.phases.push({ name: 'cutover', startMs: phaseStart, endMs: recorder.now() });
     recorder.event('cutover-end', { ok: outcome.ok, dryRun, rolledBack: false, error: outcome.error });
     const promoteStep = outcome.steps.find((s) => s.name === 'promote');
-    const repoint = outcome.steps.find((s) => s.name === 'repoint-endpoint');
+    // clients are sent to the new primary once the endpoint was told, drained or followed
+    const repoint = [...outcome.steps].reverse().find((s) => ENDPOINT_STEPS.includes(s.name));
     recorder.event('failover', {
       from: from.name,
       to: chosen?.name ?? null,

@@ -1,18 +1,20 @@
-// The runbook steps every planned cutover shares, whatever moves the data: freeze writes on
-// the old primary, give them back on a rollback, re-point the endpoint, fence, resume.
+// The runbook steps every planned cutover shares, whatever moves the data: pause clients at
+// the endpoint (when it can), freeze writes on the old primary, give them back on a rollback,
+// re-point the endpoint (or wait until it follows by itself), fence, resume. Which of the
+// endpoint steps run depends on what the endpoint can do (endpoint/endpoint.ts), not its kind.
 //
 // The freeze: the old primary turns read-only (ALTER SYSTEM default_transaction_read_only
 // + reload) and its client sessions are ended, so no write transaction is left open on it;
-// clients that reconnect meanwhile get read-only errors, or, with holdConnections, wait at
-// the endpoint as behind PgBouncer PAUSE.
+// clients that reconnect meanwhile get read-only errors, or wait at an endpoint that holds
+// them (PgBouncer PAUSE, the proxy with holdConnections).
 
 import type pg from 'pg';
-import type { TcpProxy } from '../endpoint/tcp-proxy.js';
+import type { Endpoint } from '../endpoint/endpoint.js';
 import type { RuntimeNode } from '../runtime/runtime.js';
 import type { StrategyConfig } from '../scenario/scenario.js';
 import { connectNode, sleep, waitFor } from '../topology/connect.js';
 import { errorMessage } from '../errors.js';
-import type { StepRunner } from './step-runner.js';
+import { StepFailed, type StepRunner } from './step-runner.js';
 import type { CutoverOutcome, StrategyContext } from './strategy.js';
 
 /** The harness's own sessions: never ended by the freeze. */
@@ -36,10 +38,8 @@ export function openCutoverSession(node: RuntimeNode, options: { queryTimeout?: 
 export async function freezeWrites(
   source: pg.Client,
   from: RuntimeNode,
-  endpoint: TcpProxy,
-  config: StrategyConfig,
+  endpoint: Endpoint,
 ): Promise<{ endedSessions: number }> {
-  if (config.holdConnections) endpoint.hold();
   await source.query('ALTER SYSTEM SET default_transaction_read_only = on');
   // autovacuum's ANALYZE takes a transaction id even on a read-only server: on the frozen old
   // primary it would look like a write after the freeze (verify counts those as split brain)
@@ -71,7 +71,7 @@ export async function freezeWrites(
     [HARNESS_APPS],
   );
   const pids = ended.rows.map((r) => r.pid);
-  if (config.holdConnections) endpoint.closeSessionsTo(from.address);
+  if (endpoint.pause) endpoint.cutSessionsTo(from);
   // a backend that was mid-commit finishes before it exits; wait until all are gone
   await waitFor(
     'ended client sessions to exit',
@@ -94,8 +94,8 @@ export async function frozenPosition(source: pg.Client): Promise<{ nextXid: stri
   return { nextXid: xid.rows[0].xid, lsn: lsn.rows[0].lsn };
 }
 
-export function freezeDetail(from: RuntimeNode, endedSessions: number, config: StrategyConfig, finalLsn: string): string {
-  const clients = config.holdConnections ? 'new connections held at the endpoint' : 'clients reconnecting get read-only errors';
+export function freezeDetail(from: RuntimeNode, endedSessions: number, endpoint: Endpoint, finalLsn: string): string {
+  const clients = endpoint.pause ? endpoint.pause.holding : 'clients reconnecting get read-only errors';
   return `${from.name} read-only; ${endedSessions} client sessions ended; ${clients}; final LSN ${finalLsn}`;
 }
 
@@ -116,11 +116,48 @@ async function unfreeze(client: pg.Client): Promise<void> {
   await client.query('SELECT pg_reload_conf()');
 }
 
-/** Sends clients to `to`; sessions still open to the old primary are closed so they reconnect there. */
-export function repointEndpoint(endpoint: TcpProxy, from: RuntimeNode, to: RuntimeNode): string {
-  endpoint.retarget(to.address);
-  const moved = endpoint.closeSessionsTo(from.address);
-  return `endpoint -> ${to.name} (${to.address.host}:${to.address.port}); ${moved} sessions to ${from.name} closed`;
+/**
+ * Before the freeze: an endpoint that can hold clients holds them now (PgBouncer PAUSE waits
+ * until no server connection is busy, within its timeout). Recorded as step pause-endpoint.
+ */
+export async function pauseEndpoint(steps: StepRunner, context: StrategyContext): Promise<void> {
+  const pause = context.endpoint.pause;
+  if (pause) await steps.run('pause-endpoint', () => pause.pause(context.signal));
+}
+
+/**
+ * Sends clients to `to`, as far as the endpoint needs telling: repoint-endpoint (the proxy's
+ * target, PgBouncer's [databases] and RELOAD), drain-old-primary (no server session through it
+ * is left on `from`), endpoint-follows (HAProxy's health checks or the clients' lookups picked
+ * `to`, timed from the promotion). `onRepointed` runs right after the endpoint was told.
+ */
+export async function sendClientsTo(
+  steps: StepRunner,
+  context: StrategyContext,
+  from: RuntimeNode,
+  to: RuntimeNode,
+  options: { promotedAtMs?: number; onRepointed?: () => void } = {},
+): Promise<void> {
+  const { endpoint, recorder } = context;
+  if (endpoint.repoint) {
+    await steps.run('repoint-endpoint', async () => {
+      const detail = await endpoint.repoint!(to, from);
+      options.onRepointed?.();
+      return detail;
+    });
+  } else {
+    options.onRepointed?.();
+  }
+  if (endpoint.drain) await steps.run('drain-old-primary', () => endpoint.drain!(from, context.signal));
+  if (endpoint.follow) {
+    // timed from the promotion (or the re-point): that is how long the endpoint took to notice
+    const sinceMs = options.promotedAtMs ?? recorder.now();
+    const followed = await endpoint.follow(to, from, context.signal).catch((err: unknown) => err as Error);
+    const ok = !(followed instanceof Error);
+    const endMs = ok ? Math.max(followed.atMs, sinceMs) : recorder.now();
+    steps.record('endpoint-follows', sinceMs, endMs, ok, ok ? followed.detail : errorMessage(followed));
+    if (!ok) throw new StepFailed('endpoint-follows', errorMessage(followed));
+  }
 }
 
 /** Leaves the old primary read-only and proves it (or, when not asked to fence, writable again). */
@@ -142,15 +179,14 @@ export async function fenceOldPrimary(source: pg.Client, from: RuntimeNode, conf
   return `${from.name} read-only (a write was refused with 25006)`;
 }
 
-export function resumeClients(endpoint: TcpProxy, config: StrategyConfig): string {
-  endpoint.release();
-  return config.holdConnections ? 'held connections released to the new primary' : 'clients reach the new primary';
+export async function resumeClients(endpoint: Endpoint): Promise<string> {
+  return endpoint.pause ? endpoint.pause.resume() : 'clients reach the new primary';
 }
 
 /**
- * The steps that end every planned cutover: re-point the endpoint, fence the old primary,
- * resume clients. `onRepointed` runs inside the re-point step, right after clients were
- * sent to `to`: for strategies whose point of no return is the re-point itself.
+ * The steps that end every planned cutover: send clients to `to` (sendClientsTo), fence the
+ * old primary, resume clients. `onRepointed` runs right after the endpoint was told about
+ * `to`: for strategies whose point of no return is the re-point itself.
  */
 export async function repointFenceResume(
   steps: StepRunner,
@@ -158,16 +194,12 @@ export async function repointFenceResume(
   source: pg.Client,
   from: RuntimeNode,
   to: RuntimeNode,
-  onRepointed?: () => void,
+  options: { promotedAtMs?: number; onRepointed?: () => void } = {},
 ): Promise<void> {
   const { endpoint, config } = context;
-  await steps.run('repoint-endpoint', async () => {
-    const detail = repointEndpoint(endpoint, from, to);
-    onRepointed?.();
-    return detail;
-  });
+  await sendClientsTo(steps, context, from, to, options);
   await steps.run('fence-old-primary', async () => fenceOldPrimary(source, from, config));
-  await steps.run('resume', async () => resumeClients(endpoint, config));
+  await steps.run('resume', async () => resumeClients(endpoint));
 }
 
 /**
@@ -187,8 +219,9 @@ export async function settleFailedCutover(
     await rollbackFreeze(steps, context, from, extra).catch(() => undefined);
     outcome.rolledBack = true;
   } else {
-    context.endpoint.retarget(context.topology.primary.address);
-    context.endpoint.release();
+    const { endpoint, topology } = context;
+    if (topology.primary !== from) await endpoint.repoint?.(topology.primary, from).catch(() => undefined);
+    await endpoint.pause?.resume().catch(() => undefined);
   }
 }
 
@@ -204,10 +237,9 @@ async function rollbackFreeze(steps: StepRunner, context: StrategyContext, from:
     }
     // a reload reaches backends asynchronously; give it a moment before clients return
     await sleep(50);
-    context.endpoint.retarget(from.address);
-    context.endpoint.release();
+    const resumed = context.endpoint.pause ? `; ${await context.endpoint.pause.resume()}` : '';
     // tidying up after the strategy is best effort: the old primary has its writes back
     const more = extra ? `; ${await extra().catch((err: unknown) => `clean-up failed: ${errorMessage(err)}`)}` : '';
-    return `${from.name} writable again; endpoint unchanged (${from.name})${more}`;
+    return `${from.name} writable again; endpoint unchanged (${from.name})${resumed}${more}`;
   });
 }

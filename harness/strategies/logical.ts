@@ -24,6 +24,7 @@ import { copyTools, findToolHost, missingToolsError, requireCopyTools, seconds, 
 import {
   freezeDetail,
   freezeWrites,
+  pauseEndpoint,
   frozenPosition,
   openCutoverSession,
   repointFenceResume,
@@ -217,8 +218,9 @@ export const logicalStrategy: Strategy = {
 
       const token = randomUUID();
       let finalLsn = '';
+      await pauseEndpoint(steps, context);
       await steps.run('freeze-writes', async () => {
-        const { endedSessions } = await freezeWrites(source!, from, endpoint, config);
+        const { endedSessions } = await freezeWrites(source!, from, endpoint);
         // the one write the frozen source still takes: its last commit, for the apply check
         await source!.query('BEGIN READ WRITE');
         try {
@@ -231,7 +233,7 @@ export const logicalStrategy: Strategy = {
         const frozen = await frozenPosition(source!);
         outcome.oldPrimaryNextXidAtFreeze = frozen.nextXid;
         finalLsn = frozen.lsn;
-        return `${freezeDetail(from, endedSessions, config, finalLsn)}; cutover marker written`;
+        return `${freezeDetail(from, endedSessions, endpoint, finalLsn)}; cutover marker written`;
       });
 
       await steps.run('wait-for-apply', async () => {
@@ -281,10 +283,12 @@ export const logicalStrategy: Strategy = {
       });
 
       // the point of no return: from here on the target takes writes the source will never see
-      await repointFenceResume(steps, context, source!, from, to, () => {
-        repointed = true;
-        outcome.promotedAtMs = recorder.now();
-        topology.promoted(to.name);
+      await repointFenceResume(steps, context, source!, from, to, {
+        onRepointed: () => {
+          repointed = true;
+          outcome.promotedAtMs = recorder.now();
+          topology.promoted(to.name);
+        },
       });
       outcome.ok = true;
 

@@ -34,6 +34,15 @@ export class StepRunner {
     }
   }
 
+  /**
+   * Records a step timed by what was observed rather than by running it (the endpoint noticed
+   * the promotion at endMs, counted from startMs).
+   */
+  record(name: string, startMs: number, endMs: number, ok: boolean, detail: string): void {
+    this.steps.push({ name, startMs, endMs, ok, detail });
+    this.recorder.event('cutover-step', { step: name, ok, durationMs: Math.round((endMs - startMs) * 10) / 10, detail });
+  }
+
   private finish(name: string, startMs: number, ok: boolean, detail: string): void {
     const endMs = this.recorder.now();
     this.steps.push({ name, startMs, endMs, ok, detail });

@@ -1,6 +1,6 @@
 // What every strategy gets to work with, and what a cutover reports back.
 
-import type { TcpProxy } from '../endpoint/tcp-proxy.js';
+import type { Endpoint } from '../endpoint/endpoint.js';
 import type { Recorder } from '../record/recorder.js';
 import type { CutoverStep } from '../record/records.js';
 import type { StrategyConfig } from '../scenario/scenario.js';
@@ -11,7 +11,8 @@ import type { SplitBrainFact } from '../checks/split-brain-facts.js';
 export interface StrategyContext {
   config: StrategyConfig;
   topology: Topology;
-  endpoint: TcpProxy;
+  /** what clients connect through: used by what it can do (endpoint.ts), never by its kind */
+  endpoint: Endpoint;
   recorder: Recorder;
   signal: AbortSignal;
 }

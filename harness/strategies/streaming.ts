@@ -15,6 +15,7 @@ import { StepRunner } from './step-runner.js';
 import {
   freezeDetail,
   freezeWrites,
+  pauseEndpoint,
   frozenPosition,
   openCutoverSession,
   probeWrite,
@@ -84,15 +85,16 @@ export const streamingStrategy: Strategy = {
       }
 
       let finalLsn = '';
+      await pauseEndpoint(steps, context);
       await steps.run('freeze-writes', async () => {
-        const { endedSessions } = await freezeWrites(source!, from, endpoint, config);
+        const { endedSessions } = await freezeWrites(source!, from, endpoint);
         const position = await frozenPosition(source!);
         outcome.oldPrimaryNextXidAtFreeze = position.nextXid;
         finalLsn = position.lsn;
         // the other standbys take no more WAL from the frozen old primary (followers.ts)
         detached = detachFollowers(context, from, to);
         const held = detached.names;
-        return freezeDetail(from, endedSessions, config, finalLsn) + (held.length ? `; ${held.join(', ')} take no more WAL from ${from.name}` : '');
+        return freezeDetail(from, endedSessions, endpoint, finalLsn) + (held.length ? `; ${held.join(', ')} take no more WAL from ${from.name}` : '');
       });
 
       await steps.run('final-lsn-check', async () => {
@@ -143,7 +145,7 @@ export const streamingStrategy: Strategy = {
         return `${to.name} out of recovery, accepts writes, timeline ${rows[0].timeline}`;
       });
 
-      await repointFenceResume(steps, context, source!, from, to);
+      await repointFenceResume(steps, context, source!, from, to, { promotedAtMs: outcome.promotedAtMs });
       outcome.ok = true;
       // every other standby of the old primary follows the new one (followers.ts)
       await followNewPrimary(steps, context, outcome, from, to);

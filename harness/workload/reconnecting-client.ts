@@ -6,6 +6,7 @@ import pg from 'pg';
 import type { ConnectionOptions } from 'node:tls';
 import type { OpError } from '../record/records.js';
 import type { Address } from '../runtime/runtime.js';
+import type { SessionOpener } from '../endpoint/endpoint.js';
 
 export interface DbCredentials {
   user: string;
@@ -37,6 +38,12 @@ export interface ReconnectingClientOptions {
   onStateChange?: (change: ConnectionChange) => void;
   /** for jitter; default Math.random */
   random?: () => number;
+  /** picks the server at each (re)connect instead of taking address() (discovery) */
+  open?: SessionOpener;
+  /** false behind transaction pooling: statements go unnamed (a named one would not survive the transaction) */
+  namedStatements?: boolean;
+  /** a statement refused as read-only (25006) drops the connection, so the next one looks for the primary again */
+  dropOnReadOnly?: boolean;
 }
 
 export type ConnectionChange =
@@ -173,7 +180,8 @@ export class ReconnectingClient {
 
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
-    const pending = client.query({ name: request.name, text: request.text, values: request.values });
+    const name = this.options.namedStatements === false ? undefined : request.name;
+    const pending = client.query({ name, text: request.text, values: request.values });
     // the statement may still settle after we gave up on it; nobody is listening then
     pending.catch(() => undefined);
     const limit = new Promise<'timeout' | 'aborted'>((resolve) => {
@@ -208,6 +216,9 @@ export class ReconnectingClient {
       // not let the next op pick it up in between. A statement the server merely rejected
       // (constraint, read-only...) leaves a healthy connection: keep it.
       if (verdict.outcome === 'indeterminate' || verdict.error.class === 'connection') this.discard(client, verdict.error);
+      // a session left on a node that turned read-only looks for the primary again, as an
+      // application using target_session_attrs=read-write must do itself
+      else if (verdict.error.class === 'read-only' && this.options.dropOnReadOnly) this.discard(client, verdict.error);
       return verdict;
     } finally {
       clearTimeout(timer);
@@ -269,9 +280,8 @@ export class ReconnectingClient {
     }
   }
 
-  /** Starts one connection attempt; on failure schedules the next one with backoff. */
-  private connect(): void {
-    const address = this.options.address();
+  /** A connection to `address`, connected; destroyed again when connecting fails. */
+  private async connectTo(address: Address): Promise<pg.Client> {
     const client = new pg.Client({
       host: address.host,
       port: address.port,
@@ -287,9 +297,21 @@ export class ReconnectingClient {
     client.on('error', (err) => this.lost(client, classifyQueryError(err).error));
     client.on('end', () => this.lost(client, { class: 'connection-lost', message: 'connection ended' }));
     this.pendingClient = client;
+    try {
+      await client.connect();
+      return client;
+    } catch (err) {
+      destroy(client);
+      throw err;
+    }
+  }
+
+  /** Starts one connection attempt; on failure schedules the next one with backoff. */
+  private connect(): void {
     this.attempts++;
-    const promise = client.connect().then(
-      () => {
+    const opened = this.options.open ? this.options.open((address) => this.connectTo(address)) : this.connectTo(this.options.address());
+    const promise = opened.then(
+      (client) => {
         this.pendingClient = undefined;
         if (this.state.kind === 'closed') {
           void endQuietly(client);

@@ -12,10 +12,17 @@ import { realClock, runOpenLoop, type Clock, type OpExecutor, type OpenLoopSumma
 import { probeExecutor, probeRate, PROBE_CONNECTIONS } from './probe.js';
 import { readExecutor } from './read-ops.js';
 import { ReconnectingClient, type BackoffOptions, type DbCredentials } from './reconnecting-client.js';
+import type { ClientRoute } from '../endpoint/endpoint.js';
 import { mixPlanner, WriteOps } from './write-ops.js';
 
 export interface WorkloadOptions {
   target: Address;
+  /**
+   * How writes (and the probe) and reads reach the server, as the endpoint says (endpoint.ts):
+   * where to connect or how to pick the node, whether named statements survive. Default: every
+   * stream connects to `target` (see retarget()).
+   */
+  routes?: { writes: ClientRoute; reads: ClientRoute };
   credentials: DbCredentials;
   config: WorkloadConfig;
   seed: SeedConfig;
@@ -124,9 +131,13 @@ export class Workload extends EventEmitter<WorkloadEvents> {
   private slots(stream: OpStream, count: number): ReconnectingClient[] {
     const { recorder, credentials, config } = this.options;
     const timeout = stream === 'write' ? config.writes.timeout : stream === 'read' ? config.reads.timeout : config.probe.timeout;
+    const route = stream === 'read' ? this.options.routes?.reads : this.options.routes?.writes;
     const slots = Array.from({ length: count }, (_, slot) => {
       const client = new ReconnectingClient({
-        address: () => this.targetAddress,
+        address: route ? route.address : () => this.targetAddress,
+        open: route?.open,
+        namedStatements: route?.sessionState ?? true,
+        dropOnReadOnly: route?.dropOnReadOnly ?? false,
         credentials,
         applicationName: `pgdrill-${stream}-${slot}`,
         // generous: after a pause the server works through a queue of connection attempts,

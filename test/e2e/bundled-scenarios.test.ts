@@ -32,6 +32,38 @@ const EXPECTED: Record<string, Expectation> = {
   'pause-primary': { exitCode: 0, check: (r) => expect(r.downtime.serverWriteGapMs).toBeGreaterThan(1500) },
   'replication-latency': { exitCode: 0, check: (r) => expect(r.lag.maxReplayLagMs).toBeGreaterThan(100) },
   'sync-failover': { exitCode: 0, check: (r) => expect(r.integrity?.lostWrites).toBe(0) },
+  'streaming-cutover-pgbouncer': {
+    exitCode: 0,
+    check: (r) => {
+      passesClean.check!(r);
+      expect(r.endpoint?.kind).toBe('pgbouncer');
+      // writes waited in PgBouncer through the PAUSE: none failed, none was dropped
+      const w = r.load.writes;
+      expect([w.failed, w.indeterminate, w.dropped]).toEqual([0, 0, 0]);
+      const steps = new Map(r.cutover!.steps.map((s) => [s.name, s]));
+      // the PAUSE came while writes were running, and held some of them
+      const load = r.phases.find((p) => p.name === 'load')!;
+      expect(steps.get('pause-endpoint')!.startMs).toBeLessThan(load.startMs + r.scenario.duration - 2000);
+      expect(steps.get('pause-endpoint')?.detail).toMatch(/^PAUSE returned/);
+      expect(steps.get('repoint-endpoint')?.detail).toContain('RELOAD');
+      expect(steps.get('drain-old-primary')?.ok).toBe(true);
+      expect(steps.get('resume')?.detail).toMatch(/^RESUME: [1-9]/);
+    },
+  },
+  'failover-haproxy': {
+    exitCode: 0,
+    check: (r) => {
+      expect(r.integrity?.lostWrites).toBe(0);
+      expect(r.endpoint?.kind).toBe('haproxy');
+      const follows = r.cutover!.steps.find((s) => s.name === 'endpoint-follows')!;
+      expect(follows.detail).toMatch(/HAProxy marked replica UP/);
+      // timed from the promotion to the state change seen on HAProxy's stats socket
+      const promote = r.cutover!.steps.find((s) => s.name === 'promote')!;
+      expect(follows.startMs).toBeGreaterThanOrEqual(promote.startMs);
+      expect(follows.startMs).toBeLessThanOrEqual(promote.endMs);
+      expect(r.endpoint?.serverStates.some((s) => s.backend === 'pgdrill_write' && s.server === 'replica' && s.state === 'UP' && Math.abs(s.t - follows.endMs) < 1)).toBe(true);
+    },
+  },
   'async-failover-loses-writes': {
     exitCode: 1,
     check: (r) => {
@@ -112,7 +144,7 @@ const EXPECTED: Record<string, Expectation> = {
     },
   },
 };
-const COMPARISONS = ['compare-strategies'];
+const COMPARISONS = ['compare-strategies', 'compare-endpoints'];
 
 const bundled = await listBundledScenarios();
 let comparisonOut: string | undefined;

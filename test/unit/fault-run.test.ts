@@ -5,7 +5,7 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Recorder } from '../../harness/record/recorder.js';
-import { TcpProxy } from '../../harness/endpoint/tcp-proxy.js';
+import { ProxyEndpoint } from '../../harness/endpoint/proxy-endpoint.js';
 import { Topology } from '../../harness/topology/topology.js';
 import { runFault } from '../../harness/faults/run-fault.js';
 import type { ActiveFault, FaultContext } from '../../harness/faults/fault.js';
@@ -82,17 +82,16 @@ timeline:
     fault: { kind: pause, node: primary, for: 300ms }
 `;
 
-function context(scenario: Scenario, node: FakeNode, endpoint: TcpProxy): FaultContext {
+function context(scenario: Scenario, node: FakeNode, endpoint: ProxyEndpoint): FaultContext {
   const topology = new Topology(scenario, node.name);
   topology.nodes.set(node.name, node);
   return { topology, endpoint, recorder: new Recorder(), signal: new AbortController().signal };
 }
 
-async function endpointTo(target: Address): Promise<TcpProxy> {
-  const proxy = new TcpProxy(target);
-  await proxy.listen();
-  closers.push(() => proxy.close());
-  return proxy;
+async function endpointTo(target: Address): Promise<ProxyEndpoint> {
+  const endpoint = await ProxyEndpoint.start({ address: target } as RuntimeNode, { hold: false });
+  closers.push(() => endpoint.close());
+  return endpoint;
 }
 
 const faultEvents = (ctx: FaultContext) => ctx.recorder.events.filter((e) => e.kind.startsWith('fault'));
@@ -154,7 +153,7 @@ describe('runFault', () => {
     expect(check).toMatchObject({ kind: 'fault-check', ok: true });
     expect(String(check.detail)).toMatch(/a new connection: (ECONNRESET|closed)/);
     expect(end).toMatchObject({ kind: 'fault-end', link: 'client' });
-    const socket = net.connect(endpoint.address);
+    const socket = net.connect(endpoint.proxy.address);
     socket.on('error', () => undefined);
     const state = await new Promise((r) => {
       socket.once('close', () => r('closed'));

@@ -15,6 +15,7 @@ describe('compare', () => {
       label: 'streaming',
       scenario: 'streaming-cutover',
       strategy: 'streaming',
+      endpoint: 'proxy',
       runtime: 'local',
       durationMs: r.durationMs,
       writeDowntimeMs: r.downtime.writes.longestMs,
@@ -22,6 +23,9 @@ describe('compare', () => {
       lostWrites: 0,
       maxLagBytes: r.lag.maxReplayBytes,
       p99WriteMs: r.load.writes.latencyMs.p99,
+      failedWrites: r.load.writes.failed + r.load.writes.indeterminate + r.load.writes.dropped,
+      longestStallMs: r.load.writes.okLatencyMs.max,
+      endpointSteps: expect.stringContaining('repoint-endpoint'),
       verdict: 'pass',
     });
     // what was not measured is absent, not zero
@@ -30,7 +34,7 @@ describe('compare', () => {
 
   it('prints a table with a row per run and a downtime bar scaled to the longest', () => {
     const text = renderCompareTable(rows);
-    for (const head of ['scenario', 'strategy', 'runtime', 'write downtime', 'server gap', 'lost writes', 'max lag', 'p99 write', 'verdict']) {
+    for (const head of ['scenario', 'strategy', 'endpoint', 'runtime', 'write downtime', 'failed writes', 'longest stall', 'server gap', 'lost writes', 'max lag', 'p99 write', 'endpoint steps', 'verdict']) {
       expect(text).toContain(head);
     }
     expect(text).toContain('not verified');

@@ -6,12 +6,14 @@ import fsp from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { EnvironmentError, InterruptedError } from '../../errors.js';
-import type { NodeCredentials, NodeSpec, Runtime, RuntimeNode } from '../runtime.js';
+import type { NodeCredentials, NodeSpec, Runtime, RuntimeNode, ServiceProgram, ServiceProgramInfo } from '../runtime.js';
 import { copyDataDir } from './copy-data-dir.js';
 import { LocalNode } from './local-node.js';
 import { DiskVolume } from './disk-volume.js';
 import { resolveServerBinaries, serverUser, type ProgressFn, type ServerUser } from './pg-binaries.js';
 import { OWNER_FILE, currentOwner, defaultRunsDir } from './stale-runs.js';
+import { ServiceProcess } from './service-process.js';
+import { requireServiceProgram } from './service-programs.js';
 
 export { cleanupStaleLocalRuns, defaultRunsDir, type CleanupResult } from './stale-runs.js';
 
@@ -53,6 +55,7 @@ export class LocalRuntime implements Runtime {
   private readonly progress?: ProgressFn;
   private readonly nodes = new Map<string, LocalNode>();
   private readonly volumes: DiskVolume[] = [];
+  private readonly services = new Map<string, ServiceProcess>();
   private readonly portsGiven = new Set<number>();
   private user: ServerUser | null | undefined;
   private prepared?: Promise<void>;
@@ -168,6 +171,25 @@ export class LocalRuntime implements Runtime {
     return node;
   }
 
+  async serviceProgram(program: ServiceProgram): Promise<ServiceProgramInfo> {
+    return requireServiceProgram(program);
+  }
+
+  /** A folder <runDir>/<name> for a helper server (PgBouncer, HAProxy), owned by the server user. */
+  async createService(name: string, program: ServiceProgram): Promise<ServiceProcess> {
+    this.assertOpen();
+    if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new Error(`service name ${JSON.stringify(name)}: use letters, digits, '_' and '-' only`);
+    if (this.services.has(name) || this.nodes.has(name)) throw new Error(`"${name}" already exists in run ${this.runId}`);
+    await this.prepare();
+    const info = requireServiceProgram(program);
+    const dir = path.join(this.runDir, name);
+    await fsp.mkdir(dir, { mode: 0o700 });
+    if (this.user) await fsp.chown(dir, this.user.uid, this.user.gid);
+    const service = new ServiceProcess({ name, program: info, dir, user: this.user ?? null, freePort: () => this.pickPort() });
+    this.services.set(name, service);
+    return service;
+  }
+
   private own(node: RuntimeNode): LocalNode {
     if (!(node instanceof LocalNode) || this.nodes.get(node.name) !== node) {
       throw new Error(`node "${node.name}" does not belong to local run ${this.runId}`);
@@ -183,19 +205,21 @@ export class LocalRuntime implements Runtime {
   }
 
   /**
-   * Stops every node still running (fast, then immediate, then SIGKILL), kills running
-   * tools, and removes the run folder unless keep. A second call waits for the first.
+   * Stops every service, then every node still running (fast, then immediate, then SIGKILL),
+   * kills running tools, and removes the run folder unless keep. A second call waits for the first.
    */
   dispose(options: { keep?: boolean } = {}): Promise<void> {
     this.disposing ??= (async () => {
-      const results = await Promise.allSettled([...this.nodes.values()].map((n) => n.shutdown()));
+      // services first: a pooler left running would keep reconnecting to the nodes being stopped
+      const stopped = await Promise.allSettled([...this.services.values()].map((s) => s.stop()));
+      const results = [...stopped, ...(await Promise.allSettled([...this.nodes.values()].map((n) => n.shutdown())))];
       // detached lazily: a server that survived its shutdown keeps its files until it exits
       results.push(...(await Promise.allSettled(this.volumes.map((v) => v.release()))));
       await this.prepared?.catch(() => undefined);
       if (!options.keep && this.madeRunDir) await fsp.rm(this.runDir, { recursive: true, force: true });
       const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason);
       if (failures.length === 1) throw failures[0];
-      if (failures.length > 1) throw new AggregateError(failures, `disposing run ${this.runId}: ${failures.length} nodes or volumes failed to stop`);
+      if (failures.length > 1) throw new AggregateError(failures, `disposing run ${this.runId}: ${failures.length} nodes, services or volumes failed to stop`);
     })();
     return this.disposing;
   }

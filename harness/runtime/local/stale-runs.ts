@@ -15,6 +15,9 @@ export function defaultRunsDir(): string {
 
 export const OWNER_FILE = 'pgdrill-run.json';
 
+/** Programs a run starts with their working directory inside its run folder: servers and the endpoint's services. */
+const RUN_PROGRAMS = ['postgres', 'pgbouncer', 'haproxy'];
+
 export interface RunOwner {
   runId: string;
   pid: number;
@@ -47,8 +50,8 @@ export interface CleanupResult {
 }
 
 /**
- * For `pgdrill cleanup`: kills postgres processes whose working directory (PostgreSQL chdirs
- * into its data dir) is inside a run folder under `runsDir`, then removes those run folders,
+ * For `pgdrill cleanup`: kills postgres, pgbouncer and haproxy processes whose working
+ * directory (PostgreSQL chdirs into its data dir, services run in their folder) is inside a run folder under `runsDir`, then removes those run folders,
  * unless their owning pgdrill process is still alive (`force` ignores that).
  */
 export async function cleanupStaleLocalRuns(options: { runsDir?: string; force?: boolean } = {}): Promise<CleanupResult> {
@@ -82,7 +85,7 @@ export async function cleanupStaleLocalRuns(options: { runsDir?: string; force?:
   // orphaned backends have lost their postmaster but still sit in the data dir: match by cwd
   const victims: number[] = [];
   for (const p of allProcesses()) {
-    if (p.pid === process.pid || processComm(p.pid) !== 'postgres') continue;
+    if (p.pid === process.pid || !RUN_PROGRAMS.includes(processComm(p.pid) ?? '')) continue;
     const cwd = processCwd(p.pid);
     if (!cwd || !cwd.startsWith(runsDir + path.sep)) continue;
     const runName = cwd.slice(runsDir.length + 1).split(path.sep)[0];

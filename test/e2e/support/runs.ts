@@ -28,12 +28,12 @@ export async function removeRunFolders(): Promise<void> {
   await Promise.all(outFolders.splice(0).map((f) => rm(f, { recursive: true, force: true })));
 }
 
-/** Server processes whose command line names this run (their data dirs live under the run folder). */
+/** Server and service processes whose command line names this run (their data dirs and configs live under the run folder). */
 export function processesOf(runId: string): string[] {
   try {
     return execFileSync('pgrep', ['-af', runId], { encoding: 'utf8' })
       .split('\n')
-      .filter((line) => line.includes('postgres') && !line.includes('pgrep'));
+      .filter((line) => /postgres|pgbouncer|haproxy/.test(line) && !line.includes('pgrep'));
   } catch {
     return []; // pgrep exits 1 when nothing matches
   }
@@ -69,4 +69,21 @@ export function expectEveryOpAccounted(result: RunResult): void {
   if (Math.abs(intended - expected) > 1) throw new Error(`writes: ${intended} intended, rate x duration is ${expected}`);
   const check = result.results.checks.find((c) => c.name === 'operations accounted for');
   if (check?.valid !== true) throw new Error(`the accounting check is not valid: ${check?.detail ?? 'missing'}`);
+}
+
+/**
+ * The cutover's freeze (or, without one, its re-point) began while the load was still being
+ * scheduled, with time to spare: otherwise a run measures no client downtime at all and its
+ * "0 failed writes" says nothing.
+ */
+export function expectCutoverDuringLoad(result: RunResult, marginMs = 1000): void {
+  const { results } = result;
+  const steps = results.cutover?.steps ?? [];
+  const first = steps.find((s) => s.name === 'pause-endpoint' || s.name === 'freeze-writes') ?? steps.find((s) => s.name === 'repoint-endpoint');
+  if (!first) throw new Error(`the cutover has no freeze or re-point step: ${steps.map((s) => s.name).join(', ')}`);
+  const load = results.phases.find((p) => p.name === 'load');
+  const scheduleEnd = (load?.startMs ?? 0) + results.scenario.duration;
+  if (!load || first.startMs > scheduleEnd - marginMs) {
+    throw new Error(`the cutover's ${first.name} began at ${Math.round(first.startMs)}ms, after (or within ${marginMs}ms of) the end of the load at ${Math.round(scheduleEnd)}ms`);
+  }
 }
