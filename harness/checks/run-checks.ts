@@ -31,6 +31,8 @@ export interface RunFacts {
   accounting: StreamAccounting[];
   /** ms the load's schedule ran (its intended span), or null when it never started */
   loadMs: number | null;
+  /** the load's schedule in run time (ms), or null when it never started */
+  loadWindow?: { startMs: number; endMs: number } | null;
   downtime: Results['downtime'];
   load: Results['load'];
   cutover: Results['cutover'];
@@ -76,7 +78,7 @@ function runFinished({ error }: RunFacts): Check {
   return error ? fail(`the run did not finish: ${error.message} (${error.code})`) : pass('the run finished');
 }
 
-function cutoverCheck({ scenario, cutover, events }: RunFacts): Check | undefined {
+function cutoverCheck({ scenario, cutover, events, loadWindow }: RunFacts): Check | undefined {
   const planned = scenario.timeline.find((e) => e.cutover && !e.cutover.dryRun);
   const dryRun = scenario.timeline.find((e) => e.cutover?.dryRun);
   const unplanned = scenario.strategy?.kind === 'failover';
@@ -95,6 +97,11 @@ function cutoverCheck({ scenario, cutover, events }: RunFacts): Check | undefine
     return fail(`${label} failed${failed ? ` at step ${failed.name}: ${failed.detail}` : ''}${cutover.rolledBack ? ' (rolled back)' : ''}`);
   }
   if (planned && cutover.dryRun) return unknown(`only the dry run of ${label} ran; the real cutover never did`);
+  // a cutover after the load stopped has nothing to say about downtime or lost writes under load
+  const promote = cutover.steps.find((s) => s.name === 'promote') ?? cutover.steps[cutover.steps.length - 1];
+  if (!cutover.dryRun && promote && loadWindow && promote.startMs > loadWindow.endMs) {
+    return unknown(`${label} promoted at ${formatDuration(promote.startMs)}, after the load had stopped (${formatDuration(loadWindow.endMs)}): it was not rehearsed under load; give the sync gate less to wait for or the run a longer duration`);
+  }
   return pass(`${label}: ${cutover.steps.length} steps ok`);
 }
 

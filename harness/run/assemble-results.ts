@@ -99,6 +99,7 @@ export function assembleResults(input: AssembleInput): Results {
         : []),
     ],
     loadMs: input.loadWindow ? loadWindow.endMs - loadWindow.startMs : null,
+    loadWindow: input.loadWindow,
     downtime,
     load,
     cutover: cutoverResult,

@@ -121,6 +121,14 @@ describe('runChecks', () => {
     expect(named(runChecks(facts({ cutover: null })), 'cutover')).toMatchObject({ valid: 'unknown', detail: expect.stringContaining('never ran') });
   });
 
+  it('makes a cutover that promoted after the load had stopped unknown: nothing was rehearsed under load', () => {
+    const f = facts();
+    const late = facts({ loadWindow: { startMs: 0, endMs: 4000 } });
+    expect(named(runChecks(late), 'cutover')).toMatchObject({ valid: 'unknown', detail: expect.stringContaining('after the load had stopped') });
+    expect(named(runChecks(facts({ loadWindow: { startMs: 0, endMs: 10_000 } })), 'cutover')?.valid).toBe(true);
+    expect(f.cutover?.steps[0].name).toBe('promote');
+  });
+
   it('fails a failing sql step, lets allowFailure through and makes a step that never ran unknown', () => {
     const failing = facts();
     const end = failing.events[0] as Extract<RunEvent, { kind: 'step-end' }>;
