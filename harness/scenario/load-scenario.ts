@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import { InvalidInputError, errorMessage, type Problem } from '../errors.js';
 import { applyOverrides } from './overrides.js';
 import { clashingUrlVariables } from '../steps/node-urls.js';
+import { ownSchemaProblems, resolveOwnSchema } from './own-schema-fields.js';
 import {
   LINK_KEYWORDS,
   SECTION_NAMES,
@@ -462,7 +463,7 @@ function checkFailover(ctx: Context): void {
 
 function checkSeed(ctx: Context): void {
   const seed = ctx.parsed.seed;
-  if (!seed || seed.orders === 0) return;
+  if (!seed || seed.orders === 0 || seed.sql !== undefined || seed.dump !== undefined) return;
   for (const key of ['users', 'products'] as const) {
     if (seed[key] === 0) {
       ctx.problems.push({
@@ -521,6 +522,7 @@ function resolve(p: Required<Omit<Parsed, 'strategy'>> & Pick<Parsed, 'strategy'
   });
   const thresholds: Scenario['thresholds'] = {};
   for (const [k, v] of Object.entries(p.thresholds)) if (v !== undefined) thresholds[k as ThresholdName] = v;
+  const own = resolveOwnSchema(p.seed, p.workload as Scenario['workload']);
   const scenario: Scenario = {
     name: p.name,
     description: p.description,
@@ -528,8 +530,8 @@ function resolve(p: Required<Omit<Parsed, 'strategy'>> & Pick<Parsed, 'strategy'
     duration: p.duration,
     nodes: p.nodes,
     ...(p.strategy ? { strategy: withStrategyDefaults(p.strategy) } : {}),
-    seed: p.seed,
-    workload: p.workload,
+    seed: own.seed,
+    workload: own.workload,
     timeline,
     thresholds,
     monitor: p.monitor,
@@ -568,6 +570,7 @@ export function validateScenario(raw: unknown): { scenario?: Scenario; problems:
   checkFailover(ctx);
   checkSeed(ctx);
   checkThresholds(ctx);
+  ctx.problems.push(...ownSchemaProblems(raw, { seed: parsed.seed, workload: parsed.workload as Scenario['workload'] | undefined }));
   problems.push(...ctx.problems);
 
   if (problems.length > 0) return { problems: inFileOrder(dedupe(problems)) };
