@@ -8,6 +8,7 @@ import { InvalidInputError, errorMessage, type Problem } from '../errors.js';
 import { applyOverrides } from './overrides.js';
 import { clashingUrlVariables } from '../steps/node-urls.js';
 import { ownSchemaProblems, resolveOwnSchema } from './own-schema-fields.js';
+import { seedFileProblems } from '../seed/seed-files.js';
 import {
   LINK_KEYWORDS,
   SECTION_NAMES,
@@ -652,5 +653,9 @@ export async function loadScenarioFile(path: string, overrides: string[] = []): 
           : `cannot read scenario file ${path}: ${errorMessage(err)}`;
     throw new InvalidInputError([{ path: '', message }], path);
   }
-  return { ...parseScenarioText(text, path, overrides), baseDir: nodePath.dirname(nodePath.resolve(path)) };
+  const scenario: Scenario = { ...parseScenarioText(text, path, overrides), baseDir: nodePath.dirname(nodePath.resolve(path)) };
+  // the seed's files are found (relative to the file) before anything starts
+  const missing = seedFileProblems(scenario);
+  if (missing.length) throw new InvalidInputError(missing, path);
+  return scenario;
 }
