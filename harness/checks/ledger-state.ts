@@ -146,7 +146,8 @@ async function tableShape(client: pg.ClientBase, table: string, keyColumns: read
   return {
     relation: rel.rows[0].relation!,
     keyColumns: keys.map((k) => k.name),
-    keyType: keys[0].type.replace(/\(.*\)$/, ''),
+    // with its typmod: character(3) without it is character(1), and 'CHF' would be cut to 'C'
+    keyType: keys[0].type,
     hasVersion: version !== undefined && /^(smallint|integer|bigint)$/.test(version.type),
     hasRequestId: requestId !== undefined && requestId.type === 'uuid',
   };

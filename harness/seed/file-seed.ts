@@ -18,6 +18,13 @@ export interface FileSeedResult {
   /** what was loaded and how, for the seeded event */
   detail: string;
   ms: number;
+  /** a dump's source server version, as its table of contents says ("15.18") */
+  dumpedFrom?: string;
+}
+
+/** "15.18 (Debian 15.18-0+deb12u1)" from pg_restore -l's header; undefined when it does not say. */
+export function dumpedFromVersion(listing: string): string | undefined {
+  return /Dumped from database version:\s*(\S+)/.exec(listing)?.[1];
 }
 
 export class SeedLoadError extends EnvironmentError {
@@ -129,6 +136,9 @@ export async function restoreDumpSeed(
   const run = (staged: string, j: number) =>
     node.runTool('pg_restore', restoreArgs(staged, j), { minMajor: info.minRestoreMajor, signal: options.signal, timeout: SEED_TIMEOUT_MS });
   const outcome = await withStaged(node, hostPath, `seed-${path.basename(hostPath).replace(/[^A-Za-z0-9._-]/g, '_')}`, async (staged) => {
+    // the table of contents only: which server the dump came from
+    const listing = await node.runTool('pg_restore', ['-l', staged], { minMajor: info.minRestoreMajor, signal: options.signal, timeout: 600_000 });
+    const dumpedFrom = listing.exitCode === 0 ? dumpedFromVersion(listing.stdout) : undefined;
     let result = await run(staged, jobs);
     let usedJobs = jobs;
     // a custom dump written to a pipe (pg_dump -Fc > file) has no data offsets: a parallel
@@ -138,7 +148,7 @@ export async function restoreDumpSeed(
       usedJobs = 1;
       result = await run(staged, 1);
     }
-    return { result, usedJobs };
+    return { result, usedJobs, dumpedFrom };
   });
   const ms = performance.now() - started;
   if (outcome.result.exitCode !== 0) {
@@ -153,7 +163,13 @@ export async function restoreDumpSeed(
         `(${describeExit(outcome.result)}); pg_restore stops at the first error (--exit-on-error):\n${indent(error)}\nFix the dump and run again.${hint}`,
     );
   }
-  return { ms, detail: `pg_restore of a ${describeDump(info)} dump ${file} with ${outcome.usedJobs} job${outcome.usedJobs === 1 ? '' : 's'} in ${(ms / 1000).toFixed(2)}s` };
+  return {
+    ms,
+    detail:
+      `pg_restore of a ${describeDump(info)} dump ${file}${outcome.dumpedFrom ? ` of PostgreSQL ${outcome.dumpedFrom}` : ''} ` +
+      `with ${outcome.usedJobs} job${outcome.usedJobs === 1 ? '' : 's'} in ${(ms / 1000).toFixed(2)}s`,
+    ...(outcome.dumpedFrom ? { dumpedFrom: outcome.dumpedFrom } : {}),
+  };
 }
 
 /**
