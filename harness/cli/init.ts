@@ -136,8 +136,22 @@ async function introspectUrl(url: string): Promise<DatabaseInfo> {
 
 /** pg_dump -Fc of the live database: what the scenario's seed restores. */
 async function dumpUrl(url: string, file: string, major: number, options: InitOptions): Promise<void> {
-  const args = ['-Fc', '-f', file, ...(options.schemaOnly ? ['--schema-only'] : []), '--dbname', url];
-  const result = await runLocalTool('pg_dump', args, { minMajor: major, signal: options.signal, timeout: 3_600_000 });
+  // the password goes in the environment, not on a command line every `ps` shows
+  let dbname = url;
+  const env: Record<string, string> = {};
+  try {
+    const u = new URL(url);
+    if (u.password) {
+      env.PGPASSWORD = decodeURIComponent(u.password);
+      u.password = '';
+      dbname = u.toString();
+    }
+  } catch {
+    // not a URL node understands: give it to pg_dump as written
+  }
+  if (!env.PGPASSWORD && process.env.PGPASSWORD) env.PGPASSWORD = process.env.PGPASSWORD;
+  const args = ['-Fc', '-f', file, ...(options.schemaOnly ? ['--schema-only'] : []), '--dbname', dbname];
+  const result = await runLocalTool('pg_dump', args, { minMajor: major, env, signal: options.signal, timeout: 3_600_000 });
   if (result.exitCode !== 0) {
     throw new EnvironmentError(`pg_dump of ${redacted(url)} failed (exit ${result.exitCode}): ${(result.stderr || result.stdout).trim().split('\n').slice(-5).join('\n')}`, 'PGDRILL_INIT_DUMP');
   }

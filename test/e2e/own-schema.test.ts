@@ -15,6 +15,8 @@ import { runComparison } from '../../harness/run/run-comparison.js';
 import type { Results } from '../../harness/results/results.js';
 import { leftovers, removeRunFolders, runInTemp } from './support/runs.js';
 import { MANY_TABLES_COUNT, makeManyTablesDump } from './support/many-tables.js';
+import { startThrowawayPostgres } from './support/throwaway-postgres.js';
+import { withNode } from '../../harness/topology/connect.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const cli = path.join(root, 'dist/harness/cli/main.js');
@@ -145,6 +147,32 @@ describe('a 24-table custom-format dump', () => {
       await rm(dir, { recursive: true, force: true });
     }
   }, 180_000);
+});
+
+describe('pgdrill init from a live database', () => {
+  it('looks at it through its URL, dumps it beside the scenario with the password kept off the command line, and writes a valid scenario', async () => {
+    const server = await startThrowawayPostgres({ version: 15 });
+    try {
+      await withNode(server.node, (c) => c.query('CREATE DATABASE live'), { database: 'postgres' });
+      await withNode(server.node, (c) => c.query(NOTES_SQL), { database: 'live' });
+      const { user, password } = server.credentials;
+      const url = `postgres://${user}:${encodeURIComponent(password)}@${server.address.host}:${server.address.port}/live`;
+      const r = pgdrill(['init', '--from', url, '--out', 'live.yaml']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain('1 tables');
+      expect(r.stdout).toContain(`dumped the database to ${path.join(tmp, 'live-drill.dump')}`);
+      const scenario = await loadScenarioFile(path.join(tmp, 'live.yaml'));
+      expect(scenario.seed.dump).toBe('./live-drill.dump');
+      expect(scenario.nodes.blue.version).toBe(15);
+      expect(scenario.workload.writes.scripts).toEqual([
+        expect.objectContaining({ sql: 'INSERT INTO notes (body) VALUES ((SELECT body FROM notes WHERE body IS NOT NULL LIMIT 1)) RETURNING id', ledger: { table: 'notes', key: ['id'], op: 'insert' } }),
+      ]);
+      // the scenario names the server without its password
+      expect(await import('node:fs/promises').then((fs) => fs.readFile(path.join(tmp, 'live.yaml'), 'utf8'))).not.toContain(password);
+    } finally {
+      await server.dispose();
+    }
+  });
 });
 
 describe('bad inputs, refused with the path and the fix', () => {

@@ -405,3 +405,86 @@ describe('the ledger check on your statements', () => {
     expect(r.lost[0].reason).toBe('the row is missing and no write of ours deleted it');
   });
 });
+
+describe('pgdrill init: the scenario written from a database', () => {
+  const col = (name: string, over: Partial<import('../../harness/scaffold/introspect.js').ColumnInfo> = {}) => ({
+    name,
+    type: 'text',
+    category: 'S',
+    baseType: 'text',
+    maxLength: null,
+    notNull: true,
+    hasDefault: false,
+    generated: false,
+    checked: false,
+    unique: false,
+    ...over,
+  });
+  const info = {
+    major: 13,
+    version: '13.23',
+    bytes: 9_000_000,
+    tables: [
+      {
+        name: 'notes',
+        key: ['id'],
+        primaryKey: true,
+        rows: 4000,
+        bytes: 800_000,
+        columns: [
+          col('id', { type: 'bigint', baseType: 'int8', category: 'N', hasDefault: true }),
+          col('retro_id', { type: 'bigint', baseType: 'int8', category: 'N', references: { table: 'retrospectives', column: 'id' } }),
+          col('kind', { checked: true }),
+          col('body'),
+          col('meta', { type: 'jsonb', baseType: 'jsonb', category: 'U' }),
+          col('votes', { type: 'integer', baseType: 'int4', category: 'N', hasDefault: true }),
+        ],
+      },
+      {
+        name: 'note_tags',
+        key: ['note_id', 'tag'],
+        primaryKey: true,
+        rows: 5000,
+        bytes: 300_000,
+        columns: [col('note_id', { type: 'bigint', baseType: 'int8', category: 'N', references: { table: 'notes', column: 'id' } }), col('tag')],
+      },
+      {
+        name: 'app."Settings"',
+        key: ['Key'],
+        primaryKey: true,
+        rows: 3,
+        bytes: 16_000,
+        columns: [col('Key'), col('value', { notNull: false })],
+      },
+      { name: 'audit', key: [], primaryKey: false, rows: 10, bytes: 8000, columns: [col('at', { type: 'timestamptz', baseType: 'timestamptz', category: 'D' })] },
+    ],
+  };
+
+  it('writes a valid scenario with a script per keyed table and a comment for the keyless one', async () => {
+    const { scaffoldScenario } = await import('../../harness/scaffold/scaffold-scenario.js');
+    const text = scaffoldScenario(info, { name: 'retro-drill', seed: { dump: './retro.dump' }, source: 'retro.dump' });
+    expect(text).toContain('#   (no key: audit)');
+    expect(text).toContain('# audit: no primary key or unique NOT NULL key, so no write script');
+    expect(text).toContain('# logical would refuse 1 table(s) without a primary key: audit');
+    const s = parseScenarioText(text, 'scaffold');
+    expect(s.nodes.blue.version).toBe(13);
+    expect(s.seed.dump).toBe('./retro.dump');
+    const byName = Object.fromEntries(s.workload.writes.scripts!.map((x) => [x.name, x]));
+    expect(Object.keys(byName)).toEqual(['insert-notes', 'insert-note_tags', 'update-app-Settings']);
+    // an INSERT of the columns that need a value: a pick for the foreign key, a copy under a CHECK, '{}' for JSON
+    expect(byName['insert-notes']).toMatchObject({
+      sql: "INSERT INTO notes (retro_id, kind, body, meta) VALUES (:retro_id, (SELECT kind FROM notes WHERE kind IS NOT NULL LIMIT 1), :body, '{}') RETURNING id",
+      vars: { retro_id: 'pick(retrospectives.id)', body: 'text(16)' },
+      ledger: { table: 'notes', key: ['id'], op: 'insert' },
+    });
+    // a join table: an INSERT that skips pairs already there
+    expect(byName['insert-note_tags'].sql).toBe('INSERT INTO note_tags (note_id, tag) VALUES (:note_id, :tag) ON CONFLICT DO NOTHING RETURNING note_id, tag');
+    // a natural key: an UPDATE of an existing row, names quoted where SQL needs it
+    expect(byName['update-app-Settings']).toMatchObject({
+      sql: 'UPDATE app."Settings" SET value = :value WHERE "Key" = :key RETURNING "Key"',
+      vars: { value: 'text(16)', key: 'pick(app."Settings"."Key")' },
+      ledger: { key: ['Key'], op: 'update' },
+    });
+    expect(s.workload.reads.scripts!.map((r) => r.sql)).toEqual(['SELECT * FROM notes WHERE id = :id', 'SELECT * FROM app."Settings" WHERE "Key" = :key']);
+  });
+});
