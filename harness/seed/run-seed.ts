@@ -49,7 +49,7 @@ export async function runSeedPhase({ scenario, primary, recorder, signal }: Seed
   if (checked) {
     recorder.event('scripts-checked', {
       scripts: checked.scripts.length,
-      pools: checked.pools.all.map((p) => ({ table: p.table, column: p.column, keys: p.size })),
+      pools: checked.pools.all.map((p) => ({ table: p.table.name, column: p.table.column, keys: p.size })),
     });
   }
   return checked;

@@ -1,26 +1,56 @@
 // Existing keys for pick(table.column): sampled from the database after the seed, kept up to
-// date by the scripts' own ledgered inserts and deletes, and re-sampled now and then during the
-// run (rows also come and go through cascades, triggers and timeline steps).
+// date by the scripts' own ledgered inserts and deletes, and refreshed in small steps while the
+// run goes (rows also come and go through cascades, triggers and timeline steps): each step
+// checks a slice of the pool against the table and adds a few sampled keys. Small, because the
+// rows a step reads are parsed on the event loop every operation's timing shares.
 
 import type { KeySource } from './generators.js';
 import type { StatementRunner } from './write-ops.js';
 
+/** How the pool's table is read: the relation and column as SQL, and the column's type. */
+export interface KeyTable {
+  /** the relation as the catalog names it ("notes", "app.notes"): what ledgered writes name */
+  name: string;
+  /** schema-qualified and quoted, for SQL */
+  sql: string;
+  column: string;
+  /** format_type() of the column, for casting an array of keys (so its index is used) */
+  type: string;
+  /** the planner's row estimate when the pool was made */
+  estimatedRows: number;
+}
+
+/** At most this many keys are sampled before the load: enough to spread it, quick to read. */
+export const POOL_SAMPLE = 100_000;
+/** Keys checked and keys added per refresh step. */
+export const REFRESH_BATCH = 1_000;
+
+function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/**
+ * A query for up to `limit` keys: every key of a small table, a block sample of a big one
+ * (reltuples is the planner's estimate, known without a scan).
+ */
+export function sampleSql(table: Pick<KeyTable, 'sql' | 'column' | 'estimatedRows'>, limit: number): string {
+  const column = quoteIdent(table.column);
+  const sample = table.estimatedRows > 2 * limit ? ` TABLESAMPLE SYSTEM (${Math.min(100, (150 * limit) / table.estimatedRows).toFixed(4)})` : '';
+  return `SELECT ${column}::text AS k FROM ${table.sql}${sample} WHERE ${column} IS NOT NULL LIMIT ${limit}`;
+}
+
 /** Keys (as text) with O(1) add, remove and uniform pick. */
 export class KeyPool implements KeySource {
-  private keys: string[] = [];
-  private index = new Map<string, number>();
-  /** changes made while a re-sample is in flight, replayed over its result */
-  private journal: { add: boolean; key: string }[] | undefined;
+  private readonly keys: string[] = [];
+  private readonly index = new Map<string, number>();
+  /** where the next refresh step starts checking */
+  private cursor = 0;
 
   constructor(
-    /** the relation and column, as the catalog names them ("notes", "app.notes") */
-    readonly table: string,
-    readonly column: string,
-    /** the query that samples its keys (one text column `k`) */
-    readonly sampleSql: string,
+    readonly table: KeyTable,
     initial: Iterable<string> = [],
   ) {
-    for (const k of initial) this.insert(k);
+    for (const k of initial) this.add(k);
   }
 
   get size(): number {
@@ -37,40 +67,12 @@ export class KeyPool implements KeySource {
   }
 
   add(key: string): void {
-    this.journal?.push({ add: true, key });
-    this.insert(key);
-  }
-
-  remove(key: string): void {
-    this.journal?.push({ add: false, key });
-    this.delete(key);
-  }
-
-  /** Replaces the keys with a fresh sample, keeping what changed since the sample was asked for. */
-  async refresh(sample: () => Promise<string[] | undefined>): Promise<boolean> {
-    if (this.journal) return false;
-    this.journal = [];
-    try {
-      const keys = await sample();
-      if (!keys) return false;
-      const changes = this.journal;
-      this.keys = [];
-      this.index = new Map();
-      for (const k of keys) this.insert(k);
-      for (const c of changes) (c.add ? this.insert(c.key) : this.delete(c.key));
-      return true;
-    } finally {
-      this.journal = undefined;
-    }
-  }
-
-  private insert(key: string): void {
     if (this.index.has(key)) return;
     this.index.set(key, this.keys.length);
     this.keys.push(key);
   }
 
-  private delete(key: string): void {
+  remove(key: string): void {
     const at = this.index.get(key);
     if (at === undefined) return;
     const last = this.keys.pop()!;
@@ -80,18 +82,27 @@ export class KeyPool implements KeySource {
     }
     this.index.delete(key);
   }
-}
 
-/** At most this many keys per pool: enough to spread the load, small enough to sample in a moment. */
-export const POOL_SAMPLE = 100_000;
+  /** The next slice of keys to check, going round the pool. */
+  nextSlice(size: number): string[] {
+    if (this.keys.length === 0) return [];
+    if (this.cursor >= this.keys.length) this.cursor = 0;
+    const slice = this.keys.slice(this.cursor, this.cursor + size);
+    this.cursor += slice.length;
+    return slice;
+  }
 
-/**
- * The sampling query: every key of a small table, a block sample of a big one (reltuples is
- * the planner's estimate, known without a scan).
- */
-export function sampleSql(relation: string, column: string, estimatedRows: number): string {
-  const sample = estimatedRows > 2 * POOL_SAMPLE ? ` TABLESAMPLE SYSTEM (${Math.min(100, (150 * POOL_SAMPLE) / estimatedRows).toFixed(4)})` : '';
-  return `SELECT ${column}::text AS k FROM ${relation}${sample} WHERE ${column} IS NOT NULL LIMIT ${POOL_SAMPLE}`;
+  /**
+   * One refresh step: the keys of `checked` the table no longer holds leave the pool, the
+   * sampled ones join it. Either result may be missing (the query failed in an outage).
+   */
+  applyRefresh(checked: string[], stillThere: string[] | undefined, sampled: string[] | undefined): void {
+    if (stillThere) {
+      const present = new Set(stillThere);
+      for (const k of checked) if (!present.has(k)) this.remove(k);
+    }
+    if (sampled) for (const k of sampled) this.add(k);
+  }
 }
 
 /** The run's pools, found by a pick's table as the script wrote it. */
@@ -101,8 +112,8 @@ export class KeyPools {
 
   /** `written` is the table as a script names it, the pool's own table the catalog's name */
   register(written: string, pool: KeyPool): void {
-    this.byName.set(`${written}\u0000${pool.column}`, pool);
-    this.byRelation.set(`${pool.table}\u0000${pool.column}`, pool);
+    this.byName.set(`${written}\u0000${pool.table.column}`, pool);
+    this.byRelation.set(`${pool.table.name}\u0000${pool.table.column}`, pool);
   }
 
   get(written: string, column: string): KeyPool {
@@ -120,14 +131,26 @@ export class KeyPools {
     return [...new Set(this.byRelation.values())];
   }
 
-  /** Re-samples every pool through `runner`; a failed sample (an outage) leaves a pool as it was. */
+  /** One refresh step of every pool through `runner`; a query that fails (an outage) changes nothing. */
   async refreshAll(runner: StatementRunner, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     for (const pool of this.all) {
       if (signal?.aborted) return;
-      await pool.refresh(async () => {
-        const result = await runner.query({ text: pool.sampleSql }, timeoutMs, signal);
-        return result.outcome === 'ok' ? result.rows.map((r) => String(r.k)) : undefined;
-      });
+      const { table } = pool;
+      const checked = pool.nextSlice(REFRESH_BATCH);
+      const column = quoteIdent(table.column);
+      const present = checked.length
+        ? await runner.query(
+            { text: `SELECT ${column}::text AS k FROM ${table.sql} WHERE ${column} = ANY($1::${table.type}[])`, values: [checked] },
+            timeoutMs,
+            signal,
+          )
+        : undefined;
+      const sampled = await runner.query({ text: sampleSql(table, REFRESH_BATCH) }, timeoutMs, signal);
+      pool.applyRefresh(
+        checked,
+        present?.outcome === 'ok' ? present.rows.map((r) => String(r.k)) : checked.length ? undefined : [],
+        sampled.outcome === 'ok' ? sampled.rows.map((r) => String(r.k)) : undefined,
+      );
     }
   }
 }

@@ -9,7 +9,7 @@ import { EnvironmentError, errorMessage, type Problem } from '../errors.js';
 import type { Scenario } from '../scenario/scenario.js';
 import { closest } from '../scenario/scenario-schema.js';
 import { listUserTables } from '../checks/integrity.js';
-import { KeyPool, KeyPools, sampleSql } from './key-pool.js';
+import { KeyPool, KeyPools, POOL_SAMPLE, sampleSql } from './key-pool.js';
 import { compileScripts, picksOf, type CompiledScript } from './script-plan.js';
 
 export class ScriptCheckError extends EnvironmentError {
@@ -38,6 +38,8 @@ interface Relation {
   /** schema-qualified and quoted, for SQL */
   sql: string;
   columns: string[];
+  /** column -> format_type() */
+  types: Record<string, string>;
   estimatedRows: number;
 }
 
@@ -50,20 +52,19 @@ async function findRelation(client: pg.ClientBase, written: string): Promise<Rel
   }
   const oid = rows[0]?.oid;
   if (!oid) return undefined;
-  const rel = await client.query<{ name: string; sql: string; columns: string[]; estimated: string }>(
+  const rel = await client.query<{ name: string; sql: string; columns: string[]; types: string[]; estimated: string }>(
     `SELECT c.oid::regclass::text AS name, quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS sql,
             coalesce((SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a
                        WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}') AS columns,
+            coalesce((SELECT array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum) FROM pg_attribute a
+                       WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}') AS types,
             greatest(c.reltuples, 0)::bigint::text AS estimated
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::oid`,
     [oid],
   );
   const r = rel.rows[0];
-  return { oid, name: r.name, sql: r.sql, columns: r.columns, estimatedRows: Number(r.estimated) };
-}
-
-function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
+  const types = Object.fromEntries(r.columns.map((c, i) => [c, r.types[i]]));
+  return { oid, name: r.name, sql: r.sql, columns: r.columns, types, estimatedRows: Number(r.estimated) };
 }
 
 function missingTable(written: string, tables: string[]): string {
@@ -138,9 +139,9 @@ export async function checkScripts(client: pg.ClientBase, scenario: Pick<Scenari
       pools.register(pick.table, existing);
       continue;
     }
-    const sql = sampleSql(rel.sql, quoteIdent(pick.column), rel.estimatedRows);
-    const { rows } = await client.query<{ k: string }>(sql);
-    pools.register(pick.table, new KeyPool(rel.name, pick.column, sql, rows.map((r) => r.k)));
+    const table = { name: rel.name, sql: rel.sql, column: pick.column, type: rel.types[pick.column], estimatedRows: rel.estimatedRows };
+    const { rows } = await client.query<{ k: string }>(sampleSql(table, POOL_SAMPLE));
+    pools.register(pick.table, new KeyPool(table, rows.map((r) => r.k)));
   }
   for (const script of scripts) {
     if (script.params.some((p) => p.spec.kind === 'pick' && problems.some((x) => x.path === `${script.path}.vars.${p.name}`))) unfit.add(script);

@@ -38,8 +38,8 @@ export interface WorkloadOptions {
   onBroken?: (error: BrokenStatementError) => void;
 }
 
-/** How often pick()'s keys are sampled again while the load runs. */
-const KEY_REFRESH_MS = 10_000;
+/** How often a step of pick()'s key refresh runs (each checks and adds 1,000 keys per pool). */
+const KEY_REFRESH_MS = 5_000;
 
 /**
  * The probe reconnects faster than the load: it measures when writes came back, and each

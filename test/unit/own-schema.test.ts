@@ -14,7 +14,9 @@ import { drawFor, parseGenerator } from '../../harness/workload/generators.js';
 import { inspectDump, parseArchiveHeader, seedFileProblems } from '../../harness/seed/seed-files.js';
 import { pgRestoreFailure, psqlFailure } from '../../harness/seed/file-seed.js';
 import { BROKEN_AFTER, newHealth, recordAnswer } from '../../harness/workload/statement-health.js';
-import { KeyPool, KeyPools, sampleSql } from '../../harness/workload/key-pool.js';
+import { KeyPool, KeyPools, sampleSql, type KeyTable } from '../../harness/workload/key-pool.js';
+
+const NOTES: KeyTable = { name: 'notes', sql: 'public.notes', column: 'id', type: 'bigint', estimatedRows: 1000 };
 import { compileScripts } from '../../harness/workload/script-plan.js';
 import { ScriptOps, type BrokenStatementError } from '../../harness/workload/script-ops.js';
 import type { QueryOutcome, QueryRequest } from '../../harness/workload/reconnecting-client.js';
@@ -79,7 +81,7 @@ describe('generators', () => {
   });
 
   it('draws values in range, of the length asked, and keys from the pool', () => {
-    const pool = new KeyPool('notes', 'id', 'SELECT 1', ['7', '9']);
+    const pool = new KeyPool(NOTES, ['7', '9']);
     const keys = () => pool;
     const random = drawFor({ kind: 'random', min: -2, max: 2 }, keys);
     const text = drawFor({ kind: 'text', length: 33 }, keys);
@@ -252,21 +254,21 @@ describe('statement health: the first answers decide', () => {
 });
 
 describe('key pools', () => {
-  it('keeps changes made while a re-sample was in flight', async () => {
-    const pool = new KeyPool('notes', 'id', 'SELECT', ['1', '2', '3']);
-    await pool.refresh(async () => {
-      pool.add('9');
-      pool.remove('2');
-      return ['2', '3', '4'];
-    });
-    expect(['2', '3', '4', '9', '1'].filter((k) => pool.has(k))).toEqual(['3', '4', '9']);
-    expect(await pool.refresh(async () => undefined)).toBe(false);
-    expect(pool.size).toBe(3);
+  it('refreshes in slices: keys the table lost leave, sampled ones join, a failed query changes nothing', () => {
+    const pool = new KeyPool(NOTES, ['1', '2', '3', '4']);
+    const slice = pool.nextSlice(3);
+    expect(slice).toEqual(['1', '2', '3']);
+    pool.applyRefresh(slice, ['1', '3'], ['9']);
+    expect(['1', '2', '3', '4', '9'].filter((k) => pool.has(k))).toEqual(['1', '3', '4', '9']);
+    // the next slice goes on round the pool
+    expect(pool.nextSlice(3)).toEqual(['9']);
+    pool.applyRefresh(['9'], undefined, undefined);
+    expect(pool.size).toBe(4);
   });
 
   it('samples a big table instead of reading all its keys', () => {
-    expect(sampleSql('public.notes', '"id"', 1000)).toBe('SELECT "id"::text AS k FROM public.notes WHERE "id" IS NOT NULL LIMIT 100000');
-    expect(sampleSql('public.notes', '"id"', 10_000_000)).toContain('TABLESAMPLE SYSTEM (1.5000)');
+    expect(sampleSql(NOTES, 100_000)).toBe('SELECT "id"::text AS k FROM public.notes WHERE "id" IS NOT NULL LIMIT 100000');
+    expect(sampleSql({ ...NOTES, estimatedRows: 10_000_000 }, 100_000)).toContain('TABLESAMPLE SYSTEM (1.5000)');
   });
 });
 
@@ -293,7 +295,7 @@ workload:
   const setup = (answer: (request: QueryRequest) => QueryOutcome) => {
     const sent: QueryRequest[] = [];
     const pools = new KeyPools();
-    const pool = new KeyPool('notes', 'id', 'SELECT', ['10', '11']);
+    const pool = new KeyPool(NOTES, ['10', '11']);
     pools.register('notes', pool);
     const broken: BrokenStatementError[] = [];
     const ops = new ScriptOps({
