@@ -97,6 +97,33 @@ describe('generators', () => {
   });
 });
 
+describe("product.md's own-schema example", () => {
+  it('is accepted as written (with one of its two seed alternatives)', () => {
+    const s = parseScenarioText(
+      base(`seed:
+  sql: ./schema-and-data.sql     # psql -f; or
+workload:
+  writes:
+    rate: 300
+    scripts:                     # weighted statements, pgbench-style variables
+      - weight: 70
+        sql: "INSERT INTO notes (author, body) VALUES (:author, :body) RETURNING id"
+        vars: { author: "random(1, 1000)", body: "text(40)" }
+        ledger: { table: notes, key: id, op: insert }
+      - weight: 30
+        sql: "UPDATE notes SET body = :body WHERE id = (SELECT id FROM notes ORDER BY random() LIMIT 1) RETURNING id"
+        vars: { body: "text(40)" }
+        ledger: { table: notes, key: id, op: update }
+  reads: { rate: 0 }`),
+      'product.md',
+    );
+    expect(s.workload.writes.scripts!.map((x) => [x.weight, x.ledger])).toEqual([
+      [70, { table: 'notes', key: ['id'], op: 'insert' }],
+      [30, { table: 'notes', key: ['id'], op: 'update' }],
+    ]);
+  });
+});
+
 describe('scenario: scripts and seed files', () => {
   const scripts = (sql: string, vars: string, ledger = 'ledger: { table: notes, key: id, op: insert }') => `
 seed: { sql: ./x.sql }
