@@ -17,6 +17,7 @@ import { readResultsFile, resolveResultsPath, runLabels } from '../report/read-r
 import { writeReports } from '../report/write-reports.js';
 import { compareRow, renderCompareHtml, renderCompareTable, workloadDifferences } from '../report/compare.js';
 import { ProgressPrinter } from './progress.js';
+import { initSummary, runInit } from './init.js';
 import { runDoctor } from './doctor.js';
 import { installPostgres } from '../runtime/local/pg-binaries.js';
 import { cleanupStaleLocalRuns } from '../runtime/local/local-runtime.js';
@@ -159,6 +160,19 @@ export function buildProgram(): Command {
       const scenario = await loadScenarioFile(file, opts.set);
       if (opts.json) process.stdout.write(JSON.stringify(scenario, null, 2) + '\n');
       else process.stdout.write(`${scenarioArg}: valid scenario "${scenario.name}" (${Object.keys(scenario.nodes).length} nodes, ${scenario.timeline.length} timeline entries)\n`);
+    });
+
+  program
+    .command('init')
+    .description('write a starting scenario for your own database: its tables, sizes and a write script per table, to edit')
+    .requiredOption('--from <source>', 'a pg_dump archive (custom, directory or tar), a SQL file, or a postgres:// URL (then dumped with pg_dump beside the scenario)')
+    .option('--out <file>', 'the scenario file to write (default: ./<name>.yaml)')
+    .option('--name <name>', 'the scenario name (default: from the dump or database name)')
+    .option('--schema-only', 'with a URL: dump the schema only (the seed then has no rows)', false)
+    .option('--force', 'overwrite the scenario (and the dump) if they exist', false)
+    .action(async (opts: { from: string; out?: string; name?: string; schemaOnly: boolean; force: boolean }) => {
+      const result = await runInit({ from: opts.from, out: opts.out, name: opts.name, schemaOnly: opts.schemaOnly, force: opts.force });
+      process.stdout.write(initSummary(result) + '\n');
     });
 
   program

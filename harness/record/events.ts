@@ -4,6 +4,7 @@
 
 import type { OpError, OpStream, Phase } from './records.js';
 import type { FaultKind } from '../scenario/scenario.js';
+import type { ScriptLoad } from '../results/results.js';
 
 interface Counts {
   intended: number;
@@ -28,7 +29,12 @@ export interface EventPayloads {
   'node-binaries': { node: string; source: string };
   'node-volume': { node: string; filesystem: string; bytes: number; mount: string };
   'node-ready': { node: string; role: 'primary' | 'standby'; version?: number; of?: string; baseBackup?: string; via?: string };
-  seeded: { node: string; rows: Record<string, number> };
+  /** rows per table; source and detail for a seed from your own file (seed.sql, seed.dump) */
+  seeded: { node: string; rows: Record<string, number>; source?: 'shop' | 'sql' | 'dump'; detail?: string };
+  /** the workload's scripts were checked against the seeded database (tables, keys, each statement prepared) */
+  'scripts-checked': { scripts: number; pools: { table: string; column: string; keys: number }[] };
+  /** how each of your statements went, at the end of the load */
+  'workload-scripts': { scripts: ScriptLoad[] };
   /** tls: the run's throwaway CA was made and every node serves with it */
   'tls-ready': { mode: string; clientCerts: boolean; ca: string; caFingerprint: string; serverNames: string[] };
   /** tls: what pg_stat_ssl said of a standby's replication connection once it streamed (at setup, after a re-point or a rejoin) */
@@ -148,6 +154,8 @@ export function isTroubleEvent(e: RunEvent): boolean {
     case 'node-ready':
     case 'seeded':
     case 'tls-ready':
+    case 'scripts-checked':
+    case 'workload-scripts':
     case 'endpoint-ready':
     case 'endpoint-server-state':
     case 'workload-start':

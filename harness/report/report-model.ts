@@ -100,6 +100,7 @@ const TIMELINE_KINDS = new Set<EventKind>([
   'seeded',
   'tls-ready',
   'replication-tls',
+  'scripts-checked',
   'endpoint-ready',
   'endpoint-server-state',
   'workload-start',
@@ -173,8 +174,16 @@ function describeEvent(e: RunEvent): string {
       return `${s(e.phase)} phase ended after ${s(e.durationMs)} ms`;
     case 'node-ready':
       return `${s(e.node)} ready as ${s(e.role)}${e.of ? ` of ${s(e.of)}` : ''}${e.version ? ` (PostgreSQL ${s(e.version)})` : ''}`;
-    case 'seeded':
-      return `${s(e.node)} seeded${e.rows && typeof e.rows === 'object' ? `: ${Object.entries(e.rows as Record<string, unknown>).map(([k, v]) => `${k} ${s(v)}`).join(', ')}` : ''}`;
+    case 'seeded': {
+      const rows = Object.entries(e.rows ?? {});
+      const listed =
+        rows.length > 8
+          ? `${rows.length} tables, ${rows.reduce((n, [, v]) => n + v, 0).toLocaleString('en-US')} rows`
+          : rows.map(([k, v]) => `${k} ${s(v)}`).join(', ');
+      return `${s(e.node)} seeded${e.detail ? ` (${e.detail})` : ''}${rows.length ? `: ${listed}` : ''}`;
+    }
+    case 'scripts-checked':
+      return `${e.scripts} statement(s) of yours prepared against the seeded database${e.pools.length ? `; keys to pick: ${e.pools.map((p) => `${p.table}.${p.column} ${p.keys}`).join(', ')}` : ''}`;
     case 'endpoint-ready':
       return `endpoint${e.endpoint ? ` ${e.endpoint}` : ''} ${s(e.address)} -> ${s(e.target)}${e.origin ? ` (${e.origin})` : ''}`;
     case 'tls-ready':

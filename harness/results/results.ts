@@ -112,6 +112,26 @@ export interface AppResults {
   checks: AppCheckOutcome[];
 }
 
+/** One script of the workload (your own statements) and how its operations went. */
+export interface ScriptLoad {
+  stream: 'write' | 'read';
+  index: number;
+  name: string;
+  sql: string;
+  weight: number;
+  /** "notes (id), insert", when the ledger checks its writes */
+  ledger: string | null;
+  ok: number;
+  failed: number;
+  indeterminate: number;
+  /** ops that could not run: a pick() found no key left (counted as failed too) */
+  noKey: number;
+  /** count per "SQLSTATE class" (or class), as load.*.errors */
+  errors: Record<string, number>;
+  /** the first error it got, for people */
+  firstError: string | null;
+}
+
 export interface DowntimeWindow {
   startMs: number;
   endMs: number;
@@ -289,8 +309,8 @@ export interface Results {
   nodes: { name: string; version: number; role: string; binaries: string }[];
   phases: Phase[];
   events: RunEvent[];
-  /** app: present when the scenario has an app: section */
-  load: { writes: LoadSummary; reads: LoadSummary; probe: LoadSummary; app?: AppLoadSummary };
+  /** app: present when the scenario has an app: section; scripts: when the workload ran your own statements */
+  load: { writes: LoadSummary; reads: LoadSummary; probe: LoadSummary; app?: AppLoadSummary; scripts?: ScriptLoad[] };
   downtime: { writes: Downtime; reads: Downtime; serverWriteGapMs: number | null; app?: Downtime };
   lag: { samples: LagSample[]; maxReplayBytes: number | null; maxReplayLagMs: number | null };
   integrity: Integrity | null;

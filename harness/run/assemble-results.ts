@@ -57,6 +57,9 @@ export function assembleResults(input: AssembleInput): Results {
     probe: summarizeLoad(probes, { ...window, timeoutMs: workload.probe.timeout }),
     ...(scenario.app ? { app: summarizeAppLoad(appOps, { ...window, timeoutMs: scenario.app.load.timeout }) } : {}),
   };
+  // your own statements, each with how it went (the workload counts them as it runs them)
+  const scripted = eventsOf(recorder.events, 'workload-scripts')[0];
+  if (scripted) load.scripts = scripted.scripts;
   const downtime: Results['downtime'] = {
     writes: downtimeWindows(writes, downtimeOptions),
     reads: downtimeWindows(reads, downtimeOptions),

@@ -14,9 +14,11 @@ import type { NodeCredentials, Runtime } from '../runtime/runtime.js';
 import { initialPrimary, type RuntimeKind, type Scenario } from '../scenario/scenario.js';
 import { buildTopology, type Topology } from '../topology/topology.js';
 import { DATABASE, connectNode, waitFor, withNode } from '../topology/connect.js';
-import { seedDatabase } from '../seed/schema.js';
 import type { Endpoint } from '../endpoint/endpoint.js';
 import { createEndpoint, preflightEndpoint } from '../endpoint/create-endpoint.js';
+import { runSeedPhase } from '../seed/run-seed.js';
+import { seedFileProblems } from '../seed/seed-files.js';
+import type { CheckedScripts } from '../workload/script-check.js';
 import { LagMonitor } from '../monitor/lag-monitor.js';
 import { startWorkload, type WorkloadHandle } from '../workload/workload.js';
 import { SUPPORTED_FAULTS, runFault } from '../faults/run-fault.js';
@@ -129,10 +131,14 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     });
     const topo = topology!;
 
+    let scripts: CheckedScripts | undefined;
     await recorder.phase('seed', async () => {
       state.phase = 'seed';
-      const counts = await withNode(topo.primary, (client) => seedDatabase(client, resolved.seed), { timeout: 600_000 });
-      recorder.event('seeded', { node: topo.primary.name, rows: counts });
+      scripts = await runSeedPhase({ scenario: resolved, primary: topo.primary, recorder, signal });
+      // what the cutover needs from the seeded schema (logical: a key on every table), before the load
+      if (resolved.strategy && resolved.timeline.some((e) => e.cutover)) {
+        await strategyFor(resolved.strategy.kind)?.afterSeed?.({ config: resolved.strategy, topology: topo, signal });
+      }
     });
     await options.afterSeed?.({ topology: topo });
 
@@ -166,6 +172,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         recorder,
         signal,
         durationMs: resolved.duration,
+        scripts,
+        // a broken statement stops the run (exit 3) instead of failing every operation
+        onBroken: (error) => controller.abort(error),
       });
       const tickTimer = startTicks(options, recorder, state, monitor!);
       // timeline times count from the load's first intended operation, as ops do (the
@@ -266,6 +275,7 @@ function refuseUnsupported(scenario: Scenario): void {
     }
   }
   problems.push(...unsupportedEndpoint(scenario));
+  problems.push(...seedFileProblems(scenario));
   if (scenario.strategy && !strategyFor(scenario.strategy.kind)) {
     problems.push({
       path: 'strategy.kind',

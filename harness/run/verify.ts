@@ -39,7 +39,17 @@ interface Side {
   catalog: Catalog;
 }
 
-export async function verifyIntegrity({ topology, recorder, cutover, signal }: VerifyInput): Promise<Integrity> {
+/**
+ * How the ledger reads the tables your scripts write: by the key their ledger names, and
+ * without the shop's version and request_id columns (a script's statement does not set them).
+ */
+function scriptLedgerOptions(scenario: Scenario) {
+  const keys = new Map<string, string[]>();
+  for (const s of scenario.workload.writes.scripts ?? []) if (s.ledger) keys.set(s.ledger.table, s.ledger.key);
+  return keys.size === 0 ? {} : { keyColumns: (table: string) => keys.get(table), rowVersions: (table: string) => !keys.has(table) };
+}
+
+export async function verifyIntegrity({ scenario, topology, recorder, cutover, signal }: VerifyInput): Promise<Integrity> {
   const finalPrimary = topology.primary;
   const integrity: Integrity = {
     source: null,
@@ -74,7 +84,7 @@ export async function verifyIntegrity({ topology, recorder, cutover, signal }: V
     if (primaryClient) {
       const client = primaryClient;
       await fact(integrity, 'ledger', `on ${finalPrimary.name}`, async () => {
-        const ledger = checkLedger(recorder.ops, await fetchObservedState(client, keysOfInterest(recorder.ops)));
+        const ledger = checkLedger(recorder.ops, await fetchObservedState(client, keysOfInterest(recorder.ops), scriptLedgerOptions(scenario)));
         Object.assign(integrity, {
           acknowledgedWrites: ledger.acknowledgedWrites,
           lostWrites: ledger.lostWrites,

@@ -65,6 +65,13 @@ export interface ToolOptions {
 /** Client tools pgdrill runs: these come from system installs or images, not from npm. */
 export type ClientTool = 'pg_basebackup' | 'pg_dump' | 'pg_dumpall' | 'pg_restore' | 'psql' | 'pg_rewind';
 
+/** A file staged into a node's environment by stageFile. */
+export interface StagedFile {
+  /** the path as the node's tools see it */
+  path: string;
+  remove(): Promise<void>;
+}
+
 export interface Address {
   host: string;
   port: number;
@@ -119,6 +126,12 @@ export interface RuntimeNode {
   runTool(tool: ClientTool, args: string[], options?: ToolOptions): Promise<ToolResult>;
   /** whether runTool can find `tool` of a major >= minMajor */
   hasTool(tool: ClientTool, minMajor: number): Promise<boolean>;
+  /**
+   * Copies a file or a directory of this machine (a seed file, a dump) into the node's scratch
+   * space beside its data dir, readable by its server user, where runTool's tools find it.
+   * Returns its path as those tools see it, and how to remove it again.
+   */
+  stageFile(hostPath: string, name: string): Promise<StagedFile>;
   /**
    * A real partition (docker only; absent locally): the node leaves the run's network, so
    * its peers and the harness (whose published port forwards into that network) lose it.

@@ -9,6 +9,8 @@ import { endpointProblems, resolveEndpoint } from './endpoint-rules.js';
 import { applyOverrides } from './overrides.js';
 import { clashingUrlVariables } from '../steps/node-urls.js';
 import { SAMPLE_SERVICE_REQUESTS } from '../app/sample-service.js';
+import { ownSchemaProblems, resolveOwnSchema } from './own-schema-fields.js';
+import { seedFileProblems } from '../seed/seed-files.js';
 import {
   LINK_KEYWORDS,
   SECTION_NAMES,
@@ -481,7 +483,7 @@ function checkFailover(ctx: Context): void {
 
 function checkSeed(ctx: Context): void {
   const seed = ctx.parsed.seed;
-  if (!seed || seed.orders === 0) return;
+  if (!seed || seed.orders === 0 || seed.sql !== undefined || seed.dump !== undefined) return;
   for (const key of ['users', 'products'] as const) {
     if (seed[key] === 0) {
       ctx.problems.push({
@@ -609,6 +611,7 @@ function resolve(p: Required<Omit<Parsed, 'strategy' | 'app' | 'tls' | 'endpoint
   });
   const thresholds: Scenario['thresholds'] = {};
   for (const [k, v] of Object.entries(p.thresholds)) if (v !== undefined) thresholds[k as ThresholdName] = v;
+  const own = resolveOwnSchema(p.seed, p.workload as Scenario['workload']);
   const scenario: Scenario = {
     name: p.name,
     description: p.description,
@@ -616,8 +619,8 @@ function resolve(p: Required<Omit<Parsed, 'strategy' | 'app' | 'tls' | 'endpoint
     duration: p.duration,
     nodes: p.nodes,
     ...(p.strategy ? { strategy: withStrategyDefaults(p.strategy) } : {}),
-    seed: p.seed,
-    workload: p.workload,
+    seed: own.seed,
+    workload: own.workload,
     timeline,
     thresholds,
     monitor: p.monitor,
@@ -625,7 +628,7 @@ function resolve(p: Required<Omit<Parsed, 'strategy' | 'app' | 'tls' | 'endpoint
     ...(p.app ? { app: resolveApp(p.app) } : {}),
     ...(p.tls ? { tls: p.tls } : {}),
   };
-  const endpoint = resolveEndpoint(p.endpoint, p.workload);
+  const endpoint = resolveEndpoint(p.endpoint, own.workload);
   if (endpoint) scenario.endpoint = endpoint;
   return scenario;
 }
@@ -663,6 +666,7 @@ export function validateScenario(raw: unknown): { scenario?: Scenario; problems:
   checkApp(ctx);
   ctx.problems.push(...endpointProblems(ctx.parsed.endpoint, isMapping(raw.strategy) ? raw.strategy : undefined));
   endpointAndSections(ctx);
+  ctx.problems.push(...ownSchemaProblems(raw, { seed: parsed.seed, workload: parsed.workload as Scenario['workload'] | undefined }));
   problems.push(...ctx.problems);
 
   if (problems.length > 0) return { problems: inFileOrder(dedupe(problems)) };
@@ -744,5 +748,9 @@ export async function loadScenarioFile(path: string, overrides: string[] = []): 
           : `cannot read scenario file ${path}: ${errorMessage(err)}`;
     throw new InvalidInputError([{ path: '', message }], path);
   }
-  return { ...parseScenarioText(text, path, overrides), baseDir: nodePath.dirname(nodePath.resolve(path)) };
+  const scenario: Scenario = { ...parseScenarioText(text, path, overrides), baseDir: nodePath.dirname(nodePath.resolve(path)) };
+  // the seed's files are found (relative to the file) before anything starts
+  const missing = seedFileProblems(scenario);
+  if (missing.length) throw new InvalidInputError(missing, path);
+  return scenario;
 }

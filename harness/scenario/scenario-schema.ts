@@ -5,6 +5,7 @@ import { parseDuration, parseSize } from '../util/units.js';
 import { DEFAULT_MAJOR, SUPPORTED_MAJORS, type FaultKind } from './scenario.js';
 import { THRESHOLD_NAMES, type ThresholdName } from '../checks/metrics.js';
 import { parseLimit } from '../checks/threshold-grammar.js';
+import { scriptsSchema, seedFileFields } from './own-schema-fields.js';
 
 export const DAY_MS = 24 * 3_600_000;
 export const MAX_RATE = 50_000;
@@ -410,6 +411,8 @@ export const seedSchema = z.strictObject({
   products: intField(0, MAX_SEED_ROWS, 'a row count').default(500),
   orders: intField(0, MAX_SEED_ROWS, 'a row count').default(2000),
   itemsPerOrder: intField(1, MAX_ITEMS_PER_ORDER, 'the most order_items per order').default(3),
+  // your own schema and data instead of the shop (own-schema-fields.ts)
+  ...seedFileFields,
 });
 
 const rateField = (what: string) => numberField(0, MAX_RATE, `${what} per second (0 turns them off)`);
@@ -441,6 +444,7 @@ export const workloadSchema = z.strictObject({
         connections: connectionsField().default(10),
         mix: writeMixSchema.default({ ...DEFAULT_MIX }),
         timeout: durationField({ min: 1 }).default(5000),
+        scripts: scriptsSchema,
       }),
     )
     .prefault({}),
@@ -451,6 +455,7 @@ export const workloadSchema = z.strictObject({
         rate: rateField('intended reads').default(0),
         connections: connectionsField().default(4),
         timeout: durationField({ min: 1 }).default(5000),
+        scripts: scriptsSchema,
       }),
     )
     .prefault({}),

@@ -79,6 +79,39 @@ export interface SeedConfig {
   orders: number;
   /** order_items rows per order (1..n, uniform) */
   itemsPerOrder: number;
+  /**
+   * Your own schema and data instead of the shop: a SQL file run with psql (stopping at the
+   * first error), as written in the file (relative to baseDir). The shop's counts are then 0.
+   */
+  sql?: string;
+  /** psql variables for `sql` (psql -v name=value), e.g. a scale the file reads as :scale */
+  variables?: Record<string, string>;
+  /** or a pg_dump archive (custom -Fc, directory -Fd or tar -Ft) restored with pg_restore */
+  dump?: string;
+  /** pg_restore --jobs for a custom or directory dump (tar is restored with one) */
+  jobs?: number;
+}
+
+/** What a script's statement writes, for the exact ledger: the key comes from its RETURNING. */
+export interface ScriptLedger {
+  /** the table written, as the statement names it ("notes", "app.notes") */
+  table: string;
+  /** the key column(s) the statement RETURNs (a composite key names several) */
+  key: string[];
+  op: 'insert' | 'update' | 'delete';
+}
+
+/** One weighted statement of a write or read workload, with its `:name` variables. */
+export interface ScriptConfig {
+  /** a label for messages and the report; default "writes[0]" / "reads[1]" */
+  name: string;
+  weight: number;
+  /** one SQL statement; `:name` marks a variable */
+  sql: string;
+  /** variable name -> generator: random(a, b), text(n), uuid(), now(), pick(table.column) */
+  vars: Record<string, string>;
+  /** writes: what goes into the exact ledger; false = not checked (said so explicitly) */
+  ledger?: ScriptLedger | false;
 }
 
 export interface WriteMix {
@@ -94,6 +127,8 @@ export interface WriteLoadConfig {
   mix: WriteMix;
   /** ms: an operation still unanswered after this is indeterminate */
   timeout: number;
+  /** your own statements instead of the built-in mix */
+  scripts?: ScriptConfig[];
 }
 
 export interface ReadLoadConfig {
@@ -102,6 +137,8 @@ export interface ReadLoadConfig {
   connections: number;
   /** ms */
   timeout: number;
+  /** your own statements instead of the built-in lookups */
+  scripts?: ScriptConfig[];
 }
 
 export interface ProbeConfig {

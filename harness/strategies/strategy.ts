@@ -66,6 +66,12 @@ export interface Strategy {
    * EnvironmentError (exit 3) that says what to install.
    */
   preflight?(context: PreflightContext): Promise<void>;
+  /**
+   * Checks what the cutover needs from the seeded schema (logical: every table can replicate
+   * its UPDATE and DELETE), after the seed and before the load; throws an EnvironmentError
+   * (exit 3) naming what is in the way.
+   */
+  afterSeed?(context: PreflightContext): Promise<void>;
   /** runs the cutover (or only its checks when dryRun) and never throws: failures are in the outcome */
   cutover(context: StrategyContext, options: { dryRun: boolean }): Promise<CutoverOutcome>;
 }

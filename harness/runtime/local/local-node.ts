@@ -8,7 +8,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { EnvironmentError, InterruptedError } from '../../errors.js';
 import type { StopMode } from '../../scenario/scenario.js';
-import type { Address, ClientTool, DataVolume, NodeCredentials, NodeState, RuntimeNode, ToolOptions, ToolResult } from '../runtime.js';
+import type { Address, ClientTool, DataVolume, NodeCredentials, NodeState, RuntimeNode, StagedFile, ToolOptions, ToolResult } from '../runtime.js';
 import { clientToolHint, findClientTool, serverEnv, type ServerBinaries, type ServerUser } from './pg-binaries.js';
 import { continueTree, isAlive, killTreeSync, signal, stopTree, waitGone } from './proc.js';
 import { runProcess } from './run-process.js';
@@ -533,6 +533,24 @@ export class LocalNode implements RuntimeNode {
 
   async hasTool(tool: ClientTool, minMajor: number): Promise<boolean> {
     return findClientTool(tool, minMajor) !== undefined;
+  }
+
+  /**
+   * A copy in the node's folder, owned by the server user: the original may sit under a home
+   * directory that user cannot traverse (root's, a 0700 one).
+   */
+  async stageFile(hostPath: string, name: string): Promise<StagedFile> {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new Error(`stageFile: ${JSON.stringify(name)} is not a plain file name`);
+    const target = path.join(this.nodeDir, name);
+    await fsp.rm(target, { recursive: true, force: true });
+    await fsp.cp(hostPath, target, { recursive: true, dereference: true });
+    const own = async (file: string): Promise<void> => {
+      await this.chown(file);
+      const stat = await fsp.lstat(file);
+      if (stat.isDirectory()) for (const entry of await fsp.readdir(file)) await own(path.join(file, entry));
+    };
+    await own(target);
+    return { path: target, remove: () => fsp.rm(target, { recursive: true, force: true }) };
   }
 
   /**
