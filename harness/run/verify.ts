@@ -23,6 +23,7 @@ import { checkLedger, keysOfInterest } from '../checks/ledger-check.js';
 import { fetchObservedState } from '../checks/ledger-state.js';
 import { errorMessage } from '../errors.js';
 import { commitsAfterPromotion, writesSinceFreeze } from '../checks/split-brain-facts.js';
+import { verifyExternalSides } from './external-verify.js';
 
 export interface VerifyInput {
   scenario: Scenario;
@@ -97,9 +98,14 @@ export async function verifyIntegrity({ scenario, topology, recorder, cutover, s
         integrity.sequences = await sequenceChecks(client);
       });
     }
-    await compareSides(integrity, topology, cutover, primaryClient, signal);
-    await compareStandbys(integrity, topology, cutover, primaryClient, signal);
-    await splitBrain(integrity, topology, recorder, cutover);
+    if (scenario.runtime === 'external') {
+      // servers pgdrill did not start: what an external cutover lets it compare (external-verify.ts)
+      await verifyExternalSides({ integrity, scenario, topology, recorder, cutover, primaryClient, signal });
+    } else {
+      await compareSides(integrity, topology, cutover, primaryClient, signal);
+      await compareStandbys(integrity, topology, cutover, primaryClient, signal);
+      await splitBrain(integrity, topology, recorder, cutover);
+    }
   } finally {
     await primaryClient?.end().catch(() => undefined);
   }
@@ -124,7 +130,7 @@ async function fact(integrity: Integrity, name: keyof Integrity['unknown'], wher
   }
 }
 
-async function compareSides(
+export async function compareSides(
   integrity: Integrity,
   topology: Topology,
   cutover: CutoverOutcome | undefined,
@@ -212,7 +218,7 @@ async function compareSides(
  * Every standby of the final primary not compared above (followers re-pointed at the cutover,
  * the rejoined old primary), each against the final primary once it has replayed everything.
  */
-async function compareStandbys(
+export async function compareStandbys(
   integrity: Integrity,
   topology: Topology,
   cutover: CutoverOutcome | undefined,
@@ -247,7 +253,7 @@ async function compareStandbys(
   }
 }
 
-async function readSide(name: string, client: pg.ClientBase): Promise<Side> {
+export async function readSide(name: string, client: pg.ClientBase): Promise<Side> {
   const tables = await listUserTables(client);
   const fingerprints = await tableFingerprints(client, tables);
   const catalog = await catalogSnapshot(client);
@@ -304,7 +310,7 @@ async function splitBrain(integrity: Integrity, topology: Topology, recorder: Re
   }
 }
 
-async function waitCaughtUp(primary: pg.Client, replica: RuntimeNode, signal: AbortSignal) {
+export async function waitCaughtUp(primary: pg.Client, replica: RuntimeNode, signal: AbortSignal) {
   const { rows } = await primary.query('SELECT pg_current_wal_lsn()::text AS lsn');
   await withNode(replica, (client) =>
     waitFor(

@@ -4,6 +4,8 @@ import { EnvironmentError } from '../errors.js';
 import type { RuntimeKind } from '../scenario/scenario.js';
 import { DockerRuntime } from './docker/docker-runtime.js';
 import { LocalRuntime } from './local/local-runtime.js';
+import { ExternalRuntime } from './external/external-runtime.js';
+import type { NodeConfig } from '../scenario/scenario.js';
 import type { ProgressFn } from './local/pg-binaries.js';
 import type { NodeCredentials, Runtime } from './runtime.js';
 
@@ -20,6 +22,10 @@ export interface CreateRuntimeOptions {
   scenario?: string;
   /** docker: image for nodes that name none, "{major}" replaced (default PGDRILL_DOCKER_IMAGE, then postgres:<major>) */
   image?: string;
+  /** external: the scenario's nodes (their urls) */
+  nodes?: Record<string, NodeConfig>;
+  /** external: the scenario file's folder (relative passwordFile and certificate paths) */
+  scenarioDir?: string;
 }
 
 export function createRuntime(kind: RuntimeKind, options: CreateRuntimeOptions): Runtime {
@@ -28,7 +34,9 @@ export function createRuntime(kind: RuntimeKind, options: CreateRuntimeOptions):
       return new LocalRuntime(options);
     case 'docker':
       return new DockerRuntime({ runId: options.runId, credentials: options.credentials, scenario: options.scenario, imageTemplate: options.image });
+    case 'external':
+      return new ExternalRuntime({ runId: options.runId, nodes: options.nodes ?? {}, baseDir: options.scenarioDir ?? process.cwd() });
     default:
-      throw new EnvironmentError(`unknown runtime ${JSON.stringify(kind)}; known: local, docker`, 'PGDRILL_UNKNOWN_RUNTIME');
+      throw new EnvironmentError(`unknown runtime ${JSON.stringify(kind)}; known: local, docker, external`, 'PGDRILL_UNKNOWN_RUNTIME');
   }
 }
