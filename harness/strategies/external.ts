@@ -140,19 +140,15 @@ async function runAndWatch(
     return result;
   });
 
-  const watching = !watch.signal.aborted;
   const until = () => watch.signal.aborted || performance.now() >= deadline;
-  const [oldSeen, promoted] = await Promise.all([
-    watching ? watchOldPrimary(from, until) : undefined,
-    watching ? watchNewPrimary(topology.nodes, from, until) : undefined,
-  ]);
   const timedOut = `not seen within ${timeout / 1000}s of the command's start`;
-
-  if (oldSeen) {
-    steps.record('old-primary-read-only', startMs, oldSeen.atMs, true, oldSeen.detail);
-  } else {
-    steps.record('old-primary-read-only', startMs, recorder.now(), false, `${from.name} ${timedOut} to refuse writes (in recovery or read-only)`);
-  }
+  // the old primary is watched on its own: the endpoint follows the new one as soon as it takes writes
+  const oldWatch = watchOldPrimary(from, until).then((seen) => {
+    if (seen) steps.record('old-primary-read-only', startMs, seen.atMs, true, seen.detail);
+    else steps.record('old-primary-read-only', startMs, recorder.now(), false, `${from.name} ${timedOut} to refuse writes (in recovery or read-only)`);
+  });
+  const promoted = await watchNewPrimary(topology.nodes, from, until);
+  let accepted = false;
   if (!promoted) {
     steps.record('new-primary', startMs, recorder.now(), false, `no node other than ${from.name} left recovery: ${timedOut}`);
   } else {
@@ -162,25 +158,29 @@ async function runAndWatch(
     outcome.promotedAtMs = promoted.atMs;
     const accepts = await retryUntil(() => probeWrite(node), until);
     steps.record('validate-new-primary', startMs, accepts.atMs ?? recorder.now(), accepts.ok, accepts.ok ? `${node.name} accepts a write` : `${node.name} took no write: ${accepts.last}`);
+    accepted = accepts.ok;
     if (accepts.ok) {
-      await steps.run('old-primary-position', async () => {
-        const role = await nodeRole(from);
-        if ('error' in role) return `${from.name} unreachable now (${role.error}): whether it took writes is read at verify`;
-        if (role.recovery) return `${from.name} is in recovery${role.streaming ? ' and streaming' : ''}: it takes no writes`;
-        const client = await connectNode(from, { timeout: 3000, applicationName: 'pgdrill-cutover' });
-        try {
-          outcome.oldPrimaryNextXidAtFreeze = String(await nextTransactionId(client));
-        } finally {
-          await client.end().catch(() => undefined);
-        }
-        return `${from.name} is out of recovery${role.readOnly ? ' and read-only' : ' and WRITABLE'}; its next transaction id is ${outcome.oldPrimaryNextXidAtFreeze} (verify counts any later one as a write after the promotion)`;
-      }).catch(() => undefined);
       topology.promoted(node.name);
       await followEndpoint(steps, endpoint, node, from, startMs, signal);
       const served = await retryUntil(() => writeThroughEndpoint(endpoint, topology.primary), until);
       steps.record('endpoint-serving', startMs, served.atMs ?? recorder.now(), served.ok, served.ok ? `a write through the endpoint (${endpoint.address}) succeeded` : `no write through the endpoint succeeded: ${served.last}`);
-      await steps.run('observe-standbys', () => observeStandbys(context, node)).catch(() => undefined);
     }
+  }
+  await oldWatch;
+  if (promoted && accepted) {
+    await steps.run('old-primary-position', async () => {
+      const role = await nodeRole(from);
+      if ('error' in role) return `${from.name} unreachable now (${role.error}): whether it took writes is read at verify`;
+      if (role.recovery) return `${from.name} is in recovery${role.streaming ? ' and streaming' : ''}: it takes no writes`;
+      const client = await connectNode(from, { timeout: 3000, applicationName: 'pgdrill-cutover' });
+      try {
+        outcome.oldPrimaryNextXidAtFreeze = String(await nextTransactionId(client));
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+      return `${from.name} is out of recovery${role.readOnly ? ' and read-only' : ' and WRITABLE'}; its next transaction id is ${outcome.oldPrimaryNextXidAtFreeze} (verify counts any later one as a write after the promotion)`;
+    }).catch(() => undefined);
+    await steps.run('observe-standbys', () => observeStandbys(context, topology.primary)).catch(() => undefined);
   }
   const result = await commandRun;
   signal.removeEventListener('abort', stopWatch);
