@@ -20,7 +20,7 @@ export interface CompareRow {
   lostWrites: number | null;
   maxLagBytes: number | null;
   p99WriteMs: number | null;
-  verdict: 'pass' | 'fail';
+  verdict: Results['verdict'];
 }
 
 export function compareRow(results: Results, label: string): CompareRow {
@@ -71,7 +71,7 @@ export function renderCompareTable(rows: CompareRow[], differences: string[] = [
       r.lostWrites === null ? 'not verified' : String(r.lostWrites),
       r.maxLagBytes === null ? '–' : formatBytes(r.maxLagBytes),
       ms(r.p99WriteMs),
-      r.verdict === 'pass' ? 'PASS' : 'FAIL',
+      r.verdict.toUpperCase(),
     ]);
   }
   const warning = differences.length ? `\nnote: these runs do not share one workload (${differing(differences)}): compare with care\n` : '';
@@ -98,7 +98,7 @@ export function downtimeBars(rows: CompareRow[]): string {
 export function renderCompareHtml(rows: CompareRow[], differences: string[] = []): string {
   const body = rows
     .map(
-      (r) => `<tr><td class="nowrap"><code>${h(r.label)}</code></td><td>${h(r.scenario)}</td><td>${h(r.strategy)}</td><td>${h(r.runtime)}</td><td class="num">${h(formatRunTime(r.durationMs))}</td><td class="num">${h(ms(r.writeDowntimeMs))}</td><td class="num">${h(ms(r.serverGapMs))}</td><td class="num">${r.lostWrites === null ? 'not verified' : r.lostWrites}</td><td class="num">${r.maxLagBytes === null ? '–' : h(formatBytes(r.maxLagBytes))}</td><td class="num">${h(ms(r.p99WriteMs))}</td><td><span class="status ${r.verdict}">${r.verdict === 'pass' ? 'PASS' : 'FAIL'}</span></td></tr>`,
+      (r) => `<tr><td class="nowrap"><code>${h(r.label)}</code></td><td>${h(r.scenario)}</td><td>${h(r.strategy)}</td><td>${h(r.runtime)}</td><td class="num">${h(formatRunTime(r.durationMs))}</td><td class="num">${h(ms(r.writeDowntimeMs))}</td><td class="num">${h(ms(r.serverGapMs))}</td><td class="num">${r.lostWrites === null ? 'not verified' : r.lostWrites}</td><td class="num">${r.maxLagBytes === null ? '–' : h(formatBytes(r.maxLagBytes))}</td><td class="num">${h(ms(r.p99WriteMs))}</td><td><span class="status ${r.verdict === 'pass' ? 'pass' : 'fail'}">${r.verdict.toUpperCase()}</span></td></tr>`,
     )
     .join('');
   const labels = rows.map((r) => r.label);

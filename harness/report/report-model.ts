@@ -153,7 +153,7 @@ export function timelineRows(results: Results): TimelineRow[] {
   return rows.sort((a, b) => a.t - b.t);
 }
 
-function describeEvent(e: RunEvent): string {
+export function describeEvent(e: RunEvent): string {
   const s = (v: unknown) => (v === undefined || v === null ? '' : String(v));
   switch (e.kind) {
     case 'run-start':

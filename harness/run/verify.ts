@@ -19,14 +19,15 @@ import type { Integrity } from '../results/results.js';
 import { connectNode, waitFor, withNode } from '../topology/connect.js';
 import { compareTables, countMismatches, listUserTables, sequenceChecks, tableFingerprints } from '../checks/integrity.js';
 import { catalogSnapshot, compareCatalogs, type Catalog } from '../checks/catalog.js';
-import { checkLedger, keysOfInterest } from '../checks/ledger-check.js';
-import { fetchObservedState } from '../checks/ledger-state.js';
+import { checkLedgerStreaming, type LedgerSource } from '../checks/ledger-stream.js';
 import { errorMessage } from '../errors.js';
 
 export interface VerifyInput {
   scenario: Scenario;
   topology: Topology;
   recorder: Recorder;
+  /** the writes the ledger check looks at (operations.jsonl, streamed: a long run's do not fit in memory) */
+  ledger: LedgerSource;
   cutover?: CutoverOutcome;
   signal: AbortSignal;
 }
@@ -38,7 +39,7 @@ interface Side {
   catalog: Catalog;
 }
 
-export async function verifyIntegrity({ topology, recorder, cutover, signal }: VerifyInput): Promise<Integrity> {
+export async function verifyIntegrity({ topology, recorder, ledger: ledgerOps, cutover, signal }: VerifyInput): Promise<Integrity> {
   const finalPrimary = topology.primary;
   const integrity: Integrity = {
     source: null,
@@ -73,7 +74,7 @@ export async function verifyIntegrity({ topology, recorder, cutover, signal }: V
     if (primaryClient) {
       const client = primaryClient;
       await fact(integrity, 'ledger', `on ${finalPrimary.name}`, async () => {
-        const ledger = checkLedger(recorder.ops, await fetchObservedState(client, keysOfInterest(recorder.ops)));
+        const ledger = await checkLedgerStreaming(client, ledgerOps);
         Object.assign(integrity, {
           acknowledgedWrites: ledger.acknowledgedWrites,
           lostWrites: ledger.lostWrites,

