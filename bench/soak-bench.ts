@@ -122,6 +122,9 @@ workload:
   const accounting = results.checks.find((c) => c.name === 'operations accounted for');
   console.log(`operations accounted for: ${accounting?.valid} (${accounting?.detail ?? 'no such check'})`);
   console.log(`verdict: ${results.verdict}${results.error ? ` (${results.error.message})` : ''}`);
+  for (const c of results.checks.filter((x) => x.valid !== true)) console.log(`  ${c.valid === 'unknown' ? 'unknown' : 'invalid'}: ${c.name}: ${c.detail}`);
+  const verify = results.phases.find((p) => p.name === 'verify');
+  if (verify) console.log(`verify took ${((verify.endMs - verify.startMs) / 1000).toFixed(1)} s; whole run ${(results.durationMs / 60_000).toFixed(1)} min`);
 
   if (args.check) {
     const problems: string[] = [];
