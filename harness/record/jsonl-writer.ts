@@ -8,6 +8,20 @@ import fs from 'node:fs';
 export const FLUSH_INTERVAL_MS = 100;
 export const FLUSH_BYTES = 64 * 1024;
 
+// Writers not closed yet: flushed when the process exits normally (the batch timer is unref'd
+// so it never keeps pgdrill alive, and must not lose the last lines of a run that threw).
+const open = new Set<JsonlWriter>();
+let exitHook = false;
+function track(writer: JsonlWriter): void {
+  open.add(writer);
+  if (!exitHook) {
+    exitHook = true;
+    process.on('exit', () => {
+      for (const w of open) w.flush();
+    });
+  }
+}
+
 export class JsonlWriter {
   private fd: number | undefined;
   private pending: string[] = [];
@@ -20,6 +34,7 @@ export class JsonlWriter {
   constructor(readonly file: string) {
     try {
       this.fd = fs.openSync(file, 'a');
+      track(this);
     } catch (err) {
       this.failure = err as Error;
     }
@@ -70,6 +85,7 @@ export class JsonlWriter {
   }
 
   private closeFd(): void {
+    open.delete(this);
     if (this.fd === undefined) return;
     try {
       fs.closeSync(this.fd);

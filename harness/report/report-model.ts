@@ -117,6 +117,8 @@ const TIMELINE_KINDS = new Set<EventKind>([
   'integrity',
   'verify-warning',
   'teardown-failed',
+  'reaper-unavailable',
+  'reaper-reaped',
   'error',
 ]);
 
@@ -194,6 +196,10 @@ export function describeEvent(e: RunEvent): string {
       return `integrity checked (${s(e.source)} vs ${s(e.target)}): ${s(e.lostWrites)} lost writes, ${s(e.rowCountMismatches)} row count mismatches`;
     case 'error':
       return `error ${s(e.code)}: ${s(e.message)}`;
+    case 'reaper-unavailable':
+      return `no reaper: ${e.reason}`;
+    case 'reaper-reaped':
+      return `pgdrill's process died without tearing down; its reaper killed ${e.killed.length ? e.killed.join('; ') : 'nothing'}${e.containers.length ? `, removed containers ${e.containers.join(', ')}` : ''}${e.removedDirs.length ? `, removed ${e.removedDirs.join(', ')}` : ''}${e.failures.length ? `; failed: ${e.failures.join('; ')}` : ''}`;
     default: {
       const rest = Object.entries(e).filter(([k]) => k !== 't' && k !== 'kind');
       return rest.map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : s(v)}`).join(' ');
