@@ -51,7 +51,7 @@ function headerSection(r: Results): string {
   const verdict = r.verdict === 'pass' ? 'pass' : r.verdict === 'incomplete' ? 'incomplete' : 'fail';
   const reasons = verdict !== 'pass' ? failureReasons(r) : [];
   const banner = r.incomplete
-    ? `<div class="reasons" id="incomplete-banner" data-incomplete="true"><strong>The run did not finish: ${h(r.incomplete.stoppedAt)}.</strong> This page is rebuilt from the run's logs (${h(r.incomplete.rebuiltFrom.join(', '))}); what they could not establish is unknown.${r.incomplete.reaped ? ` ${h(r.incomplete.reaped)}` : ''}</div>`
+    ? `<div class="reasons" id="incomplete-banner" data-incomplete="true"><strong>The run did not finish: it stopped ${h(r.incomplete.stoppedAt)}.</strong> This page is rebuilt from the run's logs (${h(r.incomplete.rebuiltFrom.join(', '))}); what they could not establish is unknown.${r.incomplete.reaped ? ` ${h(r.incomplete.reaped)}` : ''}</div>`
     : '';
   const strategy = r.cutover ? `${r.cutover.strategy}: ${r.cutover.from} → ${r.cutover.to}` : r.scenario.strategy ? `${r.scenario.strategy.kind} (no cutover ran)` : 'no cutover';
   const meta = [

@@ -17,7 +17,7 @@ export function renderMarkdownSummary(results: Results): string {
   out.push('');
   if (results.scenario.description) out.push(`${cell(results.scenario.description)}`, '');
   if (results.verdict === 'incomplete' && results.incomplete) {
-    out.push(`> **The run did not finish.** ${cell(results.incomplete.stoppedAt)}. This summary is rebuilt from its logs (${results.incomplete.rebuiltFrom.join(', ')}); what they could not establish is unknown.`, '');
+    out.push(`> **The run did not finish:** it stopped ${cell(results.incomplete.stoppedAt)}. This summary is rebuilt from its logs (${results.incomplete.rebuiltFrom.join(', ')}); what they could not establish is unknown.`, '');
   }
 
   const w = results.load.writes;

@@ -51,6 +51,6 @@ describe('summary.md', () => {
     r.incomplete = { stoppedAt: 'in the load phase at 12s', phase: 'load', lastRecordMs: 12_000, rebuiltFrom: ['run.json', 'events.jsonl'], reaped: null, unreadableLines: 0 };
     const md = renderMarkdownSummary(r);
     expect(md).toMatch(/^## ⚠️ INCOMPLETE/);
-    expect(md).toContain('> **The run did not finish.** in the load phase at 12s.');
+    expect(md).toContain('> **The run did not finish:** it stopped in the load phase at 12s.');
   });
 });
