@@ -30,7 +30,7 @@ export function renderMarkdownSummary(results: Results): string {
   if (r.intended > 0) rows.push(['read downtime', downtimeLine(results.downtime.reads, r.intended)]);
   rows.push(['server write gap', results.downtime.serverWriteGapMs === null ? 'not measured' : formatDuration(results.downtime.serverWriteGapMs)]);
   rows.push(['max replay lag', results.lag.maxReplayBytes === null ? 'no replica sampled' : `${formatBytes(results.lag.maxReplayBytes)}${results.lag.maxReplayLagMs !== null ? `, ${formatMs(results.lag.maxReplayLagMs)}` : ''}`]);
-  if (results.cutover) rows.push(['cutover', cutoverState(results.cutover)]);
+  if (results.cutover) rows.push(['cutover', `${results.cutover.strategy} ${results.cutover.from} → ${results.cutover.to}: ${cutoverState(results.cutover)}`]);
   rows.push(['integrity', integrityLine(results)]);
   out.push('| | |', '| --- | --- |', ...rows.map(([k, v]) => `| ${k} | ${cell(v)} |`), '');
 
@@ -83,7 +83,7 @@ export function renderMarkdownSummary(results: Results): string {
   const i = results.integrity;
   if (!i) out.push('Not verified: the run stopped before the verify phase.', '');
   else {
-    if (i.comparison) out.push(`${cell(i.comparison)}.`, '');
+    if (i.comparison) out.push(`${capitalize(cell(i.comparison))}.`, '');
     if (i.tables.length) {
       out.push('| table | source rows | target rows | |', '| --- | --- | --- | --- |');
       const shown = [...i.tables].sort((a, b) => Number(a.match) - Number(b.match)).slice(0, MAX_TABLES);
@@ -129,6 +129,10 @@ function integrityLine(results: Results): string {
   if (!i) return 'not verified';
   const tables = i.tables.length ? `${i.tables.filter((t) => t.match).length}/${i.tables.length} tables match (${i.source} vs ${i.target})` : `no table comparison (${i.comparison})`;
   return `${tables}; ${i.lostWrites === null ? 'ledger unknown' : `${i.lostWrites} lost writes`}`;
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 /** Text safe inside a Markdown table cell: one line, pipes escaped, HTML-ish brackets defused. */
