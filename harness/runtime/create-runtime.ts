@@ -6,6 +6,7 @@ import { DockerRuntime } from './docker/docker-runtime.js';
 import { LocalRuntime } from './local/local-runtime.js';
 import type { ProgressFn } from './local/pg-binaries.js';
 import type { NodeCredentials, Runtime } from './runtime.js';
+import type { ReaperRegistry } from './reaper/reaper-registry.js';
 
 export interface CreateRuntimeOptions {
   runId: string;
@@ -20,6 +21,8 @@ export interface CreateRuntimeOptions {
   scenario?: string;
   /** docker: image for nodes that name none, "{major}" replaced (default PGDRILL_DOCKER_IMAGE, then postgres:<major>) */
   image?: string;
+  /** the run's reaper registry: what the runtime starts is written down for it */
+  reaper?: ReaperRegistry;
 }
 
 export function createRuntime(kind: RuntimeKind, options: CreateRuntimeOptions): Runtime {
@@ -27,7 +30,7 @@ export function createRuntime(kind: RuntimeKind, options: CreateRuntimeOptions):
     case 'local':
       return new LocalRuntime(options);
     case 'docker':
-      return new DockerRuntime({ runId: options.runId, credentials: options.credentials, scenario: options.scenario, imageTemplate: options.image });
+      return new DockerRuntime({ runId: options.runId, credentials: options.credentials, scenario: options.scenario, imageTemplate: options.image, reaper: options.reaper });
     default:
       throw new EnvironmentError(`unknown runtime ${JSON.stringify(kind)}; known: local, docker`, 'PGDRILL_UNKNOWN_RUNTIME');
   }
