@@ -51,14 +51,14 @@ export function ledgerSourceFromFile(file: string, recorded: number, writeError?
       if (writeError) throw new Error(`${path.basename(file)} could not be written completely (${writeError.message}), so not every write can be checked`);
       let found = 0;
       const read = await readJsonl<OpRecord>(file, (op) => {
-        if (op.stream === 'write' && isLedgerCheckable(op)) {
+        if (isLedgerCheckable(op)) {
           found++;
           fn(op);
         }
       });
       if (found !== recorded) {
         throw new Error(
-          `${path.basename(file)} holds ${found} acknowledged or indeterminate writes but the run recorded ${recorded}` +
+          `${path.basename(file)} holds ${found} acknowledged or indeterminate writes (the workload's and the app's) but the run recorded ${recorded}` +
             (read.badLines ? ` (${read.badLines} unreadable lines)` : ''),
         );
       }

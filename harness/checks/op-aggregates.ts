@@ -10,6 +10,7 @@ import type { OpRecord, OpStream } from '../record/records.js';
 import type { Results } from '../results/results.js';
 import { readJsonl, type JsonlReadSummary } from '../record/read-jsonl.js';
 import { LoadAccumulator } from './load-summary.js';
+import { isLedgerCheckable } from './ledger-check.js';
 import { DowntimeBuilder, ServerGapAccumulator, type MeasuredDowntime } from './downtime.js';
 
 export interface OpAggregatesOptions {
@@ -57,7 +58,7 @@ export class OpAggregates {
   private readonly gap = new ServerGapAccumulator();
   private readonly ids: Record<OpStream, IdSet>;
   private readonly tallies: Record<OpStream, StreamTally>;
-  /** write ops the ledger check will look at (ok or indeterminate, with a ledger entry) */
+  /** ops the ledger check will look at (writes and app requests, ok or indeterminate, with a ledger entry) */
   ledgerOps = 0;
 
   constructor(private readonly options: OpAggregatesOptions) {
@@ -89,7 +90,8 @@ export class OpAggregates {
     const tally = this.tallies[stream];
     tally.recorded++;
     if (!this.ids[stream].add(op.id)) tally.duplicates++;
-    if (stream === 'write' && op.ledger && (op.outcome === 'ok' || op.outcome === 'indeterminate')) this.ledgerOps++;
+    // the workload's writes and the app's (its orders carry a request id too)
+    if (isLedgerCheckable(op)) this.ledgerOps++;
   }
 
   /**
