@@ -65,7 +65,7 @@ export interface LedgerCheck {
 
 export const MAX_FINDINGS = 50;
 
-type LedgerOp = OpRecord & { ledger: LedgerEntry };
+export type LedgerOp = OpRecord & { ledger: LedgerEntry };
 
 /** What the I/O side must fetch from the final primary to check these operations. */
 export function keysOfInterest(ops: readonly OpRecord[]): KeysOfInterest {
@@ -197,11 +197,16 @@ function finding(entry: LedgerEntry, observed: ObservedState, reason: string): L
 }
 
 function checkable(ops: readonly OpRecord[]): LedgerOp[] {
-  return ops.filter((op): op is LedgerOp => op.ledger !== undefined && (op.outcome === 'ok' || op.outcome === 'indeterminate'));
+  return ops.filter(isLedgerCheckable);
+}
+
+/** Whether the ledger check looks at this op: a write with a ledger entry, acknowledged or indeterminate. */
+export function isLedgerCheckable(op: OpRecord): op is LedgerOp {
+  return op.ledger !== undefined && (op.outcome === 'ok' || op.outcome === 'indeterminate');
 }
 
 /** Keys are numbers for the built-in schema; 0 (or '') marks an insert whose key the client never learnt. */
-function hasKey(entry: LedgerEntry): boolean {
+export function hasKey(entry: LedgerEntry): boolean {
   return typeof entry.key === 'number' ? entry.key !== 0 && Number.isFinite(entry.key) : entry.key !== '';
 }
 

@@ -43,7 +43,8 @@ export interface EventPayloads {
   'endpoint-ready': { address: string; target: string; endpoint?: string; origin?: string };
   /** HAProxy marked a server of a backend UP, DOWN or MAINT (previous null: first seen), as its stats socket said */
   'endpoint-server-state': { backend: string; server: string; state: string; previous: string | null; check: string };
-  'workload-start': { writes: number; reads: number; probeIntervalMs: number; durationMs: number };
+  /** startMs: the schedules' first intended time (ms from the start of the run), what per-second buckets count from */
+  'workload-start': { writes: number; reads: number; probeIntervalMs: number; durationMs: number; startMs?: number };
   'workload-end': { writes: Counts; reads: Counts; probe: Counts };
   'workload-retarget': { host: string; port: number };
   'workload-connection-lost': { stream: OpStream; slot: number; error: OpError };
@@ -83,6 +84,23 @@ export interface EventPayloads {
   integrity: { source: string | null; target: string | null; lostWrites: number | null; rowCountMismatches: number | null; hashMismatches: number | null };
   'teardown-failed': { step: string; error: string };
   'report-failed': { reporter: string; error: string };
+  /** the run's reaper is watching pgdrill's process (runtime/reaper) */
+  'reaper-started': { pid: number; registry: string };
+  /** no reaper: a kill -9 of pgdrill would leave this run's servers behind */
+  'reaper-unavailable': { reason: string };
+  /** written by the reaper itself, after pgdrill's process died without tearing down */
+  'reaper-reaped': {
+    owner: number;
+    tookMs: number;
+    killed: string[];
+    containers: string[];
+    networks: string[];
+    volumes: string[];
+    unmounted: string[];
+    removedDirs: string[];
+    failures: string[];
+    keep: boolean;
+  };
   error: { message: string; code: string };
   /** the application in the loop was started (app:) */
   'app-start': { command: string; sample: boolean; port: number; pid: number | null; cwd: string };
@@ -145,6 +163,8 @@ export function isTroubleEvent(e: RunEvent): boolean {
     case 'verify-warning':
     case 'teardown-failed':
     case 'report-failed':
+    case 'reaper-unavailable':
+    case 'reaper-reaped':
     case 'error':
     case 'workload-connection-lost':
       return true;
@@ -180,6 +200,7 @@ export function isTroubleEvent(e: RunEvent): boolean {
     case 'app-load-end':
     case 'app-stop':
     case 'bookkeeping':
+    case 'reaper-started':
       return false;
   }
 }

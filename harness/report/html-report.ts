@@ -54,8 +54,11 @@ export function failureReasons(results: Results): string[] {
 }
 
 function headerSection(r: Results): string {
-  const verdict = r.verdict === 'pass' ? 'pass' : 'fail';
-  const reasons = verdict === 'fail' ? failureReasons(r) : [];
+  const verdict = r.verdict === 'pass' ? 'pass' : r.verdict === 'incomplete' ? 'incomplete' : 'fail';
+  const reasons = verdict !== 'pass' ? failureReasons(r) : [];
+  const banner = r.incomplete
+    ? `<div class="reasons" id="incomplete-banner" data-incomplete="true"><strong>The run did not finish: it stopped ${h(r.incomplete.stoppedAt)}.</strong> This page is rebuilt from the run's logs (${h(r.incomplete.rebuiltFrom.join(', '))}); what they could not establish is unknown.${r.incomplete.reaped ? ` ${h(r.incomplete.reaped)}` : ''}</div>`
+    : '';
   const strategy = r.cutover ? `${r.cutover.strategy}: ${r.cutover.from} → ${r.cutover.to}` : r.scenario.strategy ? `${r.scenario.strategy.kind} (no cutover ran)` : 'no cutover';
   const meta = [
     `started ${h(r.startedAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC'))}`,
@@ -72,8 +75,9 @@ function headerSection(r: Results): string {
     ${r.scenario.description ? `<p class="muted">${h(r.scenario.description)}</p>` : ''}
     <div class="meta">${meta.map((m) => `<span>${m}</span>`).join('')}</div>
   </div>
-  <div id="verdict" class="verdict ${verdict}" data-verdict="${verdict}" title="verdict">${verdict === 'pass' ? 'PASS' : 'FAIL'}</div>
+  <div id="verdict" class="verdict ${verdict}" data-verdict="${r.verdict}" title="verdict">${r.verdict.toUpperCase()}</div>
 </header>
+${banner}
 ${reasons.length ? `<div class="reasons"><strong>Why it failed</strong><ul>${reasons.map((x) => `<li>${h(x)}</li>`).join('')}</ul></div>` : ''}
 ${keyFigures(r)}
 <nav class="sections">${[

@@ -122,6 +122,8 @@ const TIMELINE_KINDS = new Set<EventKind>([
   'integrity',
   'verify-warning',
   'teardown-failed',
+  'reaper-unavailable',
+  'reaper-reaped',
   'error',
   'app-start',
   'app-ready',
@@ -163,7 +165,7 @@ export function timelineRows(results: Results): TimelineRow[] {
   return rows.sort((a, b) => a.t - b.t);
 }
 
-function describeEvent(e: RunEvent): string {
+export function describeEvent(e: RunEvent): string {
   const s = (v: unknown) => (v === undefined || v === null ? '' : String(v));
   switch (e.kind) {
     case 'run-start':
@@ -230,6 +232,10 @@ function describeEvent(e: RunEvent): string {
       return `app check ${e.method} ${e.path} ${e.when}: ${e.ok ? `answered ${e.status} as expected` : `FAILED: ${e.error ?? `answered ${e.status}`}`}`;
     case 'app-stop':
       return `app process group stopped (${e.how}) in ${e.durationMs} ms`;
+    case 'reaper-unavailable':
+      return `no reaper: ${e.reason}`;
+    case 'reaper-reaped':
+      return `pgdrill's process died without tearing down; its reaper killed ${e.killed.length ? e.killed.join('; ') : 'nothing'}${e.containers.length ? `, removed containers ${e.containers.join(', ')}` : ''}${e.removedDirs.length ? `, removed ${e.removedDirs.join(', ')}` : ''}${e.failures.length ? `; failed: ${e.failures.join('; ')}` : ''}`;
     default: {
       const rest = Object.entries(e).filter(([k]) => k !== 't' && k !== 'kind');
       return rest.map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : s(v)}`).join(' ');

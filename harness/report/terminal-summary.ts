@@ -12,10 +12,13 @@ export function renderSummary(results: Results, folder?: string): string {
   const { load, downtime, lag, integrity, cutover } = results;
   const w = load.writes;
   const table = new Table({ style: { head: [], border: [] }, colWidths: [26, 60], wordWrap: true });
-  const verdict = results.verdict === 'pass' ? 'PASS' : 'FAIL';
+  const verdict = results.verdict.toUpperCase();
   table.push(
     [{ colSpan: 2, content: `${results.scenario.name}  ${verdict}  (${results.runtime}, ${formatRunTime(results.durationMs)})` }],
     ...(results.endpoint ? [['endpoint', `${results.endpoint.kind}: ${results.endpoint.origin}`]] : []),
+    ...(results.incomplete
+      ? [[{ colSpan: 2, content: `the run did not finish: it stopped ${results.incomplete.stoppedAt}. Rebuilt from ${results.incomplete.rebuiltFrom.join(', ')}.${results.incomplete.reaped ? ` ${results.incomplete.reaped}` : ''}` }]]
+      : []),
     ['writes', `${w.intended} intended: ${w.ok} ok, ${w.failed} failed, ${w.indeterminate} indeterminate, ${w.dropped} dropped`],
     ['write rate / latency', `${w.achievedRate.toFixed(1)}/s achieved; p50 ${ms(w.latencyMs.p50)} p95 ${ms(w.latencyMs.p95)} p99 ${ms(w.latencyMs.p99)} max ${ms(w.latencyMs.max)}`],
   );

@@ -296,8 +296,11 @@ export interface EndpointResults {
 export interface Results {
   pgdrillVersion: string;
   runId: string;
-  /** pass only when every check is valid; computed once, from checks[] */
-  verdict: 'pass' | 'fail';
+  /**
+   * pass only when every check is valid; computed once, from checks[]. incomplete: the run
+   * never finished (pgdrill's process died) and this was rebuilt from its logs by `pgdrill report`.
+   */
+  verdict: 'pass' | 'fail' | 'incomplete';
   /** every check the verdict rests on, thresholds included */
   checks: CheckResult[];
   /** ISO time the run started */
@@ -330,4 +333,22 @@ export interface Results {
   endpoint?: EndpointResults;
   /** set when the run ended on an error rather than finishing */
   error: { message: string; code: string } | null;
+  /** only in results rebuilt from a crashed run's logs (verdict incomplete): where it stopped */
+  incomplete?: IncompleteRun;
+}
+
+/** What a post-mortem could tell of a run that never wrote its results. */
+export interface IncompleteRun {
+  /** in words: "in the load phase at 12.3s (T+4.50s), during cutover step promote" */
+  stoppedAt: string;
+  /** the phase that had started and not ended, null before the first */
+  phase: string | null;
+  /** ms from the start of the run of the last thing recorded */
+  lastRecordMs: number;
+  /** the files the results were rebuilt from */
+  rebuiltFrom: string[];
+  /** what the reaper removed after pgdrill's process died, when it did */
+  reaped: string | null;
+  /** lines of events.jsonl / operations.jsonl that could not be read (a line cut short by the crash) */
+  unreadableLines: number;
 }

@@ -31,8 +31,15 @@ import { postgresUrl, runTimelineStep, stepBaseDir, type StepContext } from '../
 import { AppSession } from '../app/app-session.js';
 import { assembleResults } from './assemble-results.js';
 import { unsupportedEndpoint } from '../scenario/endpoint-rules.js';
+import { OpAggregates } from '../checks/op-aggregates.js';
+import { ledgerSourceFromFile } from '../checks/ledger-stream.js';
+import { aggregationOptions, recordedLoad } from './load-record.js';
+import hdr from 'hdr-histogram-js';
 import type { Results } from '../results/results.js';
 import { writeReports } from '../report/write-reports.js';
+import { startReaper } from '../runtime/reaper/start-reaper.js';
+import { writeRunFile } from './run-file.js';
+import type { ReaperRegistry } from '../runtime/reaper/reaper-registry.js';
 import { InterruptedError, InvalidInputError, PgdrillError, errorMessage } from '../errors.js';
 import { dropBookkeeping, endpointUrlFor, externalCredentials, externalLogin, isExternal, runExternalSeed } from './external-run.js';
 
@@ -64,9 +71,12 @@ export interface RunOptions {
 export interface RunTick {
   elapsedMs: number;
   phase: string;
+  /** writes recorded so far, by outcome */
   writes: { ok: number; failed: number; indeterminate: number; dropped: number };
   /** the app's requests so far, when the scenario has an app load */
   app?: { ok: number; failed: number; indeterminate: number; dropped: number };
+  /** writes recorded since the previous tick (about a second), by outcome */
+  lastSecond: { ok: number; failed: number; indeterminate: number; dropped: number };
   p99Ms: number | null;
   lag: { node: string; replayBytes: number | null }[];
 }
@@ -89,7 +99,10 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   const folder = path.resolve(options.out ?? path.join('reports', `${scenario.name}-${stamp}`));
   await mkdir(folder, { recursive: true });
 
+  writeRunFile(folder, { runId, startedAt, scenario: resolved });
   const recorder = new Recorder(folder);
+  // the reaper outlives a kill -9 of this process and removes what the run started
+  const reaper = startReaper({ folder, t0EpochMs: recorder.epochMs(0), keep: options.keep });
   const stopListening = options.onEvent ? recorder.onEvent(options.onEvent) : () => undefined;
   const controller = new AbortController();
   const onAbort = () => controller.abort(new InterruptedError());
@@ -117,10 +130,15 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   let loadWindow: { startMs: number; endMs: number } | null = null;
   /** runtime external: this run created the bookkeeping schema, so it drops it at the end */
   let ownsBookkeeping = false;
+  // every operation goes into the run's aggregates (and operations.jsonl), never into a list
+  let aggregates: OpAggregates | undefined;
+  const stopAggregating = recorder.onOp((op) => (aggregates ??= new OpAggregates(aggregationOptions(resolved, 0))).add(op));
   recorder.event('run-start', { scenario: scenario.name, runtime: runtimeKind, runId, folder });
+  if (reaper.pid !== undefined) recorder.event('reaper-started', { pid: reaper.pid, registry: reaper.registry.file! });
+  else recorder.event('reaper-unavailable', { reason: reaper.problem ?? 'unknown' });
 
   try {
-    runtime = createRuntime(runtimeKind, { runId, credentials, scenario: scenario.name, nodes: resolved.nodes, scenarioDir: stepBaseDir(resolved) });
+    runtime = createRuntime(runtimeKind, { runId, credentials, scenario: scenario.name, reaper: reaper.registry, nodes: resolved.nodes, scenarioDir: stepBaseDir(resolved) });
     const rt = runtime;
     await recorder.phase('setup', async () => {
       state.phase = 'setup';
@@ -167,7 +185,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     monitor = new LagMonitor(topo, recorder, resolved.monitor.interval);
     monitor.start();
     if (resolved.app) {
-      app = new AppSession({ config: resolved.app, databaseUrl: endpointUrl, baseDir: stepBaseDir(resolved), folder, recorder, signal });
+      app = new AppSession({ config: resolved.app, databaseUrl: endpointUrl, baseDir: stepBaseDir(resolved), folder, recorder, signal, reaper: reaper.registry });
       await app.start();
     }
 
@@ -189,6 +207,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         // a broken statement stops the run (exit 3) instead of failing every operation
         onBroken: (error) => controller.abort(error),
       });
+      workload.once('start', ({ startMs }) => {
+        aggregates ??= new OpAggregates(aggregationOptions(resolved, startMs));
+      });
       const tickTimer = startTicks(options, recorder, state, monitor!);
       // timeline times count from the load's first intended operation, as ops do (the
       // connections are warmed up before it)
@@ -196,7 +217,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       // the app's requests are intended on the same clock as the database load's operations
       workload.once('start', ({ startMs }) => app?.startLoad(startMs, resolved.duration, () => workload!.nextOperationId()));
       const timeline = Promise.race([started, workload.done.then(() => undefined, () => undefined)]).then((startMs) =>
-        startMs === undefined ? undefined : runTimeline(resolved, topo, endpoint!, recorder, state, signal, startMs, endpointUrl),
+        startMs === undefined ? undefined : runTimeline(resolved, topo, endpoint!, recorder, state, signal, startMs, endpointUrl, reaper.registry),
       ).then((o) => {
         cutover = o;
       });
@@ -206,7 +227,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         await app?.loadDone();
         await timeline;
       } finally {
-        clearInterval(tickTimer);
+        tickTimer.stop();
       }
       signal.throwIfAborted();
     });
@@ -220,7 +241,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     await options.beforeVerify?.({ topology: topo });
     await recorder.phase('verify', async () => {
       state.phase = 'verify';
-      integrity = await verifyIntegrity({ scenario: resolved, topology: topo, recorder, cutover, signal });
+      recorder.flush();
+      const ledger = ledgerSourceFromFile(recorder.operationsFile!, aggregates?.ledgerOps ?? 0, recorder.operationsFileError);
+      integrity = await verifyIntegrity({ scenario: resolved, topology: topo, recorder, ledger, cutover, signal });
     });
   } catch (err) {
     failure = signal.aborted ? (signal.reason as Error) : (err as Error);
@@ -242,15 +265,26 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       ]);
       for (const p of problems) recorder.event('teardown-failed', p);
     });
+    // torn down: the reaper has nothing left to guard
+    reaper.release();
     options.signal?.removeEventListener('abort', onAbort);
     stopListening();
+    stopAggregating();
   }
 
+  recorder.flush();
+  const recorded = await recordedLoad({
+    scenario: resolved,
+    aggregates,
+    loadWindow,
+    operationsFile: recorder.operationsFileError ? undefined : recorder.operationsFile,
+  });
   const results = assembleResults({
     runId,
     startedAt,
     scenario: resolved,
     recorder,
+    recorded,
     loadWindow,
     cutover,
     integrity,
@@ -322,6 +356,7 @@ async function runTimeline(
   signal: AbortSignal,
   loadStartMs: number,
   endpointUrl: string,
+  reaper: ReaperRegistry,
 ): Promise<CutoverOutcome | undefined> {
   let outcome: CutoverOutcome | undefined;
   const faultContext = { topology, endpoint, recorder, signal };
@@ -332,6 +367,7 @@ async function runTimeline(
     baseDir: stepBaseDir(scenario),
     recorder,
     signal,
+    reaper,
   };
   const tasks = scenario.timeline.map(async (entry, index) => {
     const wait = loadStartMs + entry.at - recorder.now();
@@ -437,31 +473,40 @@ async function teardown(steps: [string, () => Promise<unknown>][]): Promise<{ st
   return problems;
 }
 
-/** Live figures once a second: cumulative write outcomes, the last second's p99, lag per replica. */
+/** Live figures once a second: write outcomes (so far and in the last second), the last second's p99, lag per replica. */
 function startTicks(options: RunOptions, recorder: Recorder, state: RunState, monitor: LagMonitor) {
   const counts = { ok: 0, failed: 0, indeterminate: 0, dropped: 0 };
   const app = { ok: 0, failed: 0, indeterminate: 0, dropped: 0 };
-  let seen = 0;
-  return setInterval(() => {
+  let second = { ...counts };
+  const latency = hdr.build({ numberOfSignificantValueDigits: 2 });
+  const stop = options.onTick
+    ? recorder.onOp((op) => {
+        if (op.stream === 'app') app[op.outcome]++;
+        if (op.stream !== 'write') return;
+        counts[op.outcome]++;
+        second[op.outcome]++;
+        if (op.outcome === 'ok') latency.recordValue(Math.max(1, Math.round((op.endMs - op.intendedMs) * 1000)));
+      })
+    : () => undefined;
+  const timer = setInterval(() => {
     if (!options.onTick) return;
-    const ops = recorder.ops;
-    const latencies: number[] = [];
-    for (; seen < ops.length; seen++) {
-      const op = ops[seen];
-      if (op.stream === 'app') app[op.outcome]++;
-      if (op.stream !== 'write') continue;
-      counts[op.outcome]++;
-      if (op.outcome === 'ok') latencies.push(op.endMs - op.intendedMs);
-    }
-    latencies.sort((a, b) => a - b);
-    options.onTick({
+    const tick: RunTick = {
       elapsedMs: recorder.now(),
       phase: state.phase,
       writes: { ...counts },
+      lastSecond: second,
       ...(app.ok + app.failed + app.indeterminate + app.dropped > 0 ? { app: { ...app } } : {}),
-      p99Ms: latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))] : null,
+      p99Ms: latency.totalCount > 0 ? latency.getValueAtPercentile(99) / 1000 : null,
       lag: [...monitor.latest.values()].map((s) => ({ node: s.node, replayBytes: s.replayBytes })),
-    });
+    };
+    second = { ok: 0, failed: 0, indeterminate: 0, dropped: 0 };
+    latency.reset();
+    options.onTick(tick);
   }, 1000);
+  return {
+    stop() {
+      clearInterval(timer);
+      stop();
+    },
+  };
 }
-

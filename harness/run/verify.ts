@@ -19,8 +19,7 @@ import type { Integrity } from '../results/results.js';
 import { connectNode, waitFor, withNode } from '../topology/connect.js';
 import { compareTables, countMismatches, listUserTables, sequenceChecks, tableFingerprints } from '../checks/integrity.js';
 import { catalogSnapshot, compareCatalogs, type Catalog } from '../checks/catalog.js';
-import { checkLedger, keysOfInterest } from '../checks/ledger-check.js';
-import { fetchObservedState } from '../checks/ledger-state.js';
+import { checkLedgerStreaming, type LedgerSource } from '../checks/ledger-stream.js';
 import { errorMessage } from '../errors.js';
 import { commitsAfterPromotion, writesSinceFreeze } from '../checks/split-brain-facts.js';
 import { verifyExternalSides } from './external-verify.js';
@@ -29,6 +28,8 @@ export interface VerifyInput {
   scenario: Scenario;
   topology: Topology;
   recorder: Recorder;
+  /** the writes the ledger check looks at (operations.jsonl, streamed: a long run's do not fit in memory) */
+  ledger: LedgerSource;
   cutover?: CutoverOutcome;
   signal: AbortSignal;
 }
@@ -50,7 +51,7 @@ function scriptLedgerOptions(scenario: Scenario) {
   return keys.size === 0 ? {} : { keyColumns: (table: string) => keys.get(table), rowVersions: (table: string) => !keys.has(table) };
 }
 
-export async function verifyIntegrity({ scenario, topology, recorder, cutover, signal }: VerifyInput): Promise<Integrity> {
+export async function verifyIntegrity({ scenario, topology, recorder, ledger: ledgerOps, cutover, signal }: VerifyInput): Promise<Integrity> {
   const finalPrimary = topology.primary;
   const integrity: Integrity = {
     source: null,
@@ -85,7 +86,7 @@ export async function verifyIntegrity({ scenario, topology, recorder, cutover, s
     if (primaryClient) {
       const client = primaryClient;
       await fact(integrity, 'ledger', `on ${finalPrimary.name}`, async () => {
-        const ledger = checkLedger(recorder.ops, await fetchObservedState(client, keysOfInterest(recorder.ops), scriptLedgerOptions(scenario)));
+        const ledger = await checkLedgerStreaming(client, ledgerOps, scriptLedgerOptions(scenario));
         Object.assign(integrity, {
           acknowledgedWrites: ledger.acknowledgedWrites,
           lostWrites: ledger.lostWrites,

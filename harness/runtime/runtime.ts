@@ -3,6 +3,7 @@
 // works the same on local processes and on containers.
 
 import type { RuntimeKind, StopMode } from '../scenario/scenario.js';
+import type { ReaperRegistry } from './reaper/reaper-registry.js';
 
 /** Superuser and replication role every node is created with. Passwords are per run. */
 export interface NodeCredentials {
@@ -212,6 +213,12 @@ export interface Runtime {
    * every runtime.
    */
   linkHost(): Promise<string>;
+
+  /**
+   * Where anything this run starts that would outlive pgdrill's process (a server, a pooler,
+   * a container) is registered for the run's reaper; see reaper/reaper-registry.ts.
+   */
+  readonly reaper?: ReaperRegistry;
   /** fail fast, before anything starts, when binaries or the engine are missing (exit 3) */
   preflight(specs: NodeSpec[], signal?: AbortSignal): Promise<void>;
   createNode(spec: NodeSpec): Promise<RuntimeNode>;

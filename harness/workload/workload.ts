@@ -224,6 +224,7 @@ export class Workload extends EventEmitter<WorkloadEvents> {
         reads: config.reads.rate,
         probeIntervalMs: config.probe.interval,
         durationMs,
+        startMs,
       });
       this.emit('start', { startMs });
       const stopTicks = this.startTicks(clock, startMs);

