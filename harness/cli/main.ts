@@ -20,6 +20,7 @@ import { renderMarkdownSummary } from '../report/markdown-summary.js';
 import { INCOMPLETE_EXIT, canRebuild, rebuildResults } from '../run/post-mortem.js';
 import type { Results } from '../results/results.js';
 import { compareRow, renderCompareHtml, renderCompareTable, workloadDifferences } from '../report/compare.js';
+import { planRun } from '../run/run-plan.js';
 import { ProgressPrinter } from './progress.js';
 import { initSummary, runInit } from './init.js';
 import { runDoctor } from './doctor.js';
@@ -50,16 +51,25 @@ export function buildProgram(): Command {
     .command('run')
     .description('run a scenario and write its report folder (results.json, events.jsonl, ...)')
     .argument('<scenario>', 'a scenario file, or the name of a bundled scenario (see `pgdrill list`)')
-    .addOption(new Option('--runtime <runtime>', 'where nodes run (overrides the scenario)').choices(['local', 'docker']))
+    .addOption(new Option('--runtime <runtime>', 'where nodes run (overrides the scenario)').choices(['local', 'docker', 'external']))
     .option('--out <dir>', 'the run folder (default: reports/<name>-<timestamp>)')
+    .option('--plan', 'connect and check, print what the run would do (tables it would create, the command it would run), write nothing', false)
+    .option('--dry-run', 'the same as --plan', false)
     .option('--set <key=value>', 'override a scenario field, e.g. --set duration=20s --set workload.writes.rate=500 (repeatable)', collect, [])
     .option('--keep', 'leave data directories in place for inspection', false)
     .option('--quiet', 'no live progress, only the summary', false)
     .option('--verbose', 'print every event as it is recorded (events.jsonl holds them all either way)', false)
     .option('--summary-md <file>', 'also append the Markdown summary (summary.md) to this file, e.g. "$GITHUB_STEP_SUMMARY"')
     .addHelpText('after', '\nExit codes: 0 pass, 1 a threshold or integrity check failed, 2 invalid input,\n3 environment failure, 130 interrupted (everything started was cleaned up).')
-    .action(async (scenarioArg: string, opts: { runtime?: RuntimeKind; out?: string; set: string[]; keep: boolean; quiet: boolean; verbose: boolean; summaryMd?: string }) => {
+    .action(async (scenarioArg: string, opts: { runtime?: RuntimeKind; out?: string; set: string[]; keep: boolean; quiet: boolean; verbose: boolean; summaryMd?: string; plan: boolean; dryRun: boolean }) => {
       const file = await resolveScenarioPath(scenarioArg);
+      if (opts.plan || opts.dryRun) {
+        const planned = await planRun(await loadScenarioFile(file, opts.set));
+        process.stdout.write(planned.lines.join('\n') + '\n');
+        for (const p of planned.problems) process.stderr.write(`problem: ${p}\n`);
+        process.exitCode = planned.exitCode;
+        return;
+      }
       // a comparison file (top-level `variants`) runs each variant and puts them side by side
       const comparison = (await isComparisonFile(file)) ? await loadComparisonFile(file, opts.set) : undefined;
       const scenario = comparison ? undefined : await loadScenarioFile(file, opts.set);

@@ -123,6 +123,8 @@ export interface EventPayloads {
     error?: string;
   };
   'app-stop': { how: string; durationMs: number };
+  /** runtime external: pgdrill's bookkeeping schema at the end (dropped on the final primary unless --keep; leftOn: nodes that keep a copy) */
+  bookkeeping: { node: string; schema: string; dropped: boolean; leftOn: string[]; detail: string };
 }
 
 export type EventKind = keyof EventPayloads;
@@ -197,6 +199,7 @@ export function isTroubleEvent(e: RunEvent): boolean {
     case 'app-load-start':
     case 'app-load-end':
     case 'app-stop':
+    case 'bookkeeping':
     case 'reaper-started':
       return false;
   }

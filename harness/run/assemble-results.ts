@@ -17,6 +17,7 @@ import { verdictOf } from '../checks/check.js';
 import { errorMessage, type PgdrillError } from '../errors.js';
 import { appResults, summarizeAppLoad } from '../app/app-results.js';
 import type { AppFacts } from '../app/app-session.js';
+import { redactScenario } from '../scenario/external-fields.js';
 
 export interface AssembleInput {
   runId: string;
@@ -105,7 +106,8 @@ export function assembleResults(input: AssembleInput): Results {
     startedAt: input.startedAt.toISOString(),
     durationMs: Math.round(recorder.now()),
     runtime: scenario.runtime,
-    scenario,
+    // runtime external: node and endpoint URLs with their passwords masked
+    scenario: redactScenario(scenario),
     nodes: Object.values(scenario.nodes).map((n) => ({
       name: n.name,
       version: n.version,

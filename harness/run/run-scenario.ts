@@ -41,6 +41,7 @@ import { startReaper } from '../runtime/reaper/start-reaper.js';
 import { writeRunFile } from './run-file.js';
 import type { ReaperRegistry } from '../runtime/reaper/reaper-registry.js';
 import { InterruptedError, InvalidInputError, PgdrillError, errorMessage } from '../errors.js';
+import { dropBookkeeping, endpointUrlFor, externalCredentials, externalLogin, isExternal, runExternalSeed } from './external-run.js';
 
 export interface RunOptions {
   /** overrides scenario.runtime */
@@ -127,6 +128,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   let integrity: Results['integrity'] = null;
   let failure: PgdrillError | Error | undefined;
   let loadWindow: { startMs: number; endMs: number } | null = null;
+  /** runtime external: this run created the bookkeeping schema, so it drops it at the end */
+  let ownsBookkeeping = false;
   // every operation goes into the run's aggregates (and operations.jsonl), never into a list
   let aggregates: OpAggregates | undefined;
   const stopAggregating = recorder.onOp((op) => (aggregates ??= new OpAggregates(aggregationOptions(resolved, 0))).add(op));
@@ -135,13 +138,15 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   else recorder.event('reaper-unavailable', { reason: reaper.problem ?? 'unknown' });
 
   try {
-    runtime = createRuntime(runtimeKind, { runId, credentials, scenario: scenario.name, reaper: reaper.registry });
+    runtime = createRuntime(runtimeKind, { runId, credentials, scenario: scenario.name, reaper: reaper.registry, nodes: resolved.nodes, scenarioDir: stepBaseDir(resolved) });
     const rt = runtime;
     await recorder.phase('setup', async () => {
       state.phase = 'setup';
       await rt.preflight(Object.values(resolved.nodes).map((n) => ({ name: n.name, version: n.version, image: n.image })), signal);
       await preflightEndpoint(resolved, rt);
       topology = await buildTopology(resolved, rt, recorder, primaryName, signal);
+      // servers pgdrill did not start: the run logs in as their URLs say
+      if (isExternal(resolved)) Object.assign(credentials, externalCredentials(topology.primary));
       // what the cutover needs from the environment (client tools...), before seed and load
       if (resolved.strategy && (resolved.timeline.some((e) => e.cutover) || resolved.strategy.kind === 'failover')) {
         await strategyFor(resolved.strategy.kind)?.preflight?.({ config: resolved.strategy, topology, signal });
@@ -152,7 +157,13 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     let scripts: CheckedScripts | undefined;
     await recorder.phase('seed', async () => {
       state.phase = 'seed';
-      scripts = await runSeedPhase({ scenario: resolved, primary: topo.primary, recorder, signal });
+      if (isExternal(resolved)) {
+        const seeded = await runExternalSeed({ scenario: resolved, primary: topo.primary, recorder, signal });
+        scripts = seeded.scripts;
+        ownsBookkeeping = seeded.createdBookkeeping;
+      } else {
+        scripts = await runSeedPhase({ scenario: resolved, primary: topo.primary, recorder, signal });
+      }
       // what the cutover needs from the seeded schema (logical: a key on every table), before the load
       if (resolved.strategy && resolved.timeline.some((e) => e.cutover)) {
         await strategyFor(resolved.strategy.kind)?.afterSeed?.({ config: resolved.strategy, topology: topo, signal });
@@ -170,7 +181,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     recorder.event('endpoint-ready', { address: ep.address, target: topo.primary.name, endpoint: ep.kind, origin: ep.origin });
     // the one URL clients outside the load use (command steps' PGDRILL_ENDPOINT_URL, the app's
     // DATABASE_URL): the endpoint with the run's superuser
-    const endpointUrl = ep.url(credentials.superuser, credentials.superuserPassword, DATABASE);
+    const endpointUrl = isExternal(resolved) ? endpointUrlFor(ep, topo.primary) : ep.url(credentials.superuser, credentials.superuserPassword, DATABASE);
     monitor = new LagMonitor(topo, recorder, resolved.monitor.interval);
     monitor.start();
     if (resolved.app) {
@@ -184,7 +195,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         target: ep.writes.address(),
         routes: { writes: ep.writes, reads: ep.reads },
         // with tls the workload connects as the scenario's sslmode says, with a client certificate
-        credentials: { user: credentials.superuser, password: credentials.superuserPassword, database: DATABASE, ...(topo.tls ? { ssl: topo.tls.clientSsl() } : {}) },
+        credentials: isExternal(resolved)
+          ? externalLogin(topo.primary, ep)
+          : { user: credentials.superuser, password: credentials.superuserPassword, database: DATABASE, ...(topo.tls ? { ssl: topo.tls.clientSsl() } : {}) },
         config: resolved.workload,
         seed: resolved.seed,
         recorder,
@@ -246,6 +259,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         ['close replication links', async () => topology?.release()],
         ['close endpoint', async () => endpoint?.close()],
         ['stop monitor', async () => monitor?.stop()],
+        // runtime external: pgdrill's own schema goes, nothing else of the user's is touched
+        ['drop bookkeeping schema', async () => (ownsBookkeeping && topology ? dropBookkeeping(topology, recorder, { keep: options.keep }) : undefined)],
         ['stop nodes and remove data', async () => runtime?.dispose({ keep: options.keep })],
       ]);
       for (const p of problems) recorder.event('teardown-failed', p);
@@ -286,6 +301,11 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   return { results, folder, exitCode: exitCodeFor(results, failure) };
 }
 
+/** Whether the scenario's nodes are given by url (written for runtime external). */
+function isExternalFile(scenario: Scenario): boolean {
+  return Object.values(scenario.nodes).some((n) => n.url !== undefined);
+}
+
 interface RunState {
   phase: string;
   faults: Set<ActiveFault>;
@@ -300,6 +320,14 @@ export function exitCodeFor(results: Results, failure?: Error): number {
 /** Refuses, before anything starts, what this version cannot run yet (exit 2). */
 function refuseUnsupported(scenario: Scenario): void {
   const problems = [];
+  if ((scenario.runtime === 'external') !== isExternalFile(scenario)) {
+    problems.push({
+      path: 'runtime',
+      message: isExternalFile(scenario)
+        ? `the nodes are servers pgdrill does not start (given by url): they run on runtime external only, not ${scenario.runtime}; drop --runtime`
+        : 'runtime external needs nodes given by url (servers pgdrill does not start); this scenario\'s nodes are pgdrill\'s own: drop --runtime external',
+    });
+  }
   for (const [i, entry] of scenario.timeline.entries()) {
     if (entry.fault && !SUPPORTED_FAULTS.includes(entry.fault.kind)) {
       problems.push({

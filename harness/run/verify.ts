@@ -22,6 +22,7 @@ import { catalogSnapshot, compareCatalogs, type Catalog } from '../checks/catalo
 import { checkLedgerStreaming, type LedgerSource } from '../checks/ledger-stream.js';
 import { errorMessage } from '../errors.js';
 import { commitsAfterPromotion, writesSinceFreeze } from '../checks/split-brain-facts.js';
+import { verifyExternalSides } from './external-verify.js';
 
 export interface VerifyInput {
   scenario: Scenario;
@@ -98,9 +99,14 @@ export async function verifyIntegrity({ scenario, topology, recorder, ledger: le
         integrity.sequences = await sequenceChecks(client);
       });
     }
-    await compareSides(integrity, topology, cutover, primaryClient, signal);
-    await compareStandbys(integrity, topology, cutover, primaryClient, signal);
-    await splitBrain(integrity, topology, recorder, cutover);
+    if (scenario.runtime === 'external') {
+      // servers pgdrill did not start: what an external cutover lets it compare (external-verify.ts)
+      await verifyExternalSides({ integrity, scenario, topology, recorder, cutover, primaryClient, signal });
+    } else {
+      await compareSides(integrity, topology, cutover, primaryClient, signal);
+      await compareStandbys(integrity, topology, cutover, primaryClient, signal);
+      await splitBrain(integrity, topology, recorder, cutover);
+    }
   } finally {
     await primaryClient?.end().catch(() => undefined);
   }
@@ -125,7 +131,7 @@ async function fact(integrity: Integrity, name: keyof Integrity['unknown'], wher
   }
 }
 
-async function compareSides(
+export async function compareSides(
   integrity: Integrity,
   topology: Topology,
   cutover: CutoverOutcome | undefined,
@@ -213,7 +219,7 @@ async function compareSides(
  * Every standby of the final primary not compared above (followers re-pointed at the cutover,
  * the rejoined old primary), each against the final primary once it has replayed everything.
  */
-async function compareStandbys(
+export async function compareStandbys(
   integrity: Integrity,
   topology: Topology,
   cutover: CutoverOutcome | undefined,
@@ -248,7 +254,7 @@ async function compareStandbys(
   }
 }
 
-async function readSide(name: string, client: pg.ClientBase): Promise<Side> {
+export async function readSide(name: string, client: pg.ClientBase): Promise<Side> {
   const tables = await listUserTables(client);
   const fingerprints = await tableFingerprints(client, tables);
   const catalog = await catalogSnapshot(client);
@@ -305,7 +311,7 @@ async function splitBrain(integrity: Integrity, topology: Topology, recorder: Re
   }
 }
 
-async function waitCaughtUp(primary: pg.Client, replica: RuntimeNode, signal: AbortSignal) {
+export async function waitCaughtUp(primary: pg.Client, replica: RuntimeNode, signal: AbortSignal) {
   const { rows } = await primary.query('SELECT pg_current_wal_lsn()::text AS lsn');
   await withNode(replica, (client) =>
     waitFor(

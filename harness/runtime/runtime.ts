@@ -81,6 +81,25 @@ export interface Address {
 export type NodeState = 'created' | 'running' | 'stopped' | 'paused' | 'killed';
 
 /**
+ * How the harness reaches a server pgdrill did not start (runtime external): from its URL,
+ * with the password resolved. Every harness connection to it goes to this one database.
+ */
+export interface ExternalConnection {
+  host: string;
+  port: number;
+  user: string;
+  /** undefined: none given (libpq's ~/.pgpass or trust) */
+  password?: string;
+  database: string;
+  /** TLS as the URL's sslmode/sslrootcert/sslcert/sslkey say (libpq semantics); absent = plain TCP */
+  ssl?: import('node:tls').ConnectionOptions;
+  /** the URL as given, with the resolved password in it (a command's PGDRILL_<NODE>_URL) */
+  url: string;
+  /** the URL with its password masked, for messages and results */
+  redacted: string;
+}
+
+/**
  * One PostgreSQL server. Created empty; `initdb()` makes a fresh cluster, or the topology
  * fills `dataDir` from a base backup; then `start()`.
  */
@@ -99,6 +118,8 @@ export interface RuntimeNode {
   readonly origin: string;
   /** the data directory's own filesystem, when the spec asked for one (dataVolumeBytes) */
   readonly volume?: DataVolume;
+  /** runtime external: the server is not pgdrill's; connections go where and as its URL says */
+  readonly external?: ExternalConnection;
 
   /** initdb with the run's superuser, scram-sha-256 on TCP, and pgdrill's base settings */
   initdb(): Promise<void>;

@@ -11,6 +11,7 @@ import { clashingUrlVariables } from '../steps/node-urls.js';
 import { SAMPLE_SERVICE_REQUESTS } from '../app/sample-service.js';
 import { ownSchemaProblems, resolveOwnSchema } from './own-schema-fields.js';
 import { seedFileProblems } from '../seed/seed-files.js';
+import { externalProblems, withCutoverDefaults, withExternalDefaults } from './external-fields.js';
 import {
   LINK_KEYWORDS,
   SECTION_NAMES,
@@ -604,7 +605,7 @@ function resolve(p: Required<Omit<Parsed, 'strategy' | 'app' | 'tls' | 'endpoint
   const timeline: TimelineEntry[] = p.timeline.map((e) => {
     const entry: TimelineEntry = { at: e.at };
     if (e.fault) entry.fault = withFaultDefaults(e.fault);
-    if (e.cutover) entry.cutover = e.cutover;
+    if (e.cutover) entry.cutover = withCutoverDefaults(e.cutover);
     if (e.sql) entry.sql = e.sql;
     if (e.command) entry.command = e.command;
     return entry;
@@ -637,7 +638,9 @@ function resolve(p: Required<Omit<Parsed, 'strategy' | 'app' | 'tls' | 'endpoint
  * Validates a raw scenario object (already YAML-parsed, overrides applied). Returns the resolved
  * scenario when there is no problem; otherwise every problem found, schema and cross-field.
  */
-export function validateScenario(raw: unknown): { scenario?: Scenario; problems: Problem[] } {
+export function validateScenario(file: unknown): { scenario?: Scenario; problems: Problem[] } {
+  // runtime external's defaults (strategy from/to, an endpoint given by url) before the sections are parsed
+  const raw = isMapping(file) ? withExternalDefaults(file) : file;
   if (raw === undefined || raw === null) {
     return { problems: [{ path: '', message: 'the scenario is empty; it needs at least name: and nodes: (see docs/scenario-reference.md)' }] };
   }
@@ -667,6 +670,7 @@ export function validateScenario(raw: unknown): { scenario?: Scenario; problems:
   ctx.problems.push(...endpointProblems(ctx.parsed.endpoint, isMapping(raw.strategy) ? raw.strategy : undefined));
   endpointAndSections(ctx);
   ctx.problems.push(...ownSchemaProblems(raw, { seed: parsed.seed, workload: parsed.workload as Scenario['workload'] | undefined }));
+  ctx.problems.push(...externalProblems(raw));
   problems.push(...ctx.problems);
 
   if (problems.length > 0) return { problems: inFileOrder(dedupe(problems)) };

@@ -5,8 +5,8 @@
 export const SUPPORTED_MAJORS = [13, 14, 15, 16, 17, 18] as const;
 export const DEFAULT_MAJOR = 17;
 
-export type RuntimeKind = 'local' | 'docker';
-export type StrategyKind = 'streaming' | 'dump-restore' | 'logical' | 'failover' | 'patroni';
+export type RuntimeKind = 'local' | 'docker' | 'external';
+export type StrategyKind = 'streaming' | 'dump-restore' | 'logical' | 'failover' | 'patroni' | 'external';
 
 export interface NodeConfig {
   name: string;
@@ -20,6 +20,12 @@ export interface NodeConfig {
   settings: Record<string, string>;
   /** Docker image; default postgres:<version>. Ignored by the local runtime. */
   image?: string;
+  /** runtime external: the server's postgres:// URL (TLS parameters such as sslmode pass through) */
+  url?: string;
+  /** runtime external: a file holding the password (when the URL has none) */
+  passwordFile?: string;
+  /** runtime external: the environment variable holding the password (when the URL has none) */
+  passwordEnv?: string;
 }
 
 export interface SyncGate {
@@ -90,6 +96,11 @@ export interface SeedConfig {
   dump?: string;
   /** pg_restore --jobs for a custom or directory dump (tar is restored with one) */
   jobs?: number;
+  /**
+   * runtime external: use the tables already in the database (nothing is created but
+   * pgdrill's bookkeeping schema). Without it a seed into a database with tables is refused.
+   */
+  existing?: boolean;
 }
 
 /** What a script's statement writes, for the exact ledger: the key comes from its RETURNING. */
@@ -197,6 +208,10 @@ export interface FaultConfig {
 export interface CutoverConfig {
   /** run the checks only, stop before the write freeze */
   dryRun: boolean;
+  /** strategy external: the user's own cutover command (through /bin/sh -c, in the scenario file's folder) */
+  command?: string;
+  /** strategy external: ms from the command's start within which a new primary must accept writes */
+  timeout?: number;
 }
 
 /** A statement run once on a node, as superuser, as one simple query (several statements allowed). */
@@ -322,7 +337,7 @@ export interface TlsConfig {
   clientCerts: boolean;
 }
 
-export type EndpointKind = 'proxy' | 'pgbouncer' | 'haproxy' | 'discovery';
+export type EndpointKind = 'proxy' | 'pgbouncer' | 'haproxy' | 'discovery' | 'url';
 export type PoolMode = 'session' | 'transaction';
 
 /** HAProxy's health check timing: a check every `inter`, `fall` failures mark a server down, `rise` passes up. */
@@ -353,6 +368,8 @@ export interface EndpointConfig {
   check?: HealthCheckTiming;
   /** haproxy: where the workload's reads go: the primary (write frontend) or the standbys (read frontend) */
   reads?: 'primary' | 'standbys';
+  /** url (runtime external): the user's own endpoint (a Service, PgBouncer, a DNS name); pgdrill only connects through it */
+  url?: string;
 }
 
 export interface Scenario {

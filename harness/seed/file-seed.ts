@@ -95,7 +95,7 @@ export async function loadSqlSeed(node: RuntimeNode, scenario: Pick<Scenario, 's
   const variables = Object.entries(scenario.seed.variables ?? {}).flatMap(([k, v]) => ['-v', `${k}=${v}`]);
   const started = performance.now();
   const result = await withStaged(node, hostPath, `seed-${path.basename(hostPath).replace(/[^A-Za-z0-9._-]/g, '_')}`, (staged) =>
-    node.runTool('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', ...variables, '-d', DATABASE, '-f', staged], {
+    node.runTool('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', ...variables, '-d', node.external?.database ?? DATABASE, '-f', staged], {
       minMajor: 0,
       signal,
       timeout: SEED_TIMEOUT_MS,

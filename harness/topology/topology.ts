@@ -15,6 +15,7 @@ import { errorMessage } from '../errors.js';
 import { withNode } from './connect.js';
 import { buildStandby, standbySettings } from './standby.js';
 import { quoteIdent, quoteLiteral } from '../util/sql.js';
+import { buildExternalTopology } from './external-topology.js';
 
 export class Topology {
   readonly nodes = new Map<string, RuntimeNode>();
@@ -27,6 +28,11 @@ export class Topology {
   private currentPrimary: string;
   /** tls: the run's certificates and how every node and client uses them */
   tls?: RunTls;
+  /**
+   * standby -> the application_name its upstream lists it under in pg_stat_replication, and
+   * its slot, when they are not pgdrill's own (runtime external: the platform names them)
+   */
+  readonly replicationIds = new Map<string, { applicationName: string; slot: string | null }>();
 
   constructor(
     readonly scenario: Scenario,
@@ -147,6 +153,8 @@ export async function buildTopology(
   primaryName: string,
   signal: AbortSignal,
 ): Promise<Topology> {
+  // servers pgdrill did not start: connected to as they are, nothing built
+  if (runtime.kind === 'external') return buildExternalTopology(scenario, runtime, recorder, primaryName, signal);
   const topology = new Topology(scenario, primaryName, await runtime.linkHost());
   const diskFull = new Set(scenario.timeline.filter((e) => e.fault?.kind === 'disk-full').map((e) => e.fault!.node!));
   try {
