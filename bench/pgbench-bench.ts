@@ -69,6 +69,8 @@ interface Row {
   p99: number | null;
   /** client CPU (user + system) ms per 1,000 completed ops */
   cpuPer1000: number;
+  /** of which in the kernel (system time): syscalls, the loopback TCP stack */
+  sysPer1000: number;
 }
 
 async function main(): Promise<void> {
@@ -125,7 +127,7 @@ async function main(): Promise<void> {
       const extra = rate === null ? [] : ['-R', String(rate), '-L', String(LATE_MS)];
       // bash's `times` prints the CPU its children used: pgbench's rusage, exact to the tick
       const { stdout, stderr } = await run('bash', ['-c', '"$@"; rc=$?; times >&2; exit $rc', 'bash', args.pgbench, ...pgbenchArgs, ...extra, '--log-prefix', prefix], env);
-      const cpuMs = childCpuMs(stderr);
+      const { cpuMs, sysMs } = childCpuMs(stderr);
       const latency = hdr.build({ numberOfSignificantValueDigits: 3 });
       let done = 0;
       let skipped = 0;
@@ -146,7 +148,7 @@ async function main(): Promise<void> {
       const pct = (p: number) => (latency.totalCount ? latency.getValueAtPercentile(p) / 1000 : null);
       return {
         tool: 'pgbench', rep, rate, done, achieved: tps, dropped: skipped, droppedPct: (100 * skipped) / Math.max(1, done + skipped),
-        failed, p50: pct(50), p99: pct(99), cpuPer1000: (1000 * cpuMs) / Math.max(1, done),
+        failed, p50: pct(50), p99: pct(99), cpuPer1000: (1000 * cpuMs) / Math.max(1, done), sysPer1000: (1000 * sysMs) / Math.max(1, done),
       };
     };
 
@@ -188,6 +190,7 @@ async function main(): Promise<void> {
         dropped: counted.dropped, droppedPct: (100 * counted.dropped) / Math.max(1, summary.writes.intended),
         failed: counted.failed + counted.indeterminate, p50: pct(50), p99: pct(99),
         cpuPer1000: (cpu.user + cpu.system) / 1000 / Math.max(1, counted.ok / 1000),
+        sysPer1000: cpu.system / 1000 / Math.max(1, counted.ok / 1000),
       };
     };
 
@@ -223,11 +226,12 @@ function run(cmd: string, argv: string[], env: NodeJS.ProcessEnv): Promise<{ std
 }
 
 /** bash `times`: the second line is the children's user and system time ("0m1.234s 0m0.567s"). */
-function childCpuMs(stderr: string): number {
+function childCpuMs(stderr: string): { cpuMs: number; sysMs: number } {
   const lines = stderr.trim().split('\n');
   const m = /(\d+)m([\d.]+)s (\d+)m([\d.]+)s/.exec(lines[lines.length - 1] ?? '');
   if (!m) throw new Error(`no CPU times from bash's times in: ${stderr.slice(-200)}`);
-  return (Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) * 60 + Number(m[4])) * 1000;
+  const sysMs = (Number(m[3]) * 60 + Number(m[4])) * 1000;
+  return { cpuMs: (Number(m[1]) * 60 + Number(m[2])) * 1000 + sysMs, sysMs };
 }
 
 async function startProfile(): Promise<Session> {
@@ -279,7 +283,7 @@ function fmt(n: number | null, digits = 1): string {
 
 function describe(r: Row): string {
   return `${r.tool} ${r.rate === null ? 'unthrottled' : `${r.rate}/s`} (rep ${r.rep + 1}): ${r.achieved.toFixed(0)}/s, dropped ${fmt(r.droppedPct)}%, ` +
-    `p50 ${fmt(r.p50)} ms, p99 ${fmt(r.p99)} ms, CPU ${r.cpuPer1000.toFixed(0)} ms/1000 ops`;
+    `p50 ${fmt(r.p50)} ms, p99 ${fmt(r.p99)} ms, CPU ${r.cpuPer1000.toFixed(0)} ms/1000 ops (${r.sysPer1000.toFixed(0)} system)`;
 }
 
 const median = (xs: number[]) => {
@@ -289,12 +293,12 @@ const median = (xs: number[]) => {
 const spread = (xs: number[], digits = 0) => (xs.length > 1 ? `${Math.min(...xs).toFixed(digits)}-${Math.max(...xs).toFixed(digits)}` : '');
 
 function printTable(rows: Row[]): void {
-  const header = ['tool', 'rate/s', 'rep', 'achieved/s', 'dropped', 'failed', 'p50 ms', 'p99 ms', 'CPU ms/1000 ops'];
+  const header = ['tool', 'rate/s', 'rep', 'achieved/s', 'dropped', 'failed', 'p50 ms', 'p99 ms', 'CPU ms/1000 ops', 'of it system'];
   const lines = rows
     .slice()
     .sort((a, b) => a.tool.localeCompare(b.tool) || (a.rate ?? Infinity) - (b.rate ?? Infinity) || a.rep - b.rep)
     .map((r) => [r.tool, r.rate === null ? 'max' : String(r.rate), String(r.rep + 1), r.achieved.toFixed(0), `${fmt(r.droppedPct)}%`, String(r.failed),
-      fmt(r.p50), fmt(r.p99), r.cpuPer1000.toFixed(0)]);
+      fmt(r.p50), fmt(r.p99), r.cpuPer1000.toFixed(0), r.sysPer1000.toFixed(0)]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const print = (cells: string[]) => console.log(cells.map((c, i) => c.padStart(widths[i])).join('  '));
   console.log('');

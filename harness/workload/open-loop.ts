@@ -305,13 +305,21 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopSum
     dropQueued();
   } else {
     // the deadline: queued ops still get their grace to find a slot
+    let drainWakeAt = Infinity;
     while (queueHead < queue.length) {
       dispatch();
       if (queueHead >= queue.length) break;
+      // wake when a slot frees or the oldest queued op runs out of grace: one timer per
+      // expiry waited for (not an AbortController and a race per freed slot)
       const expiry = queue[queueHead].intendedMs + maxQueueDelayMs;
-      const abortWait = new AbortController();
-      await Promise.race([settled.wait(), clock.sleep(Math.max(0, expiry - clock.now()), abortWait.signal)]);
-      abortWait.abort();
+      if (!(drainWakeAt <= expiry)) {
+        drainWakeAt = expiry;
+        void clock.sleep(Math.max(0, expiry - clock.now()), watchdogStop.signal).then(() => {
+          drainWakeAt = Infinity;
+          settled.notify();
+        });
+      }
+      await settled.wait();
       if (signal?.aborted) dropQueued();
     }
   }
