@@ -88,6 +88,8 @@ export interface CutoverStep {
   endMs: number;
   ok: boolean;
   detail: string;
+  /** clients waited on this step (between taking writes away and giving them back); see strategies/critical-path.ts */
+  criticalPath?: boolean;
 }
 
 export interface Phase {

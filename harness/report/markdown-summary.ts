@@ -2,6 +2,7 @@
 // request comment): the verdict, every check, the thresholds, the downtime views, the cutover
 // steps and integrity. Rendered from results.json alone, like every other report.
 
+import { criticalPathSummary } from '../strategies/critical-path.js';
 import type { CheckResult, Downtime, Results } from '../results/results.js';
 import { formatBytes, formatDuration } from '../util/units.js';
 import { formatMs, formatRunTime } from './format.js';
@@ -74,7 +75,9 @@ export function renderMarkdownSummary(results: Results): string {
     out.push(`### Cutover: ${c.strategy} ${cell(c.from)} → ${cell(c.to)}, ${cutoverState(c)}`, '');
     if (c.steps.length) {
       out.push('| | step | at | took | detail |', '| --- | --- | --- | --- | --- |');
-      for (const s of c.steps) out.push(`| ${mark(s.ok)} | ${cell(s.name)} | ${formatLoadTime(s.startMs, t0)} | ${formatMs(s.endMs - s.startMs)} | ${cell(s.detail)} |`);
+      for (const s of c.steps) out.push(`| ${mark(s.ok)} | ${cell(s.name)}${s.criticalPath ? ' *' : ''} | ${formatLoadTime(s.startMs, t0)} | ${formatMs(s.endMs - s.startMs)} | ${cell(s.detail)} |`);
+      const critical = criticalPathSummary(c.steps);
+      if (critical) out.push('', `\* critical path (clients waited on it): ${formatMs(critical.sumMs)}, ${critical.names.join(' + ')}`);
       out.push('');
     }
   }

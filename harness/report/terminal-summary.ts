@@ -1,5 +1,6 @@
 // The end-of-run summary printed to the terminal, rendered from results.json alone.
 
+import { criticalPathSummary } from '../strategies/critical-path.js';
 import Table from 'cli-table3';
 import type { Results } from '../results/results.js';
 import { formatBytes, formatDuration } from '../util/units.js';
@@ -60,8 +61,10 @@ export function renderSummary(results: Results, folder?: string): string {
     const state = cutover.dryRun ? 'dry run' : cutover.ok ? 'done' : cutover.rolledBack ? 'FAILED, rolled back' : 'FAILED';
     table.push(['cutover', `${cutover.strategy} ${cutover.from} -> ${cutover.to}: ${state}`]);
     for (const step of cutover.steps) {
-      table.push([`  ${step.ok ? 'ok ' : 'ERR'} ${step.name}`, `${formatDuration(step.endMs - step.startMs)}  ${step.detail}`]);
+      table.push([`  ${step.ok ? 'ok ' : 'ERR'} ${step.name}${step.criticalPath ? ' *' : ''}`, `${formatDuration(step.endMs - step.startMs)}  ${step.detail}`]);
     }
+    const critical = criticalPathSummary(cutover.steps);
+    if (critical) table.push(['  critical path (*)', `${formatDuration(critical.sumMs)}: ${critical.names.join(' + ')}`]);
   }
   // who streamed from whom, when that changed (followers re-pointed, a rejoined old primary)
   const spans = streamSpans(results);

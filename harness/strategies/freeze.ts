@@ -39,49 +39,63 @@ export async function freezeWrites(
   source: pg.Client,
   from: RuntimeNode,
   endpoint: Endpoint,
-): Promise<{ endedSessions: number }> {
+  options: { keepIdleSessions?: boolean } = {},
+): Promise<{ endedSessions: number; keptIdle: number; timings: string }> {
+  const t0 = performance.now();
+  const at = () => Math.round(performance.now() - t0);
   await source.query('ALTER SYSTEM SET default_transaction_read_only = on');
   // autovacuum's ANALYZE takes a transaction id even on a read-only server: on the frozen old
   // primary it would look like a write after the freeze (verify counts those as split brain)
   await source.query('ALTER SYSTEM SET autovacuum = off');
   await source.query('SELECT pg_reload_conf()');
-  // the postmaster applies a reload asynchronously: once a fresh session sees the
-  // setting, every session started from then on is read-only
+  // the postmaster applies a reload asynchronously, and signals its children only after it
+  // re-read the file itself: once our own (older) session sees the setting, every session
+  // forked from then on is read-only. Asked on the open session: a fresh one per poll cost
+  // a connection (20-60 ms) inside the downtime.
   await waitFor(
     'the read-only setting to reach new sessions',
     async () => {
-      const fresh = await openCutoverSession(from);
-      try {
-        const { rows } = await fresh.query('SHOW default_transaction_read_only');
-        return rows[0].default_transaction_read_only === 'on' ? true : undefined;
-      } finally {
-        await fresh.end().catch(() => undefined);
-      }
+      const { rows } = await source.query('SHOW default_transaction_read_only');
+      return rows[0].default_transaction_read_only === 'on' ? true : undefined;
     },
-    { timeout: 10_000, interval: 5 },
+    { timeout: 10_000, interval: 1 },
   );
+  const readOnlyAt = at();
   // sessions from before the reload may still be inside a write transaction: end them
-  // (the subquery keeps the filter ahead of pg_terminate_backend: AND has no order)
-  const ended = await source.query<{ pid: number; client: boolean }>(
-    `SELECT pid, client, pg_terminate_backend(pid) FROM (
-       SELECT pid, backend_type = 'client backend' AS client FROM pg_stat_activity
+  // (the subquery keeps the filter ahead of pg_terminate_backend: AND has no order).
+  // keepIdleSessions: a session outside any transaction runs its next statement read-only
+  // (a backend applies a pending reload before it executes what it read next), so it is
+  // left alone: its client gets read-only errors and does not reconnect to the old primary,
+  // with a handshake the repoint would cut and a backoff after it (the endpoint closes such
+  // sessions when it moves).
+  const listed = await source.query<{ pid: number; client: boolean; ends: boolean }>(
+    `SELECT pid, client, ends, CASE WHEN ends THEN pg_terminate_backend(pid) END FROM (
+       SELECT pid, backend_type = 'client backend' AS client,
+              (backend_type = 'autovacuum worker' OR NOT $2 OR xact_start IS NOT NULL) AS ends
+       FROM pg_stat_activity
        WHERE (backend_type = 'client backend' AND pid <> pg_backend_pid() AND NOT (application_name = ANY($1)))
           OR backend_type = 'autovacuum worker'
        OFFSET 0) AS clients`,
-    [HARNESS_APPS],
+    [HARNESS_APPS, options.keepIdleSessions === true],
   );
-  const pids = ended.rows.map((r) => r.pid);
+  const ended = listed.rows.filter((r) => r.ends);
+  const kept = listed.rows.filter((r) => r.client && !r.ends).length;
+  const pids = ended.map((r) => r.pid);
   if (endpoint.pause) endpoint.cutSessionsTo(from);
   // a backend that was mid-commit finishes before it exits; wait until all are gone
-  await waitFor(
+  if (pids.length) await waitFor(
     'ended client sessions to exit',
     async () => {
       const { rows } = await source.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ANY($1)', [pids]);
       return rows[0].n === 0 ? true : undefined;
     },
-    { timeout: 10_000, interval: 5 },
+    { timeout: 10_000, interval: 1 },
   );
-  return { endedSessions: ended.rows.filter((r) => r.client).length };
+  return {
+    endedSessions: ended.filter((r) => r.client).length,
+    keptIdle: kept,
+    timings: `read-only for new sessions after ${readOnlyAt} ms, ended sessions gone after ${at()} ms`,
+  };
 }
 
 /**

@@ -15,14 +15,18 @@ import type { StepRunner } from './step-runner.js';
 export async function pinSnapshot(node: RuntimeNode): Promise<pg.Client> {
   const client = await openCutoverSession(node, { queryTimeout: 600_000 });
   try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    // the snapshot is taken by the first statement, not by BEGIN
-    await client.query('SELECT 1');
+    await pinSnapshotOn(client);
   } catch (err) {
     await client.end().catch(() => undefined);
     throw err;
   }
   return client;
+}
+
+/** Pins a snapshot on a session opened beforehand (one round trip: no connection inside the freeze). */
+export async function pinSnapshotOn(client: pg.Client): Promise<void> {
+  // the snapshot is taken by the first statement, not by BEGIN
+  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1');
 }
 
 /**

@@ -138,8 +138,22 @@ export function classifyConnectError(err: unknown): OpError {
   return { ...(sqlstate ? { sqlstate } : {}), class: 'connection', message: `connect failed: ${message}` };
 }
 
+/** The one statement a client has in flight (a slot runs one at a time). */
+interface InFlight {
+  client: pg.Client;
+  resolve: (outcome: QueryOutcome) => void;
+  timeoutMs: number;
+  timer: NodeJS.Timeout | undefined;
+  signal: AbortSignal | undefined;
+}
+
 export class ReconnectingClient {
   private state: State = { kind: 'idle' };
+  /** statements in flight (one, on a load slot; a caller may run several) */
+  private readonly inflight = new Set<InFlight>();
+  /** the last signal a listener was added to, and every one (see watch()) */
+  private watched: AbortSignal | undefined;
+  private readonly watchedAll = new WeakSet<AbortSignal>();
   private attempts = 0;
   private lostAtMs: number | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -166,64 +180,89 @@ export class ReconnectingClient {
   /**
    * Runs one statement within `timeoutMs` (connecting first when needed, inside the same
    * budget). Never throws: the outcome says what is known about whether it happened.
+   * On the hot path (connected) an op costs one timer and one promise: no promise race,
+   * no listener per op (the listener on `signal` is added once per signal, see watch()).
    */
-  async query(request: QueryRequest, timeoutMs: number, signal?: AbortSignal): Promise<QueryOutcome> {
+  query(request: QueryRequest, timeoutMs: number, signal?: AbortSignal): Promise<QueryOutcome> {
+    const state = this.state;
+    if (state.kind === 'connected' && !signal?.aborted) return this.send(state.client, request, timeoutMs, timeoutMs, signal);
+    return this.queryAfterConnect(request, timeoutMs, signal);
+  }
+
+  private async queryAfterConnect(request: QueryRequest, timeoutMs: number, signal?: AbortSignal): Promise<QueryOutcome> {
     const deadline = performance.now() + timeoutMs;
     const acquired = await this.acquire(deadline, signal);
     if ('error' in acquired) return { outcome: 'failed', error: acquired.error };
-    const client = acquired;
-
     const remaining = deadline - performance.now();
     if (remaining <= 0) {
       return { outcome: 'failed', error: { class: 'connection', message: `connecting used up the ${timeoutMs}ms timeout; not sent` } };
     }
+    return this.send(acquired, request, remaining, timeoutMs, signal);
+  }
 
-    let timer: NodeJS.Timeout | undefined;
-    let onAbort: (() => void) | undefined;
-    const name = this.options.namedStatements === false ? undefined : request.name;
-    const pending = client.query({ name, text: request.text, values: request.values });
-    // the statement may still settle after we gave up on it; nobody is listening then
-    pending.catch(() => undefined);
-    const limit = new Promise<'timeout' | 'aborted'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), remaining);
-      if (signal) {
-        onAbort = () => resolve('aborted');
-        if (signal.aborted) onAbort();
-        else signal.addEventListener('abort', onAbort, { once: true });
-      }
-    });
-    try {
-      const result = await Promise.race([pending, limit]);
-      if (result === 'timeout' || result === 'aborted') {
-        // The connection is stuck behind this statement (and pg's query_timeout would leave
-        // it so): destroy it, so the next op gets a fresh one. The statement may still commit.
-        this.discard(client, {
-          class: result === 'timeout' ? 'timeout' : 'aborted',
-          message: result === 'timeout' ? `destroyed: no answer within ${timeoutMs}ms` : 'destroyed: the load stopped',
-        });
-        return {
-          outcome: 'indeterminate',
-          error: {
-            class: result === 'timeout' ? 'timeout' : 'aborted',
-            message: result === 'timeout' ? `no answer within ${timeoutMs}ms` : 'the load stopped while it was in flight',
-          },
-        };
-      }
-      return { outcome: 'ok', rows: result.rows, rowCount: result.rowCount ?? 0 };
-    } catch (err) {
-      const verdict = classifyQueryError(err);
-      // A connection-level error leaves this client unusable; its 'end' will come, but do
-      // not let the next op pick it up in between. A statement the server merely rejected
-      // (constraint, read-only...) leaves a healthy connection: keep it.
-      if (verdict.outcome === 'indeterminate' || verdict.error.class === 'connection') this.discard(client, verdict.error);
-      // a session left on a node that turned read-only looks for the primary again, as an
-      // application using target_session_attrs=read-write must do itself
-      else if (verdict.error.class === 'read-only' && this.options.dropOnReadOnly) this.discard(client, verdict.error);
-      return verdict;
-    } finally {
-      clearTimeout(timer);
-      if (onAbort) signal?.removeEventListener('abort', onAbort);
+  /** Sends on `client` with pg's callback API (no promise of pg's own), settling once. */
+  private send(client: pg.Client, request: QueryRequest, remaining: number, timeoutMs: number, signal: AbortSignal | undefined): Promise<QueryOutcome> {
+    if (signal?.aborted) {
+      return Promise.resolve({ outcome: 'failed', error: { class: 'aborted', message: 'the load stopped before it was sent; not sent' } });
     }
+    if (signal) this.watch(signal);
+    return new Promise<QueryOutcome>((resolve) => {
+      const inflight: InFlight = { client, resolve, timeoutMs, timer: undefined, signal };
+      this.inflight.add(inflight);
+      inflight.timer = setTimeout(() => this.giveUp(inflight, 'timeout'), remaining);
+      const name = this.options.namedStatements === false ? undefined : request.name;
+      client.query({ name, text: request.text, values: request.values }, (err: Error | null, result: pg.QueryResult) => {
+        // the statement may still settle after we gave up on it; nobody is listening then
+        if (!this.inflight.delete(inflight)) return;
+        clearTimeout(inflight.timer);
+        if (!err) {
+          resolve({ outcome: 'ok', rows: result.rows, rowCount: result.rowCount ?? 0 });
+          return;
+        }
+        const verdict = classifyQueryError(err);
+        // A connection-level error leaves this client unusable; its 'end' will come, but do
+        // not let the next op pick it up in between. A statement the server merely rejected
+        // (constraint, read-only...) leaves a healthy connection: keep it.
+        if (verdict.outcome === 'indeterminate' || verdict.error.class === 'connection') this.discard(client, verdict.error);
+        // a session left on a node that turned read-only looks for the primary again, as an
+        // application using target_session_attrs=read-write must do itself
+        else if (verdict.error.class === 'read-only' && this.options.dropOnReadOnly) this.discard(client, verdict.error);
+        resolve(verdict);
+      });
+    });
+  }
+
+  /** One listener per signal (a slot's signal lives across many ops): it ends whatever op is in flight with that signal. */
+  private watch(signal: AbortSignal): void {
+    if (this.watched === signal) return;
+    this.watched = signal;
+    if (this.watchedAll.has(signal)) return;
+    this.watchedAll.add(signal);
+    signal.addEventListener(
+      'abort',
+      () => {
+        for (const inflight of this.inflight) if (inflight.signal === signal) this.giveUp(inflight, 'aborted');
+      },
+      { once: true },
+    );
+  }
+
+  private giveUp(inflight: InFlight, why: 'timeout' | 'aborted'): void {
+    if (!this.inflight.delete(inflight)) return;
+    clearTimeout(inflight.timer);
+    // The connection is stuck behind this statement (and pg's query_timeout would leave
+    // it so): destroy it, so the next op gets a fresh one. The statement may still commit.
+    this.discard(inflight.client, {
+      class: why,
+      message: why === 'timeout' ? `destroyed: no answer within ${inflight.timeoutMs}ms` : 'destroyed: the load stopped',
+    });
+    inflight.resolve({
+      outcome: 'indeterminate',
+      error: {
+        class: why,
+        message: why === 'timeout' ? `no answer within ${inflight.timeoutMs}ms` : 'the load stopped while it was in flight',
+      },
+    });
   }
 
   /** Ends the connection and stops reconnecting. */

@@ -43,9 +43,13 @@ describe('streaming cutover', () => {
       ['promote', true],
       ['validate-new-primary', true],
       ['repoint-endpoint', true],
-      ['fence-old-primary', true],
       ['resume', true],
+      ['fence-old-primary', true],
       ['fingerprint-at-freeze', true],
+    ]);
+    // clients waited from the freeze to the resume; the fence proof and the fingerprint come after
+    expect(results.cutover?.steps.filter((s) => s.criticalPath).map((s) => s.name)).toEqual([
+      'freeze-writes', 'final-lsn-check', 'snapshot', 'promote', 'validate-new-primary', 'repoint-endpoint', 'resume',
     ]);
     expect(results.integrity?.source).toBe('primary');
     expect(results.integrity?.target).toBe('replica');
