@@ -71,7 +71,8 @@ app:
     const down = r.downtime.app!;
     const last = down.windows[down.windows.length - 1];
     expect(last.openAtEnd).toBe(true);
-    expect(last.startMs - load.startMs).toBeGreaterThan(2500);
+    // the kill comes 3 s in; on a busy machine the stall rule may open the window a few hundred ms sooner
+    expect(last.startMs - load.startMs).toBeGreaterThan(2000);
     expect(last.startMs - load.startMs).toBeLessThan(4000);
     expect(down.longestMs).toBeGreaterThan(3500);
     expect(r.load.app!.errors['connection ECONNREFUSED']).toBeGreaterThan(150);

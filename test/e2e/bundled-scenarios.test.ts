@@ -177,7 +177,10 @@ describe('bundled scenarios, as shipped', () => {
       const file = bundled.find((s) => s.name === name)!.file;
       comparisonOut = await mkdtemp(path.join(os.tmpdir(), 'pgdrill-compare-'));
       const outcome = await runComparison(await loadComparisonFile(file), { out: comparisonOut });
-      const failed = outcome.runs.filter((r) => r.exitCode !== 0).map((r) => r.label);
+      // each failed variant with the checks that failed it, so a red run says why
+      const failed = outcome.runs
+        .filter((r) => r.exitCode !== 0)
+        .map((r) => `${r.label} (exit ${r.exitCode}): ${r.results.checks.filter((c) => c.valid !== true).map((c) => `${c.name}: ${c.detail}`).join('; ')}`);
       expect(failed).toEqual([]);
       expect(outcome.exitCode).toBe(0);
       expect(outcome.runs.length).toBeGreaterThanOrEqual(3);
