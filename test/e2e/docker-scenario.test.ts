@@ -14,6 +14,7 @@ import { loadScenarioFile } from '../../harness/scenario/load-scenario.js';
 import { resolveScenarioPath } from '../../harness/scenario/bundled.js';
 import { dockerAvailability, skipBanner } from '../../harness/runtime/docker/availability.js';
 import { LABEL } from '../../harness/runtime/docker/labels.js';
+import { runIdIn } from './support/runs.js';
 
 const availability = await dockerAvailability(15);
 if (!availability.available) {
@@ -89,7 +90,7 @@ describe.skipIf(!availability.available)(`streaming-cutover on the docker runtim
     const loadStarted = new Promise<void>((resolve, reject) => {
       child.stderr.on('data', (chunk: Buffer) => {
         stderr += chunk.toString();
-        runId ||= /"runId":"([^"]+)"/.exec(stderr)?.[1] ?? '';
+        runId ||= runIdIn(stderr);
         if (stderr.includes('phase load')) resolve();
       });
       child.on('exit', () => reject(new Error(`exited before the load phase:\n${stderr}`)));

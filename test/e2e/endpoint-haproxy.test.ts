@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Results } from '../../harness/results/results.js';
-import { expectCutoverDuringLoad, expectEveryOpAccounted, leftovers, removeRunFolders, runInTemp, scenarioFrom } from './support/runs.js';
+import { expectCutoverDuringLoad, expectEveryOpAccounted, leftovers, removeRunFolders, runInTemp, scenarioFrom, runIdIn } from './support/runs.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const cli = path.join(root, 'dist/harness/cli/main.js');
@@ -126,7 +126,7 @@ ${LOAD}`,
     await new Promise<void>((resolve, reject) => {
       child.stderr.on('data', (chunk: Buffer) => {
         stderr += chunk.toString();
-        runId ||= /"runId":"([^"]+)"/.exec(stderr)?.[1] ?? '';
+        runId ||= runIdIn(stderr);
         if (stderr.includes('phase load')) resolve();
       });
       child.on('exit', () => reject(new Error(`exited before the load phase:\n${stderr}`)));

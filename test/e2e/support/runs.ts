@@ -41,6 +41,8 @@ export function processesOf(runId: string): string[] {
 
 /** What a run left behind: live server processes and its run folder. Empty when clean. */
 export function leftovers(runId: string): string[] {
+  // an empty id would match every process on the machine
+  if (!runId) throw new Error('leftovers(): no run id (the test did not find it in the output)');
   const left = processesOf(runId).map((p) => `process: ${p}`);
   const dir = path.join(defaultRunsDir(), runId);
   if (existsSync(dir)) left.push(`run folder: ${dir}`);
@@ -86,4 +88,9 @@ export function expectCutoverDuringLoad(result: RunResult, marginMs = 1000): voi
   if (!load || first.startMs > scheduleEnd - marginMs) {
     throw new Error(`the cutover's ${first.name} began at ${Math.round(first.startMs)}ms, after (or within ${marginMs}ms of) the end of the load at ${Math.round(scheduleEnd)}ms`);
   }
+}
+
+/** The run id in pgdrill's output: the progress line "run <id> started", or a JSON event with it (--verbose). */
+export function runIdIn(output: string): string {
+  return /\brun (\S+) started \(/.exec(output)?.[1] ?? /"runId":"([^"]+)"/.exec(output)?.[1] ?? '';
 }
