@@ -33,7 +33,8 @@ import {
 import { copyGlobals, dumpDatabase, recreateDatabase, restoreDatabase, type CopyPlan } from './pg-copy.js';
 import { analyzeTarget } from './dump-restore.js';
 import { fingerprintAtFreeze, pinSnapshot } from './snapshot.js';
-import type { CutoverOutcome, Strategy, StrategyContext } from './strategy.js';
+import type { CutoverOutcome, StrategyContext } from './strategy.js';
+import { plannedStrategy } from './planned.js';
 
 export const PUBLICATION = 'pgdrill_upgrade';
 export const SUBSCRIPTION = 'pgdrill_upgrade';
@@ -83,10 +84,9 @@ function subscriptionConninfo(from: RuntimeNode, to: RuntimeNode): string {
   ].join(' ');
 }
 
-export const logicalStrategy: Strategy = {
-  preflight: requireCopyTools('logical'),
-
-  async cutover(context, { dryRun }) {
+export const logicalStrategy = plannedStrategy(
+  'logical',
+  async (context, { dryRun }) => {
     const { config, topology, endpoint, recorder } = context;
     const from = topology.node(config.from);
     const to = topology.node(config.to);
@@ -310,7 +310,8 @@ export const logicalStrategy: Strategy = {
     }
     return outcome;
   },
-};
+  requireCopyTools('logical'),
+);
 
 /**
  * Every sequence on the target set from the source's value plus a margin, then checked against
