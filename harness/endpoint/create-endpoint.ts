@@ -11,6 +11,7 @@ import { PgBouncerEndpoint } from './pgbouncer-endpoint.js';
 import { HaproxyEndpoint } from './haproxy-endpoint.js';
 import { DiscoveryEndpoint } from './discovery-endpoint.js';
 import { initialMembers } from './members.js';
+import { PatroniHealthChecks, PatroniLookup } from '../patroni/patroni-routing.js';
 
 export type { EndpointContext } from './endpoint-context.js';
 
@@ -36,6 +37,13 @@ export async function createEndpoint(context: EndpointContext): Promise<Endpoint
   const { scenario, topology } = context;
   const config = endpointOf(scenario);
   const members = initialMembers(scenario, topology);
+  const patroni = topology.patroni;
+  if (patroni) {
+    // clients may reach every member (Patroni picks the leader) and the node a standby cluster follows
+    const clusterMembers = [...(scenario.patroni?.standbyOf ? [scenario.patroni.standbyOf] : []), ...patroni.members.keys()];
+    if (config.kind === 'haproxy') return HaproxyEndpoint.start(config, context, clusterMembers, (nodes, deadlineMs) => PatroniHealthChecks.start(patroni, nodes, deadlineMs));
+    if (config.kind === 'discovery') return DiscoveryEndpoint.start(context, clusterMembers, new PatroniLookup(patroni));
+  }
   switch (config.kind) {
     case 'proxy':
       return ProxyEndpoint.start(topology.primary, { hold: scenario.strategy?.holdConnections ?? false });

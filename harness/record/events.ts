@@ -37,6 +37,14 @@ export interface EventPayloads {
   'endpoint-ready': { address: string; target: string; endpoint?: string; origin?: string };
   /** HAProxy marked a server of a backend UP, DOWN or MAINT (previous null: first seen), as its stats socket said */
   'endpoint-server-state': { backend: string; server: string; state: string; previous: string | null; check: string };
+  /** patroni: etcd is up (members, client URLs, its version) */
+  'patroni-etcd-ready': { members: number; clients: string[]; program: string };
+  /** patroni: a member's role or state changed, as GET /cluster said (role 'absent': not listed) */
+  'patroni-member': { member: string; role: string; state: string; timeline: number | null; lag: number | string | null };
+  /** patroni: the leader /cluster names changed (null: no leader) */
+  'patroni-leader': { leader: string | null; previous: string | null; role: string | null };
+  /** patroni: GET /cluster could not be read from any member */
+  'patroni-unreachable': { error: string };
   'workload-start': { writes: number; reads: number; probeIntervalMs: number; durationMs: number };
   'workload-end': { writes: Counts; reads: Counts; probe: Counts };
   'workload-retarget': { host: string; port: number };
@@ -150,6 +158,10 @@ export function isTroubleEvent(e: RunEvent): boolean {
     case 'tls-ready':
     case 'endpoint-ready':
     case 'endpoint-server-state':
+    case 'patroni-etcd-ready':
+    case 'patroni-member':
+    case 'patroni-leader':
+    case 'patroni-unreachable':
     case 'workload-start':
     case 'workload-end':
     case 'workload-retarget':

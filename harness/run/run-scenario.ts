@@ -266,6 +266,14 @@ function refuseUnsupported(scenario: Scenario): void {
     }
   }
   problems.push(...unsupportedEndpoint(scenario));
+  if (scenario.patroni && scenario.runtime !== 'local') {
+    problems.push({
+      path: 'runtime',
+      message:
+        `Patroni members run on the local runtime only: on ${scenario.runtime} each container would need patroni and etcd in its image and the DCS on the run's network, ` +
+        'which pgdrill does not set up yet; use --runtime local (Debian\'s patroni and etcd-server as processes of the run)',
+    });
+  }
   if (scenario.strategy && !strategyFor(scenario.strategy.kind)) {
     problems.push({
       path: 'strategy.kind',
