@@ -13,6 +13,7 @@ import { quoteLiteral } from '../util/sql.js';
 import { formatBytes } from '../util/units.js';
 import type { FaultCheck, FaultContext, InjectedFault } from './fault.js';
 import { attemptOnNode, attemptQuery, describeAttempt, pause } from './observe.js';
+import { dcsLinkMember } from '../scenario/patroni-rules.js';
 
 /** One proxied link a fault acts on; `replica` is set for replication links. */
 export interface LinkTarget {
@@ -24,6 +25,12 @@ export interface LinkTarget {
 export function linkTargets(link: string, context: FaultContext): LinkTarget[] {
   // the proxies between the clients and the endpoint (one per node when clients pick the node)
   if (link === 'client') return context.endpoint.clientLinks.map((proxy) => ({ proxy }));
+  const patroni = context.topology.patroni;
+  const member = dcsLinkMember(link);
+  // a Patroni member's agent to etcd: every proxy it reaches an etcd member through
+  if (member !== undefined) return (patroni?.member(member).dcsLinks ?? []).map((proxy) => ({ proxy }));
+  // Patroni members stream from their leader through the proxy in front of it (its connect_address)
+  if (link === 'replication' && patroni) return [...patroni.members.values()].map((m) => ({ proxy: m.inbound }));
   const links = context.topology.links;
   const chosen = link === 'replication' ? [...links] : [...links].filter(([replica]) => replica === link);
   if (chosen.length === 0) {

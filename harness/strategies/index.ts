@@ -6,12 +6,14 @@ import { streamingStrategy } from './streaming.js';
 import { dumpRestoreStrategy } from './dump-restore.js';
 import { logicalStrategy } from './logical.js';
 import { failoverStrategy } from './failover.js';
+import { patroniStrategy } from './patroni.js';
 
 const STRATEGIES: Partial<Record<StrategyKind, Strategy>> = {
   streaming: streamingStrategy,
   'dump-restore': dumpRestoreStrategy,
   logical: logicalStrategy,
   failover: failoverStrategy,
+  patroni: patroniStrategy,
 };
 
 /** the kinds a scenario can use now, for messages */

@@ -40,6 +40,8 @@ export interface CutoverOutcome {
   oldPrimaryBeforeRejoin?: OldPrimaryBeforeRejoin;
   /** the old primary, once it streams from the new primary as a rejoined standby */
   rejoined?: string;
+  /** split brain as the strategy established it (an HA agent's cutover: Patroni's view of its leaders) */
+  splitBrain?: SplitBrainFact;
   error?: string;
 }
 
