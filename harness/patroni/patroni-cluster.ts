@@ -6,7 +6,7 @@
 // pgdrill link proxies (a partition there takes its lease away) and is reached by the other
 // members through one more (its connect_address), so link faults act on replication.
 
-import { mkdir, chown } from 'node:fs/promises';
+import { mkdir, chown, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { EnvironmentError, InterruptedError, errorMessage } from '../errors.js';
 import type { Recorder } from '../record/recorder.js';
@@ -51,6 +51,8 @@ export class PatroniCluster {
     readonly config: PatroniConfig,
     /** the cluster's name in etcd */
     readonly scope: string,
+    /** the run's report folder: each agent's and etcd member's log is kept there as it stops */
+    private readonly logDir?: string,
   ) {}
 
   member(name: string): PatroniMember {
@@ -73,7 +75,11 @@ export class PatroniCluster {
     throw new Error(`no Patroni member answered GET /cluster: ${errorMessage(last)}`);
   }
 
-  /** Stops every agent (each stops its PostgreSQL first), then closes the link proxies; safe twice. */
+  /**
+   * Stops every agent (each stops its PostgreSQL first), then closes the link proxies and keeps
+   * the logs (patroni-<member>.log, etcd<n>.log) in the report folder; safe twice. etcd itself
+   * is stopped by the runtime's dispose, after any server an agent left behind.
+   */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
@@ -81,6 +87,19 @@ export class PatroniCluster {
     await Promise.allSettled([...this.members.values()].map((m) => m.agent.stop()));
     const proxies = [...this.members.values()].flatMap((m) => [...m.dcsLinks, m.inbound]);
     await Promise.allSettled(proxies.map((p) => p.close()));
+    await this.keepLogs();
+  }
+
+  /** Best effort: the logs are for post-mortems, and the run folder that holds them goes at teardown. */
+  private async keepLogs(): Promise<void> {
+    if (!this.logDir) return;
+    const services = [...[...this.members.values()].map((m) => ({ file: `patroni-${m.name}.log`, service: m.agent })), ...this.etcd.map((e) => ({ file: `${e.name}.log`, service: e.service }))];
+    await Promise.allSettled(
+      services.map(async ({ file, service }) => {
+        const log = await service.readLog();
+        if (log) await writeFile(path.join(this.logDir!, file), log);
+      }),
+    );
   }
 }
 
@@ -91,6 +110,8 @@ export interface StartClusterInput {
   signal: AbortSignal;
   /** the node a standby cluster follows (standbyOf), already running */
   standbyOf?: RuntimeNode;
+  /** the run's report folder, where the agents' and etcd's logs are kept */
+  logDir?: string;
   /** pgdrill's base settings plus the scenario's patroni.postgresql */
   clusterParameters: Record<string, string>;
 }
@@ -108,7 +129,7 @@ export async function startPatroniCluster(input: StartClusterInput): Promise<Pat
   if (!runtime.createService || !runtime.manageNode) {
     throw new EnvironmentError(`Patroni members cannot run on the ${runtime.kind} runtime yet`, 'PGDRILL_PATRONI_UNSUPPORTED');
   }
-  const cluster = new PatroniCluster(config, `pgdrill-${runtime.runId}`.slice(0, 60));
+  const cluster = new PatroniCluster(config, `pgdrill-${runtime.runId}`.slice(0, 60), input.logDir);
   try {
     await startEtcd(cluster, runtime, config.etcd, signal);
     recorder.event('patroni-etcd-ready', { members: cluster.etcd.length, clients: cluster.etcd.map((e) => `${e.client.host}:${e.client.port}`), program: cluster.etcd[0].service.program.version });
@@ -232,7 +253,7 @@ async function startEtcd(cluster: PatroniCluster, runtime: Runtime, count: 1 | 3
       const client = { host: '127.0.0.1', port: e.client };
       const dataDir = path.join(e.service.dir, 'data');
       await mkdir(dataDir, { mode: 0o700 }).catch(() => undefined);
-      const owner = await import('node:fs/promises').then((f) => f.stat(e.service.dir));
+      const owner = await stat(e.service.dir);
       await chown(dataDir, owner.uid, owner.gid);
       await e.service.start(
         [

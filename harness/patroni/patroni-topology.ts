@@ -12,7 +12,7 @@ import { PatroniWatcher } from './patroni-watcher.js';
 import fs from 'node:fs';
 import path from 'node:path';
 
-export async function buildPatroniMembers(topology: Topology, runtime: Runtime, recorder: Recorder, signal: AbortSignal): Promise<void> {
+export async function buildPatroniMembers(topology: Topology, runtime: Runtime, recorder: Recorder, signal: AbortSignal, logDir?: string): Promise<void> {
   const scenario = topology.scenario;
   const config = scenario.patroni!;
   const standbyOf = config.standbyOf ? topology.node(config.standbyOf) : undefined;
@@ -22,6 +22,7 @@ export async function buildPatroniMembers(topology: Topology, runtime: Runtime, 
     recorder,
     signal,
     standbyOf,
+    logDir,
     clusterParameters: { ...BASE_SETTINGS, ...config.postgresql },
   });
   topology.patroni = cluster;

@@ -120,7 +120,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       state.phase = 'setup';
       await rt.preflight(Object.values(resolved.nodes).map((n) => ({ name: n.name, version: n.version, image: n.image })), signal);
       await preflightEndpoint(resolved, rt);
-      topology = await buildTopology(resolved, rt, recorder, primaryName, signal);
+      topology = await buildTopology(resolved, rt, recorder, primaryName, signal, folder);
       // what the cutover needs from the environment (client tools...), before seed and load
       const strategy = resolved.strategy && strategyFor(resolved.strategy.kind);
       if (strategy && (strategy.trigger === 'watch' || resolved.timeline.some((e) => e.cutover))) {

@@ -152,6 +152,8 @@ export async function buildTopology(
   recorder: Recorder,
   primaryName: string,
   signal: AbortSignal,
+  /** the run's report folder: HA agents' logs (Patroni, etcd) are kept there when they stop */
+  logDir?: string,
 ): Promise<Topology> {
   const topology = new Topology(scenario, primaryName, await runtime.linkHost());
   const diskFull = new Set(scenario.timeline.filter((e) => e.fault?.kind === 'disk-full').map((e) => e.fault!.node!));
@@ -197,7 +199,7 @@ export async function buildTopology(
         });
       }
     }
-    if (scenario.patroni) await buildPatroniMembers(topology, runtime, recorder, signal);
+    if (scenario.patroni) await buildPatroniMembers(topology, runtime, recorder, signal, logDir);
     await configureSynchronousStandbys(scenario, topology);
   } catch (err) {
     // the run never sees a topology that failed half-way: release what was made for it here
