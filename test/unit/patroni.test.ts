@@ -248,3 +248,41 @@ describe('the leader-changes check', () => {
     expect(leaderChangesCheck(parseScenarioText(YAML.stringify({ ...CLUSTER, patroni: undefined, endpoint: undefined }), 'test'), undefined, null)).toBeUndefined();
   });
 });
+
+describe('the report of a Patroni run', () => {
+  const results = {
+    scenario: { patroni: { members: ['pg1', 'pg2'] } },
+    patroni: {
+      members: [
+        { name: 'pg1', roles: [{ t: 100, role: 'leader', state: 'running', timeline: 1 }, { t: 5000, role: 'absent', state: 'absent', timeline: null }] },
+        { name: 'pg2', roles: [{ t: 100, role: 'replica', state: 'streaming', timeline: 1 }, { t: 15_000, role: 'leader', state: 'running', timeline: 2 }] },
+      ],
+      leaderChanges: [{ t: 15_000, from: 'pg1', to: 'pg2', cause: 'kill pg1 (host)', causeMs: 5000, leaderLostMs: 14_900, detectedAfterMs: 9900, electedAfterMs: 10_000, servedAfterMs: 10_400 }],
+      finalLeader: 'pg2',
+    },
+  } as unknown as Results;
+
+  it("draws each member's roles as spans up to the next change, a member missing from /cluster as down", async () => {
+    const { memberRoleSpans, roleClass } = await import('../../harness/report/patroni-view.js');
+    const spans = memberRoleSpans(results, 20_000);
+    expect(spans[0]).toEqual({
+      member: 'pg1',
+      spans: [
+        { startMs: 100, endMs: 5000, role: 'leader', label: 'leader (running)' },
+        { startMs: 5000, endMs: 20_000, role: 'down', label: 'absent from /cluster' },
+      ],
+    });
+    expect(spans[1].spans.map((s) => [s.role, s.endMs])).toEqual([['replica', 15_000], ['leader', 20_000]]);
+    expect(['leader', 'sync_standby', 'replica', 'down'].map(roleClass)).toEqual(['role-leader', 'role-sync', 'role-replica', 'role-down']);
+  });
+
+  it('tells the leader changes with their cause and timings, in the HTML and on the terminal', async () => {
+    const { patroniSection, patroniLeaderText } = await import('../../harness/report/patroni-view.js');
+    const html = patroniSection(results, 1000);
+    expect(html).toContain('<code>pg1</code> → <code>pg2</code>');
+    expect(html).toContain('kill pg1 (host)');
+    expect(html).toMatch(/9\.9\s?s/);
+    expect(patroniLeaderText(results)).toMatch(/^pg1 -> pg2 after kill pg1 \(host\): lost 9\.9\s?s, new leader 10(\.0)?\s?s, writes served 10\.4\s?s$/);
+    expect(patroniSection({ ...results, patroni: undefined } as Results, 0)).toBe('');
+  });
+});
