@@ -94,7 +94,7 @@ if (only.has('ttl') && ttlRuns > 0) {
   for (let i = 0; i < ttlRuns && !controller.signal.aborted; i++) {
     const outcome = await runComparison(comparison, { out: path.join(out, `ttl-${i + 1}`), signal: controller.signal });
     for (const run of outcome.runs) {
-      const label = `failover, host SIGKILL, ${run.variant.replace('ttl-', 'ttl ').replace(/s$/, ' s')}, HAProxy`;
+      const label = `compare-patroni-ttl ${run.variant}: failover, host SIGKILL, HAProxy`;
       const f = figures(run.results, run.exitCode);
       rows.set(label, [...(rows.get(label) ?? []), f]);
       process.stderr.write(`${label} ${i + 1}/${ttlRuns}: exit ${f.exit}, write downtime ${s(f.downtimeMs)}, detected ${s(f.detectedMs)}, elected ${s(f.electedMs)}, lost ${f.lost}\n`);

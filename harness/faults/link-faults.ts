@@ -29,8 +29,14 @@ export function linkTargets(link: string, context: FaultContext): LinkTarget[] {
   const member = dcsLinkMember(link);
   // a Patroni member's agent to etcd: every proxy it reaches an etcd member through
   if (member !== undefined) return (patroni?.member(member).dcsLinks ?? []).map((proxy) => ({ proxy }));
-  // Patroni members stream from their leader through the proxy in front of it (its connect_address)
-  if (link === 'replication' && patroni) return [...patroni.members.values()].map((m) => ({ proxy: m.inbound }));
+  // Patroni members stream from their leader through the proxy in front of it (its connect_address):
+  // the fault acts on the leader's, the link every replica's WAL leaves it by, and is seen on a replica
+  if (link === 'replication' && patroni) {
+    const leader = patroni.members.get(context.topology.primaryName);
+    const replica = [...context.topology.upstreamOf].find(([, up]) => up === leader?.name)?.[0];
+    if (leader && replica) return [{ proxy: leader.inbound, replica }];
+    return [...patroni.members.values()].map((m) => ({ proxy: m.inbound }));
+  }
   const links = context.topology.links;
   const chosen = link === 'replication' ? [...links] : [...links].filter(([replica]) => replica === link);
   if (chosen.length === 0) {

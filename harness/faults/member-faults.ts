@@ -5,17 +5,17 @@
 
 import type { RuntimeNode } from '../runtime/runtime.js';
 import type { FaultConfig } from '../scenario/scenario.js';
-import type { FaultCheck, InjectedFault } from './fault.js';
+import type { FaultCheck, FaultContext, InjectedFault } from './fault.js';
 import { attemptOnNode, describeAttempt } from './observe.js';
 
-export async function injectMemberFault(fault: FaultConfig, node: RuntimeNode): Promise<InjectedFault> {
+export async function injectMemberFault(fault: FaultConfig, node: RuntimeNode, context: FaultContext): Promise<InjectedFault> {
   const host = node.host!;
   const mode = fault.stopMode ?? 'fast';
   if (fault.host) {
     switch (fault.kind) {
       case 'kill':
         await host.kill();
-        return { check: (signal) => down(node, 'its host was killed (Patroni and PostgreSQL, SIGKILL)', signal), heal: () => restartHost(node) };
+        return { detail: { sessionsCut: cutSessions(node, context) }, check: (signal) => down(node, 'its host was killed (Patroni and PostgreSQL, SIGKILL)', signal), heal: () => restartHost(node) };
       case 'stop':
         await host.stop();
         return { check: (signal) => down(node, 'its host was shut down (Patroni stopped, and PostgreSQL with it)', signal), heal: () => restartHost(node) };
@@ -29,7 +29,7 @@ export async function injectMemberFault(fault: FaultConfig, node: RuntimeNode): 
   switch (fault.kind) {
     case 'kill':
       await node.kill();
-      return { detail: { agent: 'Patroni restarts it or fails over' }, check: async () => gone(node, 'its postmaster was killed (SIGKILL)'), heal: async () => ({ note: 'Patroni brings PostgreSQL back by itself' }) };
+      return { detail: { agent: 'Patroni restarts it or fails over', sessionsCut: cutSessions(node, context) }, check: async () => gone(node, 'its postmaster was killed (SIGKILL)'), heal: async () => ({ note: 'Patroni brings PostgreSQL back by itself' }) };
     case 'stop':
       await node.stop(mode);
       return { detail: { stopMode: mode }, check: async () => gone(node, `its PostgreSQL was stopped (${mode}) under Patroni`), heal: async () => ({ note: 'Patroni brings PostgreSQL back by itself' }) };
@@ -39,6 +39,16 @@ export async function injectMemberFault(fault: FaultConfig, node: RuntimeNode): 
     default:
       throw new Error(`kind ${fault.kind} is not a fault pgdrill injects on a Patroni member`);
   }
+}
+
+/**
+ * A crash takes the node's send queues with it, as for nodes pgdrill runs (node-faults.ts): what
+ * the endpoint and the replication proxy in front of the member (its connect_address, which the
+ * other members stream through) still held for it is lost, not delivered.
+ */
+function cutSessions(node: RuntimeNode, context: FaultContext): number {
+  const inbound = context.topology.patroni?.members.get(node.name)?.inbound;
+  return context.endpoint.cutSessionsTo(node) + (inbound ? inbound.closeSessionsTo(inbound.currentTarget) : 0);
 }
 
 async function restartHost(node: RuntimeNode): Promise<Record<string, unknown>> {

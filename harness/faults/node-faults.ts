@@ -21,7 +21,7 @@ const BACK_UP_MS = 60_000;
 export async function injectNodeFault(fault: FaultConfig, context: FaultContext): Promise<InjectedFault> {
   const node = context.topology.node(fault.node!);
   // a node an HA agent runs (Patroni): its faults act on what the agent runs (member-faults.ts)
-  if (node.host) return injectMemberFault(fault, node);
+  if (node.host) return injectMemberFault(fault, node, context);
   switch (fault.kind) {
     case 'kill':
       return kill(node, context);

@@ -1,7 +1,8 @@
 // Unplanned failover of a real Patroni cluster (Debian's patroni 3.0, etcd 3.4): the leader's
 // host dies under load (its Patroni agent and PostgreSQL SIGKILLed together, ttl 10 s) and
 // Patroni elects another member once the leader key expires. pgdrill times detection, election
-// and the client write downtime from the kill; with synchronous_mode nothing acknowledged is lost.
+// and the client write downtime from the kill; behind a slow replication link the failover loses
+// acknowledged writes and the ledger says so; with synchronous_mode nothing acknowledged is lost.
 
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -53,6 +54,20 @@ describe('patroni failover', () => {
     expect(r.integrity!.rowCountMismatches).toBe(0);
     expect(run.exitCode).toBe(r.integrity!.lostWrites > 0 ? 1 : 0);
     expect(r.checks.find((c) => c.name === 'write ledger')!.valid).toBe(r.integrity!.lostWrites === 0);
+  });
+
+  it('patroni-async-failover-loses-writes: with the WAL 300 ms behind, the failover loses acknowledged writes, the ledger names them, exit 1', async () => {
+    const run = await runInTemp(await bundled('patroni-async-failover-loses-writes'));
+    const r = run.results;
+    expectTimedFailover(r);
+    expectEveryOpAccounted(run);
+    // the latency was seen on a replica's stream from the leader before the kill
+    expect(r.events.find((e) => e.kind === 'fault-check' && e.fault === 'latency')).toMatchObject({ ok: true, link: 'replication' });
+    expect(r.integrity!.lostWrites).toBeGreaterThan(0);
+    expect(r.integrity!.lost.length).toBeGreaterThan(0);
+    expect(r.checks.find((c) => c.name === 'write ledger')).toMatchObject({ valid: false });
+    expect(r.verdict).toBe('fail');
+    expect(run.exitCode).toBe(1);
   });
 
   it('patroni-sync-failover: with synchronous_mode the synchronous standby takes over and 0 acknowledged writes are lost', async () => {
