@@ -9,6 +9,7 @@ import YAML from 'yaml';
 import { InvalidInputError, type Problem } from '../../harness/errors.js';
 import { loadScenarioFile, parseScenarioText, validateScenario } from '../../harness/scenario/load-scenario.js';
 import { resolveScenarioPath } from '../../harness/scenario/bundled.js';
+import { loadComparisonFile } from '../../harness/scenario/comparison.js';
 import { runScenario } from '../../harness/run/run-scenario.js';
 import { memberConfig } from '../../harness/patroni/patroni-config.js';
 import { patroniResults } from '../../harness/patroni/patroni-results.js';
@@ -47,11 +48,17 @@ function expectProblem(problems: Problem[], at: string, ...fragments: string[]):
 describe('the patroni: section', () => {
   it('accepts a three-member cluster and the bundled patroni scenarios as written', async () => {
     expect(problemsOf(CLUSTER)).toEqual([]);
-    for (const name of ['patroni-switchover', 'patroni-failover', 'patroni-sync-failover', 'single-to-patroni']) {
+    for (const name of ['patroni-switchover', 'patroni-failover', 'patroni-sync-failover', 'patroni-async-failover-loses-writes', 'single-to-patroni']) {
       const s = await loadScenarioFile(await resolveScenarioPath(name));
       expect(s.patroni?.members).toEqual(['pg1', 'pg2', 'pg3']);
       expect(s.patroni!.loopWait + 2 * s.patroni!.retryTimeout).toBeLessThanOrEqual(s.patroni!.ttl);
     }
+    const ttl = await loadComparisonFile(await resolveScenarioPath('compare-patroni-ttl'));
+    expect(ttl.runs.map((r) => [r.label, r.scenario.patroni!.ttl, r.scenario.timeline[0].fault?.host])).toEqual([
+      ['ttl-10s', 10_000, true],
+      ['ttl-20s', 20_000, true],
+      ['ttl-30s', 30_000, true],
+    ]);
     const failover = await loadScenarioFile(await resolveScenarioPath('patroni-failover'));
     expect(failover.patroni!.ttl).toBe(10_000);
     expect(failover.timeline[0].fault).toMatchObject({ kind: 'kill', node: 'pg1', host: true });
