@@ -76,7 +76,9 @@ export function memberConfig(input: MemberConfigInput): string {
     scope: input.scope,
     name: input.name,
     restapi: { listen: `127.0.0.1:${input.restPort}`, connect_address: `127.0.0.1:${input.restPort}` },
-    etcd3: { hosts: input.etcdHosts.map(host), protocol: 'http' },
+    // use_proxies: the hosts are pgdrill's link proxies; without it Patroni discovers etcd's own
+    // client URLs from the member list and goes around them (a partition would not cut it off)
+    etcd3: { hosts: input.etcdHosts.map(host), protocol: 'http', use_proxies: true },
     // no /dev/watchdog here; a member's own fencing is Patroni demoting it when it loses the lease
     watchdog: { mode: 'off' },
     log: { level: 'INFO', format: '%(asctime)s %(levelname)s: %(message)s' },

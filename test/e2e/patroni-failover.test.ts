@@ -4,11 +4,12 @@
 // and the client write downtime from the kill; behind a slow replication link the failover loses
 // acknowledged writes and the ledger says so; with synchronous_mode nothing acknowledged is lost.
 
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Results } from '../../harness/results/results.js';
 import { loadScenarioFile } from '../../harness/scenario/load-scenario.js';
-import { expectEveryOpAccounted, leftovers, removeRunFolders, runInTemp } from './support/runs.js';
+import { expectEveryOpAccounted, leftovers, removeRunFolders, runInTemp, scenarioFrom } from './support/runs.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const bundled = (name: string) => loadScenarioFile(path.join(root, 'scenarios', `${name}.yaml`));
@@ -68,6 +69,29 @@ describe('patroni failover', () => {
     expect(r.checks.find((c) => c.name === 'write ledger')).toMatchObject({ valid: false });
     expect(r.verdict).toBe('fail');
     expect(run.exitCode).toBe(1);
+  });
+
+  it("a partition between the leader and etcd: it demotes itself after retry_timeout, another member leads once the key expires", async () => {
+    const text = readFileSync(path.join(root, 'scenarios', 'patroni-failover.yaml'), 'utf8')
+      .replace('duration: 20s', 'duration: 16s')
+      .replace('fault: { kind: kill, node: pg1, host: true }', "fault: { kind: partition, link: 'etcd:pg1', for: 12s }");
+    const run = await runInTemp(scenarioFrom(text));
+    const r = run.results;
+    expect(r.error).toBeNull();
+    expect(r.events.find((e) => e.kind === 'fault-check' && e.link === 'etcd:pg1')).toMatchObject({ ok: true, detail: expect.stringMatching(/etcd's GET \/health through pg1's link: no answer/) });
+    const change = r.patroni!.leaderChanges[0];
+    expect(change).toMatchObject({ from: 'pg1', cause: 'partition etcd:pg1' });
+    // the key is not renewed from the partition on: it expires within ttl
+    expect(change.electedAfterMs!).toBeGreaterThan(7000);
+    expect(change.electedAfterMs!).toBeLessThan(13_000);
+    // writes stopped when pg1 demoted itself (it could not renew its key within retry_timeout), not at the partition
+    const outage = r.downtime.writes.windows[0];
+    expect(outage.startMs - change.causeMs!).toBeGreaterThan(2000);
+    expect(outage.endMs).toBeGreaterThan(change.t);
+    expect(r.integrity!.lostWrites).toBe(0);
+    expect(r.checks.filter((c) => c.valid !== true)).toEqual([]);
+    expect(run.exitCode).toBe(0);
+    expect(leftovers(r.runId)).toEqual([]);
   });
 
   it('patroni-sync-failover: with synchronous_mode the synchronous standby takes over and 0 acknowledged writes are lost', async () => {

@@ -152,7 +152,7 @@ describe('patroni.yml', () => {
     const doc = YAML.parse(memberConfig(input));
     expect(doc.scope).toBe('pgdrill-run');
     expect(doc.restapi).toEqual({ listen: '127.0.0.1:8009', connect_address: '127.0.0.1:8009' });
-    expect(doc.etcd3.hosts).toEqual(['127.0.0.1:7001']);
+    expect(doc.etcd3).toEqual({ hosts: ['127.0.0.1:7001'], protocol: 'http', use_proxies: true });
     expect(doc.postgresql).toMatchObject({ listen: '127.0.0.1:5433', connect_address: '127.0.0.1:6001', data_dir: input.dataDir, bin_dir: input.binDir });
     expect(doc.postgresql.authentication.replication).toEqual({ username: 'replicator', password: 'r3pl' });
     expect(doc.postgresql.parameters.password_encryption).toBe('scram-sha-256');
