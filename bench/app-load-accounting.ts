@@ -11,6 +11,7 @@ import type net from 'node:net';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Recorder } from '../harness/record/recorder.js';
+import type { OpRecord } from '../harness/record/records.js';
 import { runAppLoad } from '../harness/app/app-load.js';
 import { downtimeWindows } from '../harness/checks/downtime.js';
 import { summarizeLoad } from '../harness/checks/load-summary.js';
@@ -91,6 +92,9 @@ async function viaAutocannon() {
 async function viaPgdrill() {
   const server = await stallingServer();
   const recorder = new Recorder();
+  // the recorder keeps no operations (flat memory): collect them here to summarise
+  const collected: OpRecord[] = [];
+  recorder.onOp((op) => collected.push(op));
   let id = 0;
   server.arm();
   const startMs = recorder.now();
@@ -105,7 +109,7 @@ async function viaPgdrill() {
   });
   const seen = server.seen();
   await server.close();
-  const ops = recorder.ops;
+  const ops: OpRecord[] = collected;
   const load = summarizeLoad(ops, { loadStartMs: startMs, loadEndMs: startMs + seconds * 1000, timeoutMs: 10_000 });
   const down = downtimeWindows(ops, { loadEndMs: startMs + seconds * 1000 });
   return {

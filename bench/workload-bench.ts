@@ -83,6 +83,15 @@ async function main(): Promise<void> {
         probe: { interval: 0, timeout: 1000 },
       };
       const recorder = new Recorder();
+      const latency = hdr.build({ numberOfSignificantValueDigits: 3 });
+      const counted = { ok: 0, failed: 0, indeterminate: 0, dropped: 0 };
+      let recordedWrites = 0;
+      recorder.onOp((op) => {
+        if (op.stream !== 'write') return;
+        recordedWrites++;
+        counted[op.outcome]++;
+        if (op.outcome === 'ok') latency.recordValue(Math.max(1, Math.round((op.endMs - op.intendedMs) * 1000)));
+      });
       const cpuBefore = process.cpuUsage();
       const wallBefore = performance.now();
       const workload = startWorkload({
@@ -98,14 +107,6 @@ async function main(): Promise<void> {
       const cpu = process.cpuUsage(cpuBefore);
       const clientCpu = (100 * (cpu.user + cpu.system)) / 1000 / (performance.now() - wallBefore);
 
-      const latency = hdr.build({ numberOfSignificantValueDigits: 3 });
-      const counted = { ok: 0, failed: 0, indeterminate: 0, dropped: 0 };
-      for (const op of recorder.ops) {
-        if (op.stream !== 'write') continue;
-        counted[op.outcome]++;
-        if (op.outcome === 'ok') latency.recordValue(Math.max(1, Math.round((op.endMs - op.intendedMs) * 1000)));
-      }
-      const recordedWrites = recorder.ops.filter((o) => o.stream === 'write').length;
       const pct = (p: number) => (latency.totalCount ? latency.getValueAtPercentile(p) / 1000 : null);
       const row: Row = {
         rate,

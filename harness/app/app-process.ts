@@ -2,12 +2,12 @@
 // step: the user's program and whatever it starts), its output kept in app.log, stopped as a
 // group (SIGTERM, then SIGKILL) at the end, also on an error or Ctrl-C. If Node exits without
 // that (an uncaught exception), an exit hook kills the group; a SIGKILLed pgdrill leaves it to
-// the reaper (reaper-hook.ts).
+// the run's reaper (runtime/reaper/), which kills its group.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { AppLog } from './app-log.js';
 import { KILL_GRACE_MS, groupAlive, signalGroup, stopGroup } from '../util/process-group.js';
-import { forgetForReaper, registerForReaper } from './reaper-hook.js';
+import type { ReaperRegistry } from '../runtime/reaper/reaper-registry.js';
 
 export interface AppProcessSpec {
   /** argv: ['/bin/sh', '-c', command] for a user's command, [node, server.js] for the sample */
@@ -17,6 +17,8 @@ export interface AppProcessSpec {
   log: AppLog;
   /** the app ended by itself (not stopped by pgdrill) */
   onUnexpectedExit: (exit: AppExit) => void;
+  /** the run's reaper: it kills the app's group if pgdrill dies without stopping it */
+  reaper?: ReaperRegistry;
 }
 
 export interface AppExit {
@@ -73,7 +75,7 @@ export class AppProcess {
     this.outputClosed = new Promise((resolve) => this.child.once('close', () => resolve()));
     if (this.child.pid !== undefined) {
       killOnExit(this.child.pid);
-      registerForReaper({ kind: 'app', pid: this.child.pid, pgid: this.child.pid });
+      spec.reaper?.processGroup(this.child.pid, 'app');
     }
   }
 
@@ -102,7 +104,6 @@ export class AppProcess {
     const alive = groupAlive(pgid);
     const escalated = alive ? await stopGroup(pgid, this.exited, KILL_GRACE_MS) : false;
     liveGroups.delete(pgid);
-    forgetForReaper(pgid);
     // the pipes close once every writer is gone; one that left the group may hold them open
     this.child.stdout?.destroy();
     this.child.stderr?.destroy();

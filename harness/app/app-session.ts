@@ -13,6 +13,7 @@ import type { AppConfig } from '../scenario/scenario.js';
 import { EnvironmentError, InterruptedError, errorMessage } from '../errors.js';
 import { exitHint } from '../steps/command-step.js';
 import { AppLog } from './app-log.js';
+import type { ReaperRegistry } from '../runtime/reaper/reaper-registry.js';
 import { AppProcess, describeExit, type AppExit } from './app-process.js';
 import { runAppChecks } from './app-checks.js';
 import { runAppLoad } from './app-load.js';
@@ -35,6 +36,8 @@ export interface AppSessionOptions {
   recorder: Recorder;
   /** the run's signal (Ctrl-C) */
   signal: AbortSignal;
+  /** the run's reaper: the app's process group is registered with it (it outlives a kill -9 of pgdrill) */
+  reaper?: ReaperRegistry;
 }
 
 /** What results.json says about the app, gathered while it ran. */
@@ -97,6 +100,7 @@ export class AppSession {
         env,
         log: this.log,
         onUnexpectedExit: (exit) => this.exitedByItself(exit),
+        reaper: this.options.reaper,
       });
       recorder.event('app-start', { command: this.command, sample: this.sample, port: this.port, pid: this.process.pid ?? null, cwd });
       const attempts = await this.waitReady(signal);

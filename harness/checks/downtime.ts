@@ -59,39 +59,107 @@ interface OpenWindow {
  * blip from an outage; near ones merge (DEFAULT_MERGE_GAP_MS).
  */
 export function downtimeWindows(ops: readonly OpRecord[], options: DowntimeOptions): MeasuredDowntime {
-  const stallMs = options.stallMs ?? DEFAULT_STALL_MS;
-  const mergeGapMs = options.mergeGapMs ?? DEFAULT_MERGE_GAP_MS;
-  const served = (op: OpRecord) => op.outcome === 'ok' && op.endMs - op.intendedMs <= stallMs;
-  // an ok op answered slowly once sent hung on the server; one answered promptly once sent
-  // but late overall only waited for one of our connections: the server was serving
-  const hungOnServer = (op: OpRecord) => op.outcome === 'ok' && op.endMs - (op.startMs ?? op.intendedMs) > stallMs;
-  const ordered = [...ops].sort((a, b) => byIntendedStart(a, b, served));
-  const raw: DowntimeWindow[] = [];
-  let open: OpenWindow | null = null;
+  const builder = new DowntimeBuilder(options);
+  for (const op of ops) builder.add(op);
+  return builder.finish(options.loadEndMs);
+}
 
-  for (const op of ordered) {
-    if (served(op)) {
-      if (open) {
-        raw.push(closeWindow(open, Math.max(op.intendedMs, open.lastHungEndMs), false));
-        open = null;
-      }
-      continue;
+/** What the scan needs of one operation, kept small: a long run buffers thousands of them. */
+interface DowntimeOp {
+  id: number;
+  intendedMs: number;
+  served: boolean;
+  /** endMs when the op hung on the server (ok, but answered slowly once sent), else -1 */
+  hungEndMs: number;
+}
+
+export interface DowntimeBuilderOptions extends Omit<DowntimeOptions, 'loadEndMs'> {
+  /**
+   * ms: an op is scanned once an op intended this much later has arrived. Ops are recorded
+   * when they end, so they arrive out of intended order by up to their timeout (plus queue
+   * delay and grace); the buffer holds that many ms of ops. Infinity (the default) scans
+   * only at finish, i.e. sorts everything, as downtimeWindows() does.
+   */
+  reorderMs?: number;
+}
+
+/**
+ * downtimeWindows, one op at a time, for a run too long to keep its operations: ops wait in
+ * a small reorder buffer (a heap in the order the scan needs) until no op can still arrive
+ * before them, then go through the same scan, and windows merge as they close. If an op
+ * does arrive after one that should follow it was scanned (it was later than reorderMs),
+ * `outOfOrder` says so and `maxLatenessMs` how late it was: the result is then not exact
+ * and must be rebuilt (from operations.jsonl) with reorderMs >= maxLatenessMs, which is
+ * exact for the same sequence of records.
+ */
+export class DowntimeBuilder {
+  private readonly stallMs: number;
+  private readonly mergeGapMs: number;
+  private readonly reorderMs: number;
+  private readonly heap: DowntimeOp[] = [];
+  private maxIntendedMs = -Infinity;
+  private last: DowntimeOp | undefined;
+  private open: OpenWindow | null = null;
+  private readonly windows: DowntimeWindow[] = [];
+  private lateness = 0;
+  private disordered = false;
+
+  constructor(options: DowntimeBuilderOptions = {}) {
+    this.stallMs = options.stallMs ?? DEFAULT_STALL_MS;
+    this.mergeGapMs = options.mergeGapMs ?? DEFAULT_MERGE_GAP_MS;
+    this.reorderMs = options.reorderMs ?? Infinity;
+  }
+
+  /** true when an op arrived after ops it should precede were scanned: rebuild with reorderMs >= maxLatenessMs */
+  get outOfOrder(): boolean {
+    return this.disordered;
+  }
+
+  /** the most any op arrived behind the latest intended op before it */
+  get maxLatenessMs(): number {
+    return this.lateness;
+  }
+
+  add(record: OpRecord): void {
+    const served = record.outcome === 'ok' && record.endMs - record.intendedMs <= this.stallMs;
+    // an ok op answered slowly once sent hung on the server; one answered promptly once sent
+    // but late overall only waited for one of our connections: the server was serving
+    const hung = record.outcome === 'ok' && record.endMs - (record.startMs ?? record.intendedMs) > this.stallMs;
+    const op: DowntimeOp = { id: record.id, intendedMs: record.intendedMs, served, hungEndMs: hung ? record.endMs : -1 };
+    if (this.maxIntendedMs - op.intendedMs > this.lateness) this.lateness = this.maxIntendedMs - op.intendedMs;
+    if (this.last && scanOrder(op, this.last) < 0) this.disordered = true;
+    heapPush(this.heap, op);
+    if (op.intendedMs > this.maxIntendedMs) this.maxIntendedMs = op.intendedMs;
+    while (this.heap.length > 0 && this.heap[0].intendedMs < this.maxIntendedMs - this.reorderMs) this.scan(heapPop(this.heap)!);
+  }
+
+  finish(loadEndMs: number): MeasuredDowntime {
+    while (this.heap.length > 0) this.scan(heapPop(this.heap)!);
+    const windows = [...this.windows];
+    // an op intended after the load ended (the last tick) must not yield a negative window
+    if (this.open) mergeInto(windows, closeWindow(this.open, Math.max(loadEndMs, this.open.startMs), true), this.mergeGapMs);
+    let longestMs = 0;
+    let totalMs = 0;
+    for (const w of windows) {
+      longestMs = Math.max(longestMs, w.durationMs);
+      totalMs += w.durationMs;
     }
-    open ??= { startMs: op.intendedMs, failedOps: 0, lastHungEndMs: 0 };
-    open.failedOps++;
-    if (hungOnServer(op)) open.lastHungEndMs = Math.max(open.lastHungEndMs, op.endMs);
+    return { longestMs, totalMs, windows, openAtEnd: windows.some((w) => w.openAtEnd), edges: DOWNTIME_EDGES, stallMs: this.stallMs, mergeGapMs: this.mergeGapMs };
   }
-  // an op intended after the load ended (the last tick) must not yield a negative window
-  if (open) raw.push(closeWindow(open, Math.max(options.loadEndMs, open.startMs), true));
 
-  const windows = mergeWindows(raw, mergeGapMs);
-  let longestMs = 0;
-  let totalMs = 0;
-  for (const w of windows) {
-    longestMs = Math.max(longestMs, w.durationMs);
-    totalMs += w.durationMs;
+  private scan(op: DowntimeOp): void {
+    this.last = op;
+    if (op.served) {
+      if (this.open) {
+        mergeInto(this.windows, closeWindow(this.open, Math.max(op.intendedMs, this.open.lastHungEndMs), false), this.mergeGapMs);
+        this.open = null;
+      }
+      return;
+    }
+    this.open ??= { startMs: op.intendedMs, failedOps: 0, lastHungEndMs: 0 };
+    this.open.failedOps++;
+    if (op.hungEndMs >= 0) this.open.lastHungEndMs = Math.max(this.open.lastHungEndMs, op.hungEndMs);
   }
-  return { longestMs, totalMs, windows, openAtEnd: windows.some((w) => w.openAtEnd), edges: DOWNTIME_EDGES, stallMs, mergeGapMs };
 }
 
 /**
@@ -101,23 +169,26 @@ export function downtimeWindows(ops: readonly OpRecord[], options: DowntimeOptio
 export function mergeWindows(windows: readonly DowntimeWindow[], gapMs: number): DowntimeWindow[] {
   const sorted = [...windows].sort((a, b) => a.startMs - b.startMs || a.endMs - b.endMs);
   const out: DowntimeWindow[] = [];
-  for (const w of sorted) {
-    const last = out[out.length - 1];
-    if (last && (w.startMs <= last.endMs || w.startMs - last.endMs < gapMs)) {
-      const endMs = Math.max(last.endMs, w.endMs);
-      out[out.length - 1] = {
-        startMs: last.startMs,
-        endMs,
-        durationMs: endMs - last.startMs,
-        failedOps: last.failedOps + w.failedOps,
-        openAtEnd: last.openAtEnd || w.openAtEnd,
-        merged: (last.merged ?? 1) + (w.merged ?? 1),
-      };
-    } else {
-      out.push({ ...w });
-    }
-  }
+  for (const w of sorted) mergeInto(out, w, gapMs);
   return out;
+}
+
+/** Adds `w` to windows sorted by start, merging it into the last one when they overlap or are closer than gapMs. */
+function mergeInto(out: DowntimeWindow[], w: DowntimeWindow, gapMs: number): void {
+  const last = out[out.length - 1];
+  if (last && (w.startMs <= last.endMs || w.startMs - last.endMs < gapMs)) {
+    const endMs = Math.max(last.endMs, w.endMs);
+    out[out.length - 1] = {
+      startMs: last.startMs,
+      endMs,
+      durationMs: endMs - last.startMs,
+      failedOps: last.failedOps + w.failedOps,
+      openAtEnd: last.openAtEnd || w.openAtEnd,
+      merged: (last.merged ?? 1) + (w.merged ?? 1),
+    };
+  } else {
+    out.push({ ...w });
+  }
 }
 
 export interface ServerGapOptions {
@@ -135,28 +206,101 @@ export interface ServerGapOptions {
  * each probe's server time and when its answer arrived. null when no probe was intended.
  */
 export function serverWriteGapMs(probeOps: readonly OpRecord[], options: ServerGapOptions): number | null {
-  const probes = probeOps.filter((op) => op.stream === 'probe');
-  if (probes.length === 0) return null;
-  const committed = probes.filter((op) => op.outcome === 'ok' && Number.isFinite(op.serverTimeMs));
-  const span = Math.max(0, options.loadEndMs - options.loadStartMs);
-  if (committed.length === 0) return span;
-  const offsets = committed.map((op) => (op.serverTimeMs as number) - op.endMs).sort((a, b) => a - b);
-  const offset = offsets[Math.floor(offsets.length / 2)];
-  const times = committed.map((op) => (op.serverTimeMs as number) - offset).sort((a, b) => a - b);
-  let gap = Math.max(0, times[0] - options.loadStartMs, options.loadEndMs - times[times.length - 1]);
-  for (let i = 1; i < times.length; i++) gap = Math.max(gap, times[i] - times[i - 1]);
-  return gap;
+  const accumulator = new ServerGapAccumulator();
+  for (const op of probeOps) accumulator.add(op);
+  return accumulator.gapMs(options);
+}
+
+/**
+ * serverWriteGapMs, one op at a time. The median clock offset needs every committed probe,
+ * so each is kept as two numbers in typed arrays (16 bytes; an hour of a 20 ms probe is
+ * 2.9 MB), not as a record.
+ */
+export class ServerGapAccumulator {
+  private probes = 0;
+  private committed = 0;
+  private serverTimes: Float64Array<ArrayBuffer> = new Float64Array(1024);
+  private endTimes: Float64Array<ArrayBuffer> = new Float64Array(1024);
+
+  add(op: OpRecord): void {
+    if (op.stream !== 'probe') return;
+    this.probes++;
+    if (op.outcome !== 'ok' || !Number.isFinite(op.serverTimeMs)) return;
+    if (this.committed === this.serverTimes.length) {
+      this.serverTimes = grow(this.serverTimes);
+      this.endTimes = grow(this.endTimes);
+    }
+    this.serverTimes[this.committed] = op.serverTimeMs as number;
+    this.endTimes[this.committed] = op.endMs;
+    this.committed++;
+  }
+
+  /** null when no probe was intended */
+  gapMs(options: ServerGapOptions): number | null {
+    if (this.probes === 0) return null;
+    const span = Math.max(0, options.loadEndMs - options.loadStartMs);
+    const n = this.committed;
+    if (n === 0) return span;
+    const offsets = new Float64Array(n);
+    for (let i = 0; i < n; i++) offsets[i] = this.serverTimes[i] - this.endTimes[i];
+    offsets.sort();
+    const offset = offsets[Math.floor(n / 2)];
+    const times = new Float64Array(n);
+    for (let i = 0; i < n; i++) times[i] = this.serverTimes[i] - offset;
+    times.sort();
+    let gap = Math.max(0, times[0] - options.loadStartMs, options.loadEndMs - times[n - 1]);
+    for (let i = 1; i < n; i++) gap = Math.max(gap, times[i] - times[i - 1]);
+    return gap;
+  }
+}
+
+function grow(array: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer> {
+  const bigger = new Float64Array(array.length * 2);
+  bigger.set(array);
+  return bigger;
 }
 
 // At equal intended starts an op not served sorts before a served one: the served op shows
 // the service was up at that instant, so the failure's window closes at once (0 ms,
 // failedOps 1) instead of stretching to the next success. The id makes the order total.
-function byIntendedStart(a: OpRecord, b: OpRecord, served: (op: OpRecord) => boolean): number {
+function scanOrder(a: DowntimeOp, b: DowntimeOp): number {
   if (a.intendedMs !== b.intendedMs) return a.intendedMs - b.intendedMs;
-  const aOk = served(a) ? 1 : 0;
-  const bOk = served(b) ? 1 : 0;
+  const aOk = a.served ? 1 : 0;
+  const bOk = b.served ? 1 : 0;
   if (aOk !== bOk) return aOk - bOk;
   return a.id - b.id;
+}
+
+function heapPush(heap: DowntimeOp[], op: DowntimeOp): void {
+  heap.push(op);
+  let i = heap.length - 1;
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if (scanOrder(heap[i], heap[parent]) >= 0) break;
+    [heap[i], heap[parent]] = [heap[parent], heap[i]];
+    i = parent;
+  }
+}
+
+function heapPop(heap: DowntimeOp[]): DowntimeOp | undefined {
+  if (heap.length === 0) return undefined;
+  const top = heap[0];
+  const last = heap.pop()!;
+  if (heap.length > 0) {
+    heap[0] = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < heap.length && scanOrder(heap[l], heap[m]) < 0) m = l;
+      if (r < heap.length && scanOrder(heap[r], heap[m]) < 0) m = r;
+      if (m === i) break;
+      [heap[i], heap[m]] = [heap[m], heap[i]];
+      i = m;
+    }
+  }
+  return top;
 }
 
 function closeWindow(open: OpenWindow, endMs: number, openAtEnd: boolean): DowntimeWindow {

@@ -233,24 +233,35 @@ export interface OwnedSequence {
 }
 
 /**
- * Every sequence owned by a table column (serial: OWNED BY, dependency 'a'; identity:
- * dependency 'i'), in any user schema, its last handed-out value against max(column). After
+ * Every sequence that feeds a table column, in any user schema: owned by it (serial: OWNED BY,
+ * dependency 'a'; identity: dependency 'i') or called by its DEFAULT (nextval('seq'), dependency
+ * 'n' of the default), its last handed-out value against max(column). After
  * a logical migration a sequence left at its start value makes the next insert collide.
  * Names print as listUserTables prints them; the bookkeeping schema is left out.
  */
 export async function sequenceChecks(client: pg.ClientBase): Promise<SequenceCheck[]> {
   const owned = await client.query<OwnedSequence & { sequenceSql: string; tableSql: string }>(
-    `SELECT ${displayNameSql('s', 'n')} AS sequence, ${qualifiedNameSql('s', 'n')} AS "sequenceSql",
+    // a column a sequence feeds: the one it is OWNED BY (serial, identity), or one whose DEFAULT
+    // calls nextval() on it (a sequence created on its own, shared or not)
+    `SELECT DISTINCT ${displayNameSql('s', 'n')} AS sequence, ${qualifiedNameSql('s', 'n')} AS "sequenceSql",
             ${displayNameSql('t', 'tn')} AS table, ${qualifiedNameSql('t', 'tn')} AS "tableSql",
             a.attname AS column, q.seqincrement::float8 AS increment
        FROM pg_class s
        JOIN pg_sequence q ON q.seqrelid = s.oid
        JOIN pg_namespace n ON n.oid = s.relnamespace
-       JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.oid
-                       AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
-       JOIN pg_class t ON t.oid = d.refobjid AND t.relkind IN ('r', 'p')
+       JOIN (SELECT d.objid AS seq, d.refobjid AS rel, d.refobjsubid AS attnum
+               FROM pg_depend d
+              WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+             UNION
+             SELECT d.refobjid, ad.adrelid, ad.adnum
+               FROM pg_depend d JOIN pg_attrdef ad ON ad.oid = d.objid
+              WHERE d.classid = 'pg_attrdef'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'n') f
+         ON f.seq = s.oid
+       JOIN pg_class t ON t.oid = f.rel AND t.relkind IN ('r', 'p')
        JOIN pg_namespace tn ON tn.oid = t.relnamespace
-       JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid
+       JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = f.attnum
+            -- max() of a text column fed by 'T-' || nextval() says nothing about the sequence
+            AND a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'numeric'::regtype)
       WHERE s.relkind = 'S' AND ${userRelationCondition('s', 'n')}`,
   );
   const checks: SequenceCheck[] = [];

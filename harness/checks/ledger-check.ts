@@ -65,7 +65,7 @@ export interface LedgerCheck {
 
 export const MAX_FINDINGS = 50;
 
-type LedgerOp = OpRecord & { ledger: LedgerEntry };
+export type LedgerOp = OpRecord & { ledger: LedgerEntry };
 
 /** What the I/O side must fetch from the final primary to check these operations. */
 export function keysOfInterest(ops: readonly OpRecord[]): KeysOfInterest {
@@ -78,7 +78,8 @@ export function keysOfInterest(ops: readonly OpRecord[]): KeysOfInterest {
     let table = tables.get(entry.table);
     if (!table) tables.set(entry.table, (table = { keys: new Set(), requestIds: new Set() }));
     if (hasKey(entry)) table.keys.add(keyText(entry.key));
-    else if (entry.op === 'insert') table.requestIds.add(rid);
+    // the key is unknown (the answer was lost): found by request id, in the row or the ledger
+    else table.requestIds.add(rid);
   }
   const out: KeysOfInterest = { requestIds: [...requestIds].sort(), tables: {} };
   for (const name of [...tables.keys()].sort()) {
@@ -138,7 +139,10 @@ function rowStateProblem(op: LedgerOp, observed: ObservedState, applied: Map<str
   const history = applied.get(rowId(entry.table, key)) ?? [op];
   const at = history.indexOf(op);
   const later = at >= 0 ? history.slice(at + 1) : [];
-  const deletedLater = later.some((o) => o.ledger.op === 'delete');
+  // a write of ours still in flight when this one started may have committed after it, whatever
+  // the intended order: two connections do not commit in the order they were scheduled
+  const mayFollow = (o: LedgerOp) => later.includes(o) || (o !== op && o.endMs > (op.startMs ?? op.intendedMs));
+  const deletedLater = history.some((o) => o.ledger.op === 'delete' && mayFollow(o));
 
   switch (entry.op) {
     case 'insert':
@@ -173,7 +177,7 @@ function rowStateProblem(op: LedgerOp, observed: ObservedState, applied: Map<str
     }
     case 'delete':
       if (!row) return undefined;
-      return later.some((o) => o.ledger.op === 'insert') ? undefined : `the row is back (version ${row.version ?? '?'}) after an acknowledged delete`;
+      return history.some((o) => o.ledger.op === 'insert' && mayFollow(o)) ? undefined : `the row is back (version ${row.version ?? '?'}) after an acknowledged delete`;
   }
 }
 
@@ -193,11 +197,16 @@ function finding(entry: LedgerEntry, observed: ObservedState, reason: string): L
 }
 
 function checkable(ops: readonly OpRecord[]): LedgerOp[] {
-  return ops.filter((op): op is LedgerOp => op.ledger !== undefined && (op.outcome === 'ok' || op.outcome === 'indeterminate'));
+  return ops.filter(isLedgerCheckable);
+}
+
+/** Whether the ledger check looks at this op: a write with a ledger entry, acknowledged or indeterminate. */
+export function isLedgerCheckable(op: OpRecord): op is LedgerOp {
+  return op.ledger !== undefined && (op.outcome === 'ok' || op.outcome === 'indeterminate');
 }
 
 /** Keys are numbers for the built-in schema; 0 (or '') marks an insert whose key the client never learnt. */
-function hasKey(entry: LedgerEntry): boolean {
+export function hasKey(entry: LedgerEntry): boolean {
   return typeof entry.key === 'number' ? entry.key !== 0 && Number.isFinite(entry.key) : entry.key !== '';
 }
 

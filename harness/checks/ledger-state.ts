@@ -10,6 +10,17 @@ import { normalizeRequestId, type KeysOfInterest, type ObservedState, type Obser
 export interface FetchObservedOptions {
   /** the key column of a table (as the workload's ledger names it); default: its single-column primary key */
   keyColumn?: (table: string) => string | undefined;
+  /**
+   * the key column(s) of a table, as a script's ledger names them (a composite key names
+   * several; its keys are then PostgreSQL's row text, `(1,foo)`); wins over keyColumn
+   */
+  keyColumns?: (table: string) => readonly string[] | undefined;
+  /**
+   * whether the table's `version` and `request_id` columns are the workload's own (the shop's
+   * statements set them); default true. A script's statement does not set them, so for its
+   * tables they would only mislead the check.
+   */
+  rowVersions?: (table: string) => boolean;
   /** values per query; keeps a long run's 100k keys from becoming one huge parameter */
   batchSize?: number;
 }
@@ -24,35 +35,55 @@ export async function fetchObservedState(
 ): Promise<ObservedState> {
   const batchSize = options.batchSize ?? 10_000;
   const committed = new Set<string>();
+  /** request id -> the key the write touched, as the ledger recorded it (scripts' writes) */
+  const ledgerKeys = new Map<string, string>();
   // a malformed id cannot be in a uuid column, and one bad element would fail the cast of the batch
   const ids = interest.requestIds.filter((id) => UUID.test(id));
+  const withRowKey = await hasRowKey(client);
   for (const batch of batches(ids, batchSize)) {
-    const { rows } = await client.query<{ id: string }>(
-      `SELECT request_id::text AS id FROM ${LEDGER_TABLE} WHERE request_id = ANY($1::uuid[])`,
+    const { rows } = await client.query<{ id: string; row_key: string | null }>(
+      `SELECT request_id::text AS id, ${withRowKey ? 'row_key' : 'NULL::text AS row_key'} FROM ${LEDGER_TABLE} WHERE request_id = ANY($1::uuid[])`,
       [batch],
     );
-    for (const r of rows) committed.add(normalizeRequestId(r.id));
+    for (const r of rows) {
+      const rid = normalizeRequestId(r.id);
+      committed.add(rid);
+      if (r.row_key !== null) ledgerKeys.set(rid, r.row_key);
+    }
   }
 
   const tables: Record<string, ObservedTable> = {};
   for (const [table, wanted] of Object.entries(interest.tables)) {
     const found: ObservedTable = { rows: new Map(), keysByRequestId: new Map(), tracksVersion: false, tracksRequestId: false };
     tables[table] = found;
-    const shape = await tableShape(client, table, options.keyColumn?.(table));
+    const keyColumns = options.keyColumns?.(table) ?? (options.keyColumn?.(table) !== undefined ? [options.keyColumn(table)!] : undefined);
+    const shape = await tableShape(client, table, keyColumns);
     // a table that is gone holds none of the keys: every acknowledged write to it is missing
     if (!shape) continue;
-    found.tracksVersion = shape.hasVersion;
-    found.tracksRequestId = shape.hasRequestId;
-    const key = quoteIdent(shape.keyColumn);
+    const own = options.rowVersions?.(table) ?? true;
+    found.tracksVersion = own && shape.hasVersion;
+    found.tracksRequestId = own && shape.hasRequestId;
+    // a composite key is compared as PostgreSQL's row text, as the scripts' ledger recorded it
+    const key = shape.keyColumns.length === 1 ? quoteIdent(shape.keyColumns[0]) : `ROW(${shape.keyColumns.map(quoteIdent).join(', ')})`;
     const columns = [
       `${key}::text AS key`,
-      shape.hasVersion ? 'version::bigint::text AS version' : 'NULL::text AS version',
-      shape.hasRequestId ? 'request_id::text AS request_id' : 'NULL::text AS request_id',
+      found.tracksVersion ? 'version::bigint::text AS version' : 'NULL::text AS version',
+      found.tracksRequestId ? 'request_id::text AS request_id' : 'NULL::text AS request_id',
     ].join(', ');
+    const keyMatch = shape.keyColumns.length === 1 ? `${key} = ANY($1::${shape.keyType}[])` : `${key}::text = ANY($1::text[])`;
 
-    for (const keys of batches(wanted.keys, batchSize)) {
+    // writes whose answer was lost: the ledger says which row a committed one touched
+    const wantedKeys = new Set(wanted.keys);
+    for (const rid of wanted.requestIds) {
+      const k = ledgerKeys.get(normalizeRequestId(rid));
+      if (k === undefined) continue;
+      found.keysByRequestId.set(normalizeRequestId(rid), k);
+      wantedKeys.add(k);
+    }
+
+    for (const keys of batches([...wantedKeys].sort(), batchSize)) {
       const { rows } = await client.query<{ key: string; version: string | null; request_id: string | null }>(
-        `SELECT ${columns} FROM ${shape.relation} WHERE ${key} = ANY($1::${shape.keyType}[])`,
+        `SELECT ${columns} FROM ${shape.relation} WHERE ${keyMatch}`,
         [keys],
       );
       for (const r of rows) {
@@ -63,7 +94,7 @@ export async function fetchObservedState(
       }
     }
 
-    if (!shape.hasRequestId) continue;
+    if (!found.tracksRequestId) continue;
     const insertIds = wanted.requestIds.filter((id) => UUID.test(id));
     for (const batch of batches(insertIds, batchSize)) {
       const { rows } = await client.query<{ key: string; version: string | null; request_id: string }>(
@@ -83,14 +114,14 @@ export async function fetchObservedState(
 interface TableShape {
   /** the relation as SQL text, quoted where needed */
   relation: string;
-  keyColumn: string;
+  keyColumns: string[];
   /** the key column's type, for casting the array of keys (so its index is used) */
   keyType: string;
   hasVersion: boolean;
   hasRequestId: boolean;
 }
 
-async function tableShape(client: pg.ClientBase, table: string, keyColumn: string | undefined): Promise<TableShape | undefined> {
+async function tableShape(client: pg.ClientBase, table: string, keyColumns: readonly string[] | undefined): Promise<TableShape | undefined> {
   const rel = await client.query<{ oid: string | null; relation: string | null }>(
     'SELECT to_regclass($1)::oid::text AS oid, to_regclass($1)::text AS relation',
     [table],
@@ -106,23 +137,29 @@ async function tableShape(client: pg.ClientBase, table: string, keyColumn: strin
     [oid],
   );
   const byName = new Map(cols.rows.map((c) => [c.name, c]));
-  const key = keyColumn ? byName.get(keyColumn) : cols.rows.find((c) => c.pk);
-  if (!key) {
-    throw new Error(
-      keyColumn
-        ? `table ${rel.rows[0].relation} has no column ${JSON.stringify(keyColumn)} (the ledger's key)`
-        : `table ${rel.rows[0].relation} has no single-column primary key to find the ledger's rows by`,
-    );
-  }
+  const missing = keyColumns?.find((k) => !byName.has(k));
+  if (missing !== undefined) throw new Error(`table ${rel.rows[0].relation} has no column ${JSON.stringify(missing)} (the ledger's key)`);
+  const keys = keyColumns ? keyColumns.map((k) => byName.get(k)!) : cols.rows.filter((c) => c.pk).slice(0, 1);
+  if (keys.length === 0) throw new Error(`table ${rel.rows[0].relation} has no single-column primary key to find the ledger's rows by`);
   const version = byName.get('version');
   const requestId = byName.get('request_id');
   return {
     relation: rel.rows[0].relation!,
-    keyColumn: key.name,
-    keyType: key.type.replace(/\(.*\)$/, ''),
+    keyColumns: keys.map((k) => k.name),
+    // with its typmod: character(3) without it is character(1), and 'CHF' would be cut to 'C'
+    keyType: keys[0].type,
     hasVersion: version !== undefined && /^(smallint|integer|bigint)$/.test(version.type),
     hasRequestId: requestId !== undefined && requestId.type === 'uuid',
   };
+}
+
+/** Whether the ledger table records the key each write touched (it does since scripts came; an older database may not). */
+async function hasRowKey(client: pg.ClientBase): Promise<boolean> {
+  const { rows } = await client.query<{ has: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'row_key' AND NOT attisdropped) AS has`,
+    [LEDGER_TABLE],
+  );
+  return rows[0].has;
 }
 
 export function quoteIdent(name: string): string {

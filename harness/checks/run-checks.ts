@@ -24,6 +24,8 @@ export interface StreamAccounting {
   recorded: number;
   /** op ids recorded more than once */
   duplicates: number;
+  /** why the count cannot be checked (the scheduler never said how many it intended: the load did not finish) */
+  unknown?: string;
 }
 
 export interface RunFacts {
@@ -158,6 +160,8 @@ function accountingCheck({ accounting, loadMs, error }: RunFacts): Check | undef
   const streams = accounting.filter((a) => a.rate > 0);
   if (streams.length === 0) return undefined;
   if (loadMs === null) return unknown('the load never started');
+  const uncounted = streams.filter((a) => a.unknown);
+  if (uncounted.length) return unknown(uncounted.map((a) => `${a.stream}: ${a.unknown}`).join('; '));
   const problems: string[] = [];
   const lines: string[] = [];
   for (const a of streams) {

@@ -5,7 +5,8 @@
 
 import { Command, CommanderError, Option } from 'commander';
 import { packageVersion } from '../util/package-info.js';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { loadScenarioFile } from '../scenario/load-scenario.js';
 import { listBundledScenarios, resolveScenarioPath } from '../scenario/bundled.js';
@@ -15,8 +16,13 @@ import { isComparisonFile, loadComparisonFile } from '../scenario/comparison.js'
 import { renderSummary } from '../report/terminal-summary.js';
 import { readResultsFile, resolveResultsPath, runLabels } from '../report/read-results.js';
 import { writeReports } from '../report/write-reports.js';
+import { renderMarkdownSummary } from '../report/markdown-summary.js';
+import { INCOMPLETE_EXIT, canRebuild, rebuildResults } from '../run/post-mortem.js';
+import type { Results } from '../results/results.js';
 import { compareRow, renderCompareHtml, renderCompareTable, workloadDifferences } from '../report/compare.js';
+import { planRun } from '../run/run-plan.js';
 import { ProgressPrinter } from './progress.js';
+import { initSummary, runInit } from './init.js';
 import { runDoctor } from './doctor.js';
 import { installPostgres } from '../runtime/local/pg-binaries.js';
 import { cleanupStaleLocalRuns } from '../runtime/local/local-runtime.js';
@@ -45,18 +51,32 @@ export function buildProgram(): Command {
     .command('run')
     .description('run a scenario and write its report folder (results.json, events.jsonl, ...)')
     .argument('<scenario>', 'a scenario file, or the name of a bundled scenario (see `pgdrill list`)')
-    .addOption(new Option('--runtime <runtime>', 'where nodes run (overrides the scenario)').choices(['local', 'docker']))
+    .addOption(new Option('--runtime <runtime>', 'where nodes run (overrides the scenario)').choices(['local', 'docker', 'external']))
     .option('--out <dir>', 'the run folder (default: reports/<name>-<timestamp>)')
+    .option('--plan', 'connect and check, print what the run would do (tables it would create, the command it would run), write nothing', false)
+    .option('--dry-run', 'the same as --plan', false)
     .option('--set <key=value>', 'override a scenario field, e.g. --set duration=20s --set workload.writes.rate=500 (repeatable)', collect, [])
     .option('--keep', 'leave data directories in place for inspection', false)
     .option('--quiet', 'no live progress, only the summary', false)
+    .option('--verbose', 'print every event as it is recorded (events.jsonl holds them all either way)', false)
+    .option('--summary-md <file>', 'also append the Markdown summary (summary.md) to this file, e.g. "$GITHUB_STEP_SUMMARY"')
     .addHelpText('after', '\nExit codes: 0 pass, 1 a threshold or integrity check failed, 2 invalid input,\n3 environment failure, 130 interrupted (everything started was cleaned up).')
-    .action(async (scenarioArg: string, opts: { runtime?: RuntimeKind; out?: string; set: string[]; keep: boolean; quiet: boolean }) => {
+    .action(async (scenarioArg: string, opts: { runtime?: RuntimeKind; out?: string; set: string[]; keep: boolean; quiet: boolean; verbose: boolean; summaryMd?: string; plan: boolean; dryRun: boolean }) => {
       const file = await resolveScenarioPath(scenarioArg);
+      if (opts.plan || opts.dryRun) {
+        const planned = await planRun(await loadScenarioFile(file, opts.set));
+        process.stdout.write(planned.lines.join('\n') + '\n');
+        for (const p of planned.problems) process.stderr.write(`problem: ${p}\n`);
+        process.exitCode = planned.exitCode;
+        return;
+      }
       // a comparison file (top-level `variants`) runs each variant and puts them side by side
       const comparison = (await isComparisonFile(file)) ? await loadComparisonFile(file, opts.set) : undefined;
       const scenario = comparison ? undefined : await loadScenarioFile(file, opts.set);
-      const progress = new ProgressPrinter();
+      const progress = new ProgressPrinter(process.stderr, { verbose: opts.verbose });
+      const appendSummary = async (results: Results) => {
+        if (opts.summaryMd) await appendFile(opts.summaryMd, renderMarkdownSummary(results) + '\n');
+      };
       const controller = new AbortController();
       let interrupts = 0;
       const onSignal = (signal: NodeJS.Signals) => {
@@ -80,9 +100,10 @@ export function buildProgram(): Command {
             onEvent: opts.quiet ? undefined : (e) => progress.event(e),
             onTick: opts.quiet ? undefined : (t) => progress.tick(t),
             onRunStart: (run, i, total) => progress.print(`== run ${i + 1}/${total}: ${run.label} (${run.scenario.name})`),
-            onRunEnd: (_run, { results, folder }) => {
+            onRunEnd: async (_run, { results, folder }) => {
               progress.done();
               process.stdout.write(renderSummary(results, folder) + '\n');
+              await appendSummary(results);
             },
           });
           process.stdout.write(`${outcome.table}\n\nComparison written to ${outcome.page}\n`);
@@ -99,6 +120,7 @@ export function buildProgram(): Command {
         });
         progress.done();
         process.stdout.write(renderSummary(results, folder) + '\n');
+        await appendSummary(results);
         process.exitCode = exitCode;
       } finally {
         process.off('SIGINT', onSignal);
@@ -108,20 +130,37 @@ export function buildProgram(): Command {
 
   program
     .command('report')
-    .description('render report.html, the PNG charts and junit.xml again from a results.json')
-    .argument('<results>', 'a results.json, or the run folder holding it')
+    .description('render report.html, summary.md, the PNG charts and junit.xml again from a results.json; for a run that never wrote one (killed), rebuild it from its logs first')
+    .argument('<results>', 'a results.json, or the run folder holding it (or holding only the logs of a run that died)')
     .option('--out <dir>', 'where to write them (default: the folder of the results.json)')
-    .addHelpText('after', '\nExit codes: 0 rendered (whatever the run\'s verdict), 2 not a results file,\n3 a reporter failed (the others were still written).')
-    .action(async (resultsArg: string, opts: { out?: string }) => {
+    .option('--summary-md <file>', 'also append the Markdown summary to this file, e.g. "$GITHUB_STEP_SUMMARY"')
+    .addHelpText(
+      'after',
+      '\nA run folder without results.json (pgdrill was killed, the machine died) is rebuilt from run.json,\n' +
+        'events.jsonl, operations.jsonl and lag.jsonl: load, downtime, faults, cutover steps and where it\n' +
+        'stopped; integrity is unknown (it needs the servers). Its verdict is "incomplete" and results.json is\n' +
+        'written with it.\n\nExit codes: 0 rendered (whatever the run\'s verdict), 1 rendered, but the run is incomplete\n(it never finished), 2 not a results file or run folder, 3 a reporter failed (the others were still written).',
+    )
+    .action(async (resultsArg: string, opts: { out?: string; summaryMd?: string }) => {
       const file = await resolveResultsPath(resultsArg);
-      const results = await readResultsFile(file);
-      const folder = path.resolve(opts.out ?? path.dirname(file));
+      const runFolder = path.dirname(file);
+      let results: Results;
+      if (!existsSync(file) && canRebuild(runFolder)) {
+        results = await rebuildResults(runFolder);
+        await writeFile(file, JSON.stringify(results, null, 2) + '\n');
+        process.stderr.write(`pgdrill: ${runFolder} has no results.json: the run did not finish; rebuilt ${file} from its logs\n`);
+      } else {
+        results = await readResultsFile(file);
+      }
+      const folder = path.resolve(opts.out ?? runFolder);
       await mkdir(folder, { recursive: true });
       const { files, failures } = await writeReports(results, folder);
+      if (opts.summaryMd) await appendFile(opts.summaryMd, renderMarkdownSummary(results) + '\n');
       process.stdout.write(renderSummary(results) + '\n');
       for (const f of files) process.stdout.write(`wrote ${f}\n`);
       for (const f of failures) process.stderr.write(`pgdrill: the ${f.reporter} report could not be written: ${f.error}\n`);
       if (failures.length) process.exitCode = EXIT.environment;
+      else if (results.verdict === 'incomplete') process.exitCode = INCOMPLETE_EXIT;
     });
 
   program
@@ -159,6 +198,19 @@ export function buildProgram(): Command {
       const scenario = await loadScenarioFile(file, opts.set);
       if (opts.json) process.stdout.write(JSON.stringify(scenario, null, 2) + '\n');
       else process.stdout.write(`${scenarioArg}: valid scenario "${scenario.name}" (${Object.keys(scenario.nodes).length} nodes, ${scenario.timeline.length} timeline entries)\n`);
+    });
+
+  program
+    .command('init')
+    .description('write a starting scenario for your own database: its tables, sizes and a write script per table, to edit')
+    .requiredOption('--from <source>', 'a pg_dump archive (custom, directory or tar), a SQL file, or a postgres:// URL (then dumped with pg_dump beside the scenario)')
+    .option('--out <file>', 'the scenario file to write (default: ./<name>.yaml)')
+    .option('--name <name>', 'the scenario name (default: from the dump or database name)')
+    .option('--schema-only', 'with a URL: dump the schema only (the seed then has no rows)', false)
+    .option('--force', 'overwrite the scenario (and the dump) if they exist', false)
+    .action(async (opts: { from: string; out?: string; name?: string; schemaOnly: boolean; force: boolean }) => {
+      const result = await runInit({ from: opts.from, out: opts.out, name: opts.name, schemaOnly: opts.schemaOnly, force: opts.force });
+      process.stdout.write(initSummary(result) + '\n');
     });
 
   program

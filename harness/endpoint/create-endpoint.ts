@@ -10,6 +10,7 @@ import { ProxyEndpoint } from './proxy-endpoint.js';
 import { PgBouncerEndpoint } from './pgbouncer-endpoint.js';
 import { HaproxyEndpoint } from './haproxy-endpoint.js';
 import { DiscoveryEndpoint } from './discovery-endpoint.js';
+import { UrlEndpoint } from './url-endpoint.js';
 import { initialMembers } from './members.js';
 import { PatroniHealthChecks, PatroniLookup } from '../patroni/patroni-routing.js';
 
@@ -53,5 +54,7 @@ export async function createEndpoint(context: EndpointContext): Promise<Endpoint
       return HaproxyEndpoint.start(config, context, members);
     case 'discovery':
       return DiscoveryEndpoint.start(context, members);
+    case 'url':
+      return UrlEndpoint.start(config, topology.primary, scenario.baseDir ?? process.cwd());
   }
 }

@@ -6,7 +6,8 @@
 // the re-point); the `endpoint-follows` step times how soon a lookup finds the new primary.
 
 import pg from 'pg';
-import type { Address, RuntimeNode } from '../runtime/runtime.js';
+import type { Address, ExternalConnection, RuntimeNode } from '../runtime/runtime.js';
+import { tlsThroughProxy } from '../runtime/external/external-connection.js';
 import { DATABASE } from '../topology/connect.js';
 import { errorMessage } from '../errors.js';
 import { connectionUrl, type ClientRoute, type Endpoint, type Followed, type SessionOpener } from './endpoint.js';
@@ -92,7 +93,8 @@ export class DiscoveryEndpoint implements Endpoint {
     while (!signal.aborted && performance.now() < deadline) {
       lookups++;
       try {
-        const found = await this.lookup.open(this.candidates(), (address) => connectOnce(address, credentials.superuser, credentials.superuserPassword));
+        const external = this.context.topology.primary.external;
+        const found = await this.lookup.open(this.candidates(), (address) => connectOnce(address, credentials.superuser, credentials.superuserPassword, external));
         const atMs = recorder.now();
         await found.client.end().catch(() => undefined);
         if (found.chosen.name === to.name) {
@@ -112,13 +114,16 @@ export class DiscoveryEndpoint implements Endpoint {
   }
 }
 
-async function connectOnce(address: Address, user: string, password: string): Promise<pg.Client> {
+async function connectOnce(address: Address, user: string, password: string, external?: ExternalConnection): Promise<pg.Client> {
+  // runtime external: the servers' own database and TLS, checked against the server's name
+  const ssl = external && tlsThroughProxy(external);
   const client = new pg.Client({
     host: address.host,
     port: address.port,
     user,
     password,
-    database: DATABASE,
+    database: external?.database ?? DATABASE,
+    ...(ssl ? { ssl } : {}),
     connectionTimeoutMillis: 2000,
     query_timeout: 2000,
     application_name: 'pgdrill-harness-lookup',

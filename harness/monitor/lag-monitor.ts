@@ -104,8 +104,10 @@ export class LagMonitor {
     ]);
     const samples = standbys.map(({ replica, upstream }, i): LagSample => {
       const u = upstreams.indexOf(upstream);
-      const view = views[u]?.find((v) => v.name === replica.name);
-      const slot = slots[u]?.find((s) => s.slot_name === replicationSlotName(replica.name));
+      // a standby pgdrill did not build goes by the name (and slot) its platform gave it
+      const id = this.topology.replicationIds.get(replica.name);
+      const view = views[u]?.find((v) => v.name === (id?.applicationName ?? replica.name));
+      const slot = slots[u]?.find((s) => s.slot_name === (id ? id.slot : replicationSlotName(replica.name)));
       const own = replicaViews[i]?.[0];
       return {
         t,

@@ -1,10 +1,10 @@
 // results.json's patroni section, from what the run recorded (pure): every member's role over
 // time, as GET /cluster said it, and every leader change with its cause (the fault on the old
 // leader, or the switchover / promotion request) and how long after the cause the old leader
-// stopped being named leader (detected), the new one was (elected) and writes were served again.
+// stopped being named leader (detected), the new one was (elected) and writes were served again
+// (the end of the write outage around it, or without one the first write the watcher saw served).
 
 import { eventsOf, type RunEvent } from '../record/events.js';
-import type { OpRecord } from '../record/records.js';
 import type { DowntimeWindow } from '../results/results.js';
 import { dcsLinkMember } from '../scenario/patroni-rules.js';
 
@@ -40,7 +40,7 @@ export interface PatroniResults {
   finalLeader: string | null;
 }
 
-export function patroniResults(events: readonly RunEvent[], ops: readonly OpRecord[], windows: readonly DowntimeWindow[]): PatroniResults {
+export function patroniResults(events: readonly RunEvent[], windows: readonly DowntimeWindow[]): PatroniResults {
   const members = new Map<string, MemberRole[]>();
   for (const e of eventsOf(events, 'patroni-member')) {
     const list = members.get(e.member) ?? [];
@@ -78,8 +78,9 @@ export function patroniResults(events: readonly RunEvent[], ops: readonly OpReco
       const window = windows.find((w) => w.endMs >= causeMs && w.startMs <= e.t + 1);
       if (window) served = window.endMs - causeMs;
       else {
-        const ok = ops.find((o) => o.stream === 'write' && o.outcome === 'ok' && (o.startMs ?? o.intendedMs) >= e.t);
-        served = ok ? ok.endMs - causeMs : null;
+        // no outage around it: the first write begun after the change, as the watcher noted it
+        const first = eventsOf(events, 'patroni-first-write').find((w) => w.startMs >= e.t && w.leader === e.leader);
+        served = first ? first.endMs - causeMs : null;
       }
     }
     changes.push({

@@ -24,6 +24,9 @@ export class PatroniWatcher {
   private readonly seen = new Map<string, Seen>();
   private leader: string | null | undefined;
   private unreachable = false;
+  /** after a leader change: the leader and since when, until the first write begun after it is acknowledged */
+  private awaitingWrite?: { leader: string; sinceMs: number };
+  private stopListening?: () => void;
   /** polls made, and polls that saw two members calling themselves leader at once */
   polls = 0;
   twoLeaders = 0;
@@ -37,6 +40,15 @@ export class PatroniWatcher {
   ) {}
 
   start(): void {
+    // operations are not kept: the first write served after each leader change is noted as it happens
+    this.stopListening = this.recorder.onOp((op) => {
+      const waiting = this.awaitingWrite;
+      if (!waiting || op.stream !== 'write' || op.outcome !== 'ok') return;
+      const startMs = op.startMs ?? op.intendedMs;
+      if (startMs < waiting.sinceMs) return;
+      this.awaitingWrite = undefined;
+      this.recorder.event('patroni-first-write', { leader: waiting.leader, opId: op.id, startMs, endMs: op.endMs });
+    });
     const tick = async () => {
       if (this.stopped) return;
       const began = performance.now();
@@ -76,7 +88,9 @@ export class PatroniWatcher {
     const leader = leaderOf(view);
     const name = leader?.name ?? null;
     if (name !== this.leader) {
-      this.recorder.event('patroni-leader', { leader: name, previous: this.leader ?? null, role: leader?.role ?? null });
+      const event = this.recorder.event('patroni-leader', { leader: name, previous: this.leader ?? null, role: leader?.role ?? null });
+      // the bootstrap leader is not a change; a standby leader takes no writes
+      if (name !== null && this.leader !== undefined && leader?.role === 'leader') this.awaitingWrite = { leader: name, sinceMs: event.t };
       this.leader = name;
     }
     this.follow(view);
@@ -97,6 +111,7 @@ export class PatroniWatcher {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopListening?.();
     clearTimeout(this.timer);
     await this.running?.catch(() => undefined);
   }

@@ -4,6 +4,7 @@
 
 import type { OpError, OpStream, Phase } from './records.js';
 import type { FaultKind } from '../scenario/scenario.js';
+import type { ScriptLoad } from '../results/results.js';
 
 interface Counts {
   intended: number;
@@ -28,7 +29,12 @@ export interface EventPayloads {
   'node-binaries': { node: string; source: string };
   'node-volume': { node: string; filesystem: string; bytes: number; mount: string };
   'node-ready': { node: string; role: 'primary' | 'standby'; version?: number; of?: string; baseBackup?: string; via?: string };
-  seeded: { node: string; rows: Record<string, number> };
+  /** rows per table; source and detail for a seed from your own file (seed.sql, seed.dump) */
+  seeded: { node: string; rows: Record<string, number>; source?: 'shop' | 'sql' | 'dump'; detail?: string };
+  /** the workload's scripts were checked against the seeded database (tables, keys, each statement prepared) */
+  'scripts-checked': { scripts: number; pools: { table: string; column: string; keys: number }[] };
+  /** how each of your statements went, at the end of the load */
+  'workload-scripts': { scripts: ScriptLoad[] };
   /** tls: the run's throwaway CA was made and every node serves with it */
   'tls-ready': { mode: string; clientCerts: boolean; ca: string; caFingerprint: string; serverNames: string[] };
   /** tls: what pg_stat_ssl said of a standby's replication connection once it streamed (at setup, after a re-point or a rejoin) */
@@ -45,7 +51,10 @@ export interface EventPayloads {
   'patroni-leader': { leader: string | null; previous: string | null; role: string | null };
   /** patroni: GET /cluster could not be read from any member */
   'patroni-unreachable': { error: string };
-  'workload-start': { writes: number; reads: number; probeIntervalMs: number; durationMs: number };
+  /** patroni: the first write begun after a leader change was acknowledged (t: then); startMs, endMs: that write's */
+  'patroni-first-write': { leader: string; opId: number; startMs: number; endMs: number };
+  /** startMs: the schedules' first intended time (ms from the start of the run), what per-second buckets count from */
+  'workload-start': { writes: number; reads: number; probeIntervalMs: number; durationMs: number; startMs?: number };
   'workload-end': { writes: Counts; reads: Counts; probe: Counts };
   'workload-retarget': { host: string; port: number };
   'workload-connection-lost': { stream: OpStream; slot: number; error: OpError };
@@ -85,6 +94,23 @@ export interface EventPayloads {
   integrity: { source: string | null; target: string | null; lostWrites: number | null; rowCountMismatches: number | null; hashMismatches: number | null };
   'teardown-failed': { step: string; error: string };
   'report-failed': { reporter: string; error: string };
+  /** the run's reaper is watching pgdrill's process (runtime/reaper) */
+  'reaper-started': { pid: number; registry: string };
+  /** no reaper: a kill -9 of pgdrill would leave this run's servers behind */
+  'reaper-unavailable': { reason: string };
+  /** written by the reaper itself, after pgdrill's process died without tearing down */
+  'reaper-reaped': {
+    owner: number;
+    tookMs: number;
+    killed: string[];
+    containers: string[];
+    networks: string[];
+    volumes: string[];
+    unmounted: string[];
+    removedDirs: string[];
+    failures: string[];
+    keep: boolean;
+  };
   error: { message: string; code: string };
   /** the application in the loop was started (app:) */
   'app-start': { command: string; sample: boolean; port: number; pid: number | null; cwd: string };
@@ -107,6 +133,8 @@ export interface EventPayloads {
     error?: string;
   };
   'app-stop': { how: string; durationMs: number };
+  /** runtime external: pgdrill's bookkeeping schema at the end (dropped on the final primary unless --keep; leftOn: nodes that keep a copy) */
+  bookkeeping: { node: string; schema: string; dropped: boolean; leftOn: string[]; detail: string };
 }
 
 export type EventKind = keyof EventPayloads;
@@ -145,6 +173,8 @@ export function isTroubleEvent(e: RunEvent): boolean {
     case 'verify-warning':
     case 'teardown-failed':
     case 'report-failed':
+    case 'reaper-unavailable':
+    case 'reaper-reaped':
     case 'error':
     case 'workload-connection-lost':
       return true;
@@ -156,12 +186,15 @@ export function isTroubleEvent(e: RunEvent): boolean {
     case 'node-ready':
     case 'seeded':
     case 'tls-ready':
+    case 'scripts-checked':
+    case 'workload-scripts':
     case 'endpoint-ready':
     case 'endpoint-server-state':
     case 'patroni-etcd-ready':
     case 'patroni-member':
     case 'patroni-leader':
     case 'patroni-unreachable':
+    case 'patroni-first-write':
     case 'workload-start':
     case 'workload-end':
     case 'workload-retarget':
@@ -181,6 +214,8 @@ export function isTroubleEvent(e: RunEvent): boolean {
     case 'app-load-start':
     case 'app-load-end':
     case 'app-stop':
+    case 'bookkeeping':
+    case 'reaper-started':
       return false;
   }
 }

@@ -28,7 +28,7 @@ export interface CompareRow {
   longestStallMs: number | null;
   /** the endpoint's own cutover steps and their durations, e.g. "pause-endpoint 52ms, repoint-endpoint 2ms" */
   endpointSteps: string;
-  verdict: 'pass' | 'fail';
+  verdict: Results['verdict'];
 }
 
 /** The cutover steps that are the endpoint's, whichever it took. */
@@ -95,7 +95,7 @@ export function renderCompareTable(rows: CompareRow[], differences: string[] = [
       r.maxLagBytes === null ? '–' : formatBytes(r.maxLagBytes),
       ms(r.p99WriteMs),
       r.endpointSteps || '–',
-      r.verdict === 'pass' ? 'PASS' : 'FAIL',
+      r.verdict.toUpperCase(),
     ]);
   }
   const warning = differences.length ? `\nnote: these runs do not share one workload (${differing(differences)}): compare with care\n` : '';
@@ -122,7 +122,7 @@ export function downtimeBars(rows: CompareRow[]): string {
 export function renderCompareHtml(rows: CompareRow[], differences: string[] = []): string {
   const body = rows
     .map(
-      (r) => `<tr><td class="nowrap"><code>${h(r.label)}</code></td><td>${h(r.scenario)}</td><td>${h(r.strategy)}</td><td>${h(r.endpoint)}</td><td>${h(r.runtime)}</td><td class="num">${h(formatRunTime(r.durationMs))}</td><td class="num">${h(ms(r.writeDowntimeMs))}</td><td class="num">${r.failedWrites === null ? '–' : r.failedWrites}</td><td class="num">${h(ms(r.longestStallMs))}</td><td class="num">${h(ms(r.serverGapMs))}</td><td class="num">${r.lostWrites === null ? 'not verified' : r.lostWrites}</td><td class="num">${r.maxLagBytes === null ? '–' : h(formatBytes(r.maxLagBytes))}</td><td class="num">${h(ms(r.p99WriteMs))}</td><td>${h(r.endpointSteps || '–')}</td><td><span class="status ${r.verdict}">${r.verdict === 'pass' ? 'PASS' : 'FAIL'}</span></td></tr>`,
+      (r) => `<tr><td class="nowrap"><code>${h(r.label)}</code></td><td>${h(r.scenario)}</td><td>${h(r.strategy)}</td><td>${h(r.endpoint)}</td><td>${h(r.runtime)}</td><td class="num">${h(formatRunTime(r.durationMs))}</td><td class="num">${h(ms(r.writeDowntimeMs))}</td><td class="num">${r.failedWrites === null ? '–' : r.failedWrites}</td><td class="num">${h(ms(r.longestStallMs))}</td><td class="num">${h(ms(r.serverGapMs))}</td><td class="num">${r.lostWrites === null ? 'not verified' : r.lostWrites}</td><td class="num">${r.maxLagBytes === null ? '–' : h(formatBytes(r.maxLagBytes))}</td><td class="num">${h(ms(r.p99WriteMs))}</td><td>${h(r.endpointSteps || '–')}</td><td><span class="status ${r.verdict === 'pass' ? 'pass' : 'fail'}">${r.verdict.toUpperCase()}</span></td></tr>`,
     )
     .join('');
   const labels = rows.map((r) => r.label);

@@ -154,6 +154,7 @@ header.run .titles { flex: 1; min-width: 0; }
 .verdict { display: inline-block; font-weight: 750; letter-spacing: 0.06em; font-size: 1.35rem; padding: 8px 18px; border-radius: 6px; color: #fff; white-space: nowrap; }
 .verdict.pass { background: var(--pass); }
 .verdict.fail { background: var(--fail); }
+.verdict.incomplete { background: #b7791f; }
 .meta { display: flex; flex-wrap: wrap; gap: 2px 18px; color: var(--muted); font-size: 0.88rem; margin-top: 6px; }
 .reasons { margin: 12px 0 0; padding: 10px 14px; border-radius: 6px; background: #ffebe9; border: 1px solid #ffcecb; color: #82071e; }
 .reasons ul { margin: 4px 0 0; padding-left: 20px; }

@@ -20,6 +20,8 @@ import { describeTls, streamSpans, tlsView } from './replication-model.js';
 import { formatMs, formatPercent, formatRunTime } from './format.js';
 import { appExplanation, downtimeViews, formatView } from './app-view.js';
 import { memberRoleSpans, patroniSection, roleClass } from './patroni-view.js';
+import { rowCountTableHtml } from './row-counts.js';
+import { scriptsTableHtml } from './scripts-table.js';
 
 export function renderHtml(results: Results): string {
   const charts = buildChartSpecs(results);
@@ -54,8 +56,11 @@ export function failureReasons(results: Results): string[] {
 }
 
 function headerSection(r: Results): string {
-  const verdict = r.verdict === 'pass' ? 'pass' : 'fail';
-  const reasons = verdict === 'fail' ? failureReasons(r) : [];
+  const verdict = r.verdict === 'pass' ? 'pass' : r.verdict === 'incomplete' ? 'incomplete' : 'fail';
+  const reasons = verdict !== 'pass' ? failureReasons(r) : [];
+  const banner = r.incomplete
+    ? `<div class="reasons" id="incomplete-banner" data-incomplete="true"><strong>The run did not finish: it stopped ${h(r.incomplete.stoppedAt)}.</strong> This page is rebuilt from the run's logs (${h(r.incomplete.rebuiltFrom.join(', '))}); what they could not establish is unknown.${r.incomplete.reaped ? ` ${h(r.incomplete.reaped)}` : ''}</div>`
+    : '';
   const strategy = r.cutover ? `${r.cutover.strategy}: ${r.cutover.from} → ${r.cutover.to}` : r.scenario.strategy ? `${r.scenario.strategy.kind} (no cutover ran)` : 'no cutover';
   const meta = [
     `started ${h(r.startedAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC'))}`,
@@ -72,8 +77,9 @@ function headerSection(r: Results): string {
     ${r.scenario.description ? `<p class="muted">${h(r.scenario.description)}</p>` : ''}
     <div class="meta">${meta.map((m) => `<span>${m}</span>`).join('')}</div>
   </div>
-  <div id="verdict" class="verdict ${verdict}" data-verdict="${verdict}" title="verdict">${verdict === 'pass' ? 'PASS' : 'FAIL'}</div>
+  <div id="verdict" class="verdict ${verdict}" data-verdict="${r.verdict}" title="verdict">${r.verdict.toUpperCase()}</div>
 </header>
+${banner}
 ${reasons.length ? `<div class="reasons"><strong>Why it failed</strong><ul>${reasons.map((x) => `<li>${h(x)}</li>`).join('')}</ul></div>` : ''}
 ${keyFigures(r)}
 <nav class="sections">${[
@@ -393,14 +399,8 @@ function integritySection(r: Results): string {
     ...unknown.map(([fact, why]) => `<li class="bad"><strong>${h(fact)} unknown</strong>: ${h(why)}</li>`),
     ...Object.entries(i.notApplicable ?? {}).map(([fact, why]) => `<li class="muted">${h(fact)} not applicable: ${h(why)}</li>`),
   ];
-  const short = (hash: string | null) => (hash === null ? '–' : `<span title="${h(hash)}">${h(hash.slice(0, 12))}</span>`);
-  const rows = i.tables
-    .map(
-      (t) => `<tr class="${t.match ? '' : 'bad'}"><td><code>${h(t.table)}</code></td><td class="num">${t.sourceRows ?? '–'}</td><td class="num">${t.targetRows ?? '–'}</td><td class="hash">${short(t.sourceHash)}</td><td class="hash">${short(t.targetHash)}</td><td>${status(t.match, t.match ? 'match' : 'differ')}</td></tr>`,
-    )
-    .join('');
   const tables = i.tables.length
-    ? `<table><thead><tr><th>table</th><th class="num">rows on ${h(i.source)}</th><th class="num">rows on ${h(i.target)}</th><th>hash on ${h(i.source)}</th><th>hash on ${h(i.target)}</th><th>result</th></tr></thead><tbody>${rows}</tbody></table>`
+    ? rowCountTableHtml(i, status)
     : `<p class="muted">No table comparison: ${h(i.comparison || 'no second copy of the data to compare with')}.</p>`;
   const schema =
     i.schemaDifferences === null || i.schemaDifferences === undefined
@@ -436,13 +436,14 @@ function integritySection(r: Results): string {
 <h2>Integrity${i.source ? `: ${h(i.source)} vs ${h(i.target ?? '?')}` : ''}</h2>
 ${i.comparison ? `<p class="small muted">${h(i.comparison)}. The ledger is checked on ${h(i.finalPrimary ?? 'the final primary')}.</p>` : ''}
 ${notes.length ? `<ul class="reasons">${notes.join('')}</ul>` : ''}
+<h3>Row Count Comparison. Tables: ${i.tables.filter((t) => t.match).length} of ${i.tables.length} match</h3>
+${tables}${schema}
 <div class="two">
-<div><h3>Tables: ${i.tables.filter((t) => t.match).length} of ${i.tables.length} match</h3>${tables}${schema}</div>
 <div><h3>Write ledger</h3>
 <p class="small muted">Every write the server acknowledged, checked by its request id (committed in the same transaction) and by the row it wrote, on the final primary. Lost: acknowledged but not there. Recovered: outcome unknown to the client, yet committed.</p>
 <table><tbody>${ledger.map(([label, v, bad]) => `<tr class="${bad ? 'bad' : ''}"><td>${h(label)}</td><td class="num"><strong>${h(v)}</strong></td></tr>`).join('')}</tbody></table>
-${sequences}
 </div>
+<div><h3>Sequences</h3>${sequences || '<p class="muted small">No sequence feeds a column.</p>'}</div>
 </div>
 ${lost}
 </section>`;
@@ -466,9 +467,13 @@ function loadSection(r: Results): string {
     .map((n) => `<tr><td><code>${h(n.name)}</code></td><td class="num">${n.version}</td><td>${h(n.role)}</td><td class="small muted">${h(n.binaries)}</td></tr>`)
     .join('');
   const w = r.scenario.workload;
+  const writesAre = w.writes.scripts
+    ? `${w.writes.scripts.length} statement${w.writes.scripts.length === 1 ? '' : 's'} of yours, by weight`
+    : `insert ${w.writes.mix.insert}%, update ${w.writes.mix.update}%, delete ${w.writes.mix.delete}%`;
   return `<section class="card" id="load">
 <h2>Load</h2>
-<p class="small muted">Open loop: ${w.writes.rate} writes/s on ${w.writes.connections} connections (insert ${w.writes.mix.insert}%, update ${w.writes.mix.update}%, delete ${w.writes.mix.delete}%), ${w.reads.rate} reads/s, a probe write every ${h(formatDuration(w.probe.interval))}. Latency counts from each operation's intended start.</p>
+<p class="small muted">Open loop: ${w.writes.rate} writes/s on ${w.writes.connections} connections (${h(writesAre)}), ${w.reads.rate} reads/s${w.reads.scripts ? ` (${w.reads.scripts.length} statement${w.reads.scripts.length === 1 ? '' : 's'} of yours)` : ''}, a probe write every ${h(formatDuration(w.probe.interval))}. Latency counts from each operation's intended start.</p>
+${r.load.scripts?.length ? scriptsTableHtml(r.load.scripts) : ''}
 <table><thead><tr><th>stream</th><th class="num">intended</th><th class="num">ok</th><th class="num">failed</th><th class="num">indeterminate</th><th class="num">dropped</th><th class="num">achieved</th><th class="num">p50</th><th class="num">p95</th><th class="num">p99</th><th class="num">max</th></tr></thead><tbody>${rows}</tbody></table>
 <div class="two">
 <div><h3>Errors by kind</h3>${

@@ -100,6 +100,7 @@ const TIMELINE_KINDS = new Set<EventKind>([
   'seeded',
   'tls-ready',
   'replication-tls',
+  'scripts-checked',
   'endpoint-ready',
   'endpoint-server-state',
   'workload-start',
@@ -121,6 +122,8 @@ const TIMELINE_KINDS = new Set<EventKind>([
   'integrity',
   'verify-warning',
   'teardown-failed',
+  'reaper-unavailable',
+  'reaper-reaped',
   'error',
   'app-start',
   'app-ready',
@@ -165,7 +168,7 @@ export function timelineRows(results: Results): TimelineRow[] {
   return rows.sort((a, b) => a.t - b.t);
 }
 
-function describeEvent(e: RunEvent): string {
+export function describeEvent(e: RunEvent): string {
   const s = (v: unknown) => (v === undefined || v === null ? '' : String(v));
   switch (e.kind) {
     case 'run-start':
@@ -176,8 +179,16 @@ function describeEvent(e: RunEvent): string {
       return `${s(e.phase)} phase ended after ${s(e.durationMs)} ms`;
     case 'node-ready':
       return `${s(e.node)} ready as ${s(e.role)}${e.of ? ` of ${s(e.of)}` : ''}${e.version ? ` (PostgreSQL ${s(e.version)})` : ''}`;
-    case 'seeded':
-      return `${s(e.node)} seeded${e.rows && typeof e.rows === 'object' ? `: ${Object.entries(e.rows as Record<string, unknown>).map(([k, v]) => `${k} ${s(v)}`).join(', ')}` : ''}`;
+    case 'seeded': {
+      const rows = Object.entries(e.rows ?? {});
+      const listed =
+        rows.length > 8
+          ? `${rows.length} tables, ${rows.reduce((n, [, v]) => n + v, 0).toLocaleString('en-US')} rows`
+          : rows.map(([k, v]) => `${k} ${s(v)}`).join(', ');
+      return `${s(e.node)} seeded${e.detail ? ` (${e.detail})` : ''}${rows.length ? `: ${listed}` : ''}`;
+    }
+    case 'scripts-checked':
+      return `${e.scripts} statement(s) of yours prepared against the seeded database${e.pools.length ? `; keys to pick: ${e.pools.map((p) => `${p.table}.${p.column} ${p.keys}`).join(', ')}` : ''}`;
     case 'endpoint-ready':
       return `endpoint${e.endpoint ? ` ${e.endpoint}` : ''} ${s(e.address)} -> ${s(e.target)}${e.origin ? ` (${e.origin})` : ''}`;
     case 'tls-ready':
@@ -230,6 +241,10 @@ function describeEvent(e: RunEvent): string {
       return e.leader === null ? `Patroni: no leader (${s(e.previous)} no longer named in /cluster)` : `Patroni: ${e.leader} is the ${e.role === 'standby_leader' ? 'standby leader' : 'leader'}${e.previous ? ` (was ${e.previous})` : ''}`;
     case 'patroni-unreachable':
       return `Patroni: no member answered GET /cluster: ${e.error}`;
+    case 'reaper-unavailable':
+      return `no reaper: ${e.reason}`;
+    case 'reaper-reaped':
+      return `pgdrill's process died without tearing down; its reaper killed ${e.killed.length ? e.killed.join('; ') : 'nothing'}${e.containers.length ? `, removed containers ${e.containers.join(', ')}` : ''}${e.removedDirs.length ? `, removed ${e.removedDirs.join(', ')}` : ''}${e.failures.length ? `; failed: ${e.failures.join('; ')}` : ''}`;
     default: {
       const rest = Object.entries(e).filter(([k]) => k !== 't' && k !== 'kind');
       return rest.map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : s(v)}`).join(' ');

@@ -13,15 +13,23 @@ export function renderSummary(results: Results, folder?: string): string {
   const { load, downtime, lag, integrity, cutover } = results;
   const w = load.writes;
   const table = new Table({ style: { head: [], border: [] }, colWidths: [26, 60], wordWrap: true });
-  const verdict = results.verdict === 'pass' ? 'PASS' : 'FAIL';
+  const verdict = results.verdict.toUpperCase();
   table.push(
     [{ colSpan: 2, content: `${results.scenario.name}  ${verdict}  (${results.runtime}, ${formatRunTime(results.durationMs)})` }],
     ...(results.endpoint ? [['endpoint', `${results.endpoint.kind}: ${results.endpoint.origin}`]] : []),
+    ...(results.incomplete
+      ? [[{ colSpan: 2, content: `the run did not finish: it stopped ${results.incomplete.stoppedAt}. Rebuilt from ${results.incomplete.rebuiltFrom.join(', ')}.${results.incomplete.reaped ? ` ${results.incomplete.reaped}` : ''}` }]]
+      : []),
     ['writes', `${w.intended} intended: ${w.ok} ok, ${w.failed} failed, ${w.indeterminate} indeterminate, ${w.dropped} dropped`],
     ['write rate / latency', `${w.achievedRate.toFixed(1)}/s achieved; p50 ${ms(w.latencyMs.p50)} p95 ${ms(w.latencyMs.p95)} p99 ${ms(w.latencyMs.p99)} max ${ms(w.latencyMs.max)}`],
   );
   const errors = Object.entries(w.errors).sort((a, b) => b[1] - a[1]);
   if (errors.length) table.push(['write errors', errors.map(([kind, n]) => `${n} ${kind}`).join(', ')]);
+  for (const sc of load.scripts ?? []) {
+    if (sc.failed + sc.indeterminate === 0) continue;
+    const [kind] = Object.entries(sc.errors).sort((a, b) => b[1] - a[1])[0] ?? [''];
+    table.push([`  ${sc.stream} ${sc.name}`.slice(0, 25), `${sc.ok} ok, ${sc.failed} failed, ${sc.indeterminate} indeterminate${kind ? `; mostly ${kind}` : ''}`]);
+  }
   if (load.reads.intended > 0) {
     const r = load.reads;
     table.push(['reads', `${r.intended} intended: ${r.ok} ok, ${r.failed + r.indeterminate} failed, ${r.dropped} dropped; p99 ${ms(r.latencyMs.p99)}`]);
@@ -66,8 +74,10 @@ export function renderSummary(results: Results, folder?: string): string {
   if (results.scenario.tls) table.push(['tls', describeTls(tlsView(results))]);
   if (results.patroni) table.push(['patroni leader', patroniLeaderText(results)]);
   if (integrity) {
+    const differ = integrity.tables.filter((t) => !t.match);
+    const named = differ.length ? `; differ: ${differ.slice(0, 8).map((t) => `${t.table} (${t.sourceRows ?? '-'} vs ${t.targetRows ?? '-'} rows)`).join(', ')}${differ.length > 8 ? ', ...' : ''}` : '';
     const tables = integrity.tables.length
-      ? `${integrity.tables.filter((t) => t.match).length}/${integrity.tables.length} tables match (${integrity.source} vs ${integrity.target})`
+      ? `${integrity.tables.length - differ.length}/${integrity.tables.length} tables match (${integrity.source} vs ${integrity.target})${named}`
       : `no table comparison: ${integrity.comparison}`;
     const n = (v: number | null) => (v === null ? '?' : String(v));
     table.push(

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Results } from '../results/results.js';
 import { renderHtml } from './html-report.js';
 import { renderJunit } from './junit.js';
+import { renderMarkdownSummary } from './markdown-summary.js';
 import { writePngCharts } from './png-charts.js';
 import { errorMessage } from '../errors.js';
 
@@ -33,10 +34,18 @@ export const REPORTERS = {
       return [file];
     },
   },
+  // for CI: $GITHUB_STEP_SUMMARY, a pull request comment (--summary-md appends it elsewhere too)
+  markdown: {
+    async write(results, folder) {
+      const file = path.join(folder, 'summary.md');
+      await writeFile(file, renderMarkdownSummary(results));
+      return [file];
+    },
+  },
 } satisfies Record<string, Reporter>;
 
 export type ReporterName = keyof typeof REPORTERS;
-export const DEFAULT_REPORTERS: ReporterName[] = ['html', 'png', 'junit'];
+export const DEFAULT_REPORTERS: ReporterName[] = ['markdown', 'html', 'png', 'junit'];
 
 export interface ReportFailure {
   reporter: ReporterName;

@@ -113,6 +113,26 @@ export interface AppResults {
   checks: AppCheckOutcome[];
 }
 
+/** One script of the workload (your own statements) and how its operations went. */
+export interface ScriptLoad {
+  stream: 'write' | 'read';
+  index: number;
+  name: string;
+  sql: string;
+  weight: number;
+  /** "notes (id), insert", when the ledger checks its writes */
+  ledger: string | null;
+  ok: number;
+  failed: number;
+  indeterminate: number;
+  /** ops that could not run: a pick() found no key left (counted as failed too) */
+  noKey: number;
+  /** count per "SQLSTATE class" (or class), as load.*.errors */
+  errors: Record<string, number>;
+  /** the first error it got, for people */
+  firstError: string | null;
+}
+
 export interface DowntimeWindow {
   startMs: number;
   endMs: number;
@@ -277,8 +297,11 @@ export interface EndpointResults {
 export interface Results {
   pgdrillVersion: string;
   runId: string;
-  /** pass only when every check is valid; computed once, from checks[] */
-  verdict: 'pass' | 'fail';
+  /**
+   * pass only when every check is valid; computed once, from checks[]. incomplete: the run
+   * never finished (pgdrill's process died) and this was rebuilt from its logs by `pgdrill report`.
+   */
+  verdict: 'pass' | 'fail' | 'incomplete';
   /** every check the verdict rests on, thresholds included */
   checks: CheckResult[];
   /** ISO time the run started */
@@ -290,8 +313,8 @@ export interface Results {
   nodes: { name: string; version: number; role: string; binaries: string }[];
   phases: Phase[];
   events: RunEvent[];
-  /** app: present when the scenario has an app: section */
-  load: { writes: LoadSummary; reads: LoadSummary; probe: LoadSummary; app?: AppLoadSummary };
+  /** app: present when the scenario has an app: section; scripts: when the workload ran your own statements */
+  load: { writes: LoadSummary; reads: LoadSummary; probe: LoadSummary; app?: AppLoadSummary; scripts?: ScriptLoad[] };
   downtime: { writes: Downtime; reads: Downtime; serverWriteGapMs: number | null; app?: Downtime };
   lag: { samples: LagSample[]; maxReplayBytes: number | null; maxReplayLagMs: number | null };
   integrity: Integrity | null;
@@ -313,4 +336,22 @@ export interface Results {
   patroni?: PatroniResults;
   /** set when the run ended on an error rather than finishing */
   error: { message: string; code: string } | null;
+  /** only in results rebuilt from a crashed run's logs (verdict incomplete): where it stopped */
+  incomplete?: IncompleteRun;
+}
+
+/** What a post-mortem could tell of a run that never wrote its results. */
+export interface IncompleteRun {
+  /** in words: "in the load phase at 12.3s (T+4.50s), during cutover step promote" */
+  stoppedAt: string;
+  /** the phase that had started and not ended, null before the first */
+  phase: string | null;
+  /** ms from the start of the run of the last thing recorded */
+  lastRecordMs: number;
+  /** the files the results were rebuilt from */
+  rebuiltFrom: string[];
+  /** what the reaper removed after pgdrill's process died, when it did */
+  reaped: string | null;
+  /** lines of events.jsonl / operations.jsonl that could not be read (a line cut short by the crash) */
+  unreadableLines: number;
 }

@@ -5,13 +5,12 @@
 import { packageVersion } from '../util/package-info.js';
 import { eventsOf } from '../record/events.js';
 import type { Recorder } from '../record/recorder.js';
-import type { OpRecord, OpStream } from '../record/records.js';
+import type { OpStream } from '../record/records.js';
 import type { Scenario } from '../scenario/scenario.js';
 import type { Topology } from '../topology/topology.js';
 import type { CutoverOutcome } from '../strategies/strategy.js';
 import type { Results } from '../results/results.js';
-import { summarizeLoad } from '../checks/load-summary.js';
-import { downtimeWindows, serverWriteGapMs } from '../checks/downtime.js';
+import type { RecordedLoad, StreamTally } from '../checks/op-aggregates.js';
 import { evaluateThresholds } from '../checks/thresholds.js';
 import { runChecks, type StreamAccounting } from '../checks/run-checks.js';
 import { verdictOf } from '../checks/check.js';
@@ -19,12 +18,16 @@ import { errorMessage, type PgdrillError } from '../errors.js';
 import { appResults, summarizeAppLoad } from '../app/app-results.js';
 import type { AppFacts } from '../app/app-session.js';
 import { patroniResults } from '../patroni/patroni-results.js';
+import { redactScenario } from '../scenario/external-fields.js';
 
 export interface AssembleInput {
   runId: string;
   startedAt: Date;
   scenario: Scenario;
-  recorder: Recorder;
+  /** the run's record: its events, lag samples, phases and clock (a post-mortem gives these from the logs) */
+  recorder: Pick<Recorder, 'events' | 'lag' | 'phases' | 'now'>;
+  /** the operations' summaries, built while they were recorded (checks/op-aggregates.ts) */
+  recorded: RecordedLoad;
   /**
    * The load's schedule (ms from the start of the run): from its first intended operation to
    * the end of its duration (or when it was stopped). null when it never started.
@@ -39,35 +42,22 @@ export interface AssembleInput {
 }
 
 export function assembleResults(input: AssembleInput): Results {
-  const { scenario, recorder, cutover, integrity, failure } = input;
+  const { scenario, recorder, recorded, cutover, integrity, failure } = input;
   const loadWindow = input.loadWindow ?? { startMs: 0, endMs: 0 };
-  const byStream = (stream: OpStream) => recorder.ops.filter((op) => op.stream === stream);
-  const writes = byStream('write');
-  const reads = byStream('read');
-  const probes = byStream('probe');
-  const appOps = byStream('app');
-  const window = { loadStartMs: loadWindow.startMs, loadEndMs: loadWindow.endMs };
   const { workload } = scenario;
-  const downtimeOptions = { loadEndMs: loadWindow.endMs, stallMs: scenario.downtime.stall, mergeGapMs: scenario.downtime.mergeGap };
   const replayBytes = recorder.lag.map((s) => s.replayBytes).filter((v): v is number => v !== null);
   const replayMs = recorder.lag.map((s) => s.replayLagMs).filter((v): v is number => v !== null);
 
-  const load: Results['load'] = {
-    writes: summarizeLoad(writes, { ...window, timeoutMs: workload.writes.timeout }),
-    reads: summarizeLoad(reads, { ...window, timeoutMs: workload.reads.timeout }),
-    probe: summarizeLoad(probes, { ...window, timeoutMs: workload.probe.timeout }),
-    ...(scenario.app ? { app: summarizeAppLoad(appOps, { ...window, timeoutMs: scenario.app.load.timeout }) } : {}),
-  };
-  const downtime: Results['downtime'] = {
-    writes: downtimeWindows(writes, downtimeOptions),
-    reads: downtimeWindows(reads, downtimeOptions),
-    serverWriteGapMs: input.loadWindow ? serverWriteGapMs(probes, window) : null,
-    ...(scenario.app ? { app: downtimeWindows(appOps, downtimeOptions) } : {}),
-  };
+  const load: Results['load'] = { ...recorded.load };
+  // your own statements, each with how it went (the workload counts them as it runs them)
+  const scripted = eventsOf(recorder.events, 'workload-scripts')[0];
+  if (scripted) load.scripts = scripted.scripts;
+  const downtime: Results['downtime'] = recorded.downtime;
   const lag: Results['lag'] = {
     samples: recorder.lag,
-    maxReplayBytes: replayBytes.length ? Math.max(...replayBytes) : null,
-    maxReplayLagMs: replayMs.length ? Math.max(...replayMs) : null,
+    // a loop, not Math.max(...): a long run's samples would overflow the argument list
+    maxReplayBytes: replayBytes.length ? replayBytes.reduce((a, b) => Math.max(a, b)) : null,
+    maxReplayLagMs: replayMs.length ? replayMs.reduce((a, b) => Math.max(a, b)) : null,
   };
   const cutoverResult: Results['cutover'] =
     cutover && scenario.strategy
@@ -83,7 +73,7 @@ export function assembleResults(input: AssembleInput): Results {
       : null;
   const error = failure ? { message: errorMessage(failure), code: (failure as PgdrillError).code ?? 'PGDRILL_RUN_FAILED' } : null;
 
-  const patroni = scenario.patroni ? patroniResults(recorder.events, writes, downtime.writes.windows) : undefined;
+  const patroni = scenario.patroni ? patroniResults(recorder.events, downtime.writes.windows) : undefined;
   const app = input.app ? appResults(input.app.facts, input.app.logText, recorder.events, input.loadWindow?.startMs ?? null, recorder.now()) : undefined;
   const thresholds = evaluateThresholds(scenario.thresholds, { load, downtime, lag, integrity, app });
   // the scheduler's own count of what it intended, not the number of records: they must agree
@@ -93,11 +83,11 @@ export function assembleResults(input: AssembleInput): Results {
     error,
     events: recorder.events,
     accounting: [
-      accountingOf('write', writes, workload.writes.rate, scheduled?.writes.intended ?? writes.length),
-      accountingOf('read', reads, workload.reads.rate, scheduled?.reads.intended ?? reads.length),
-      accountingOf('probe', probes, workload.probe.interval > 0 ? 1000 / workload.probe.interval : 0, scheduled?.probe.intended ?? probes.length),
+      accountingOf('write', recorded.accounting.write, workload.writes.rate, scheduled?.writes.intended),
+      accountingOf('read', recorded.accounting.read, workload.reads.rate, scheduled?.reads.intended),
+      accountingOf('probe', recorded.accounting.probe, workload.probe.interval > 0 ? 1000 / workload.probe.interval : 0, scheduled?.probe.intended),
       ...(scenario.app
-        ? [accountingOf('app', appOps, scenario.app.load.rate, eventsOf(recorder.events, 'app-load-end')[0]?.app.intended ?? appOps.length)]
+        ? [accountingOf('app', recorded.accounting.app, scenario.app.load.rate, eventsOf(recorder.events, 'app-load-end')[0]?.app.intended)]
         : []),
     ],
     loadMs: input.loadWindow ? loadWindow.endMs - loadWindow.startMs : null,
@@ -119,7 +109,8 @@ export function assembleResults(input: AssembleInput): Results {
     startedAt: input.startedAt.toISOString(),
     durationMs: Math.round(recorder.now()),
     runtime: scenario.runtime,
-    scenario,
+    // runtime external: node and endpoint URLs with their passwords masked
+    scenario: redactScenario(scenario),
     nodes: Object.values(scenario.nodes).map((n) => ({
       name: n.name,
       version: n.version,
@@ -142,7 +133,7 @@ export function assembleResults(input: AssembleInput): Results {
 }
 
 /** The endpoint as its events recorded it; nothing when it never started. */
-function endpointResults(recorder: Recorder): Pick<Results, 'endpoint'> {
+function endpointResults(recorder: Pick<Recorder, 'events'>): Pick<Results, 'endpoint'> {
   const ready = eventsOf(recorder.events, 'endpoint-ready')[0];
   if (!ready) return {};
   const serverStates = eventsOf(recorder.events, 'endpoint-server-state').map(({ t, backend, server, state, previous, check }) => ({ t, backend, server, state, previous, check }));
@@ -154,12 +145,11 @@ function endpointResults(recorder: Recorder): Pick<Results, 'endpoint'> {
  * intended (from the workload's own count when it reported one), `recorded` how many records
  * there are, `duplicates` ids seen twice.
  */
-function accountingOf(stream: OpStream, ops: readonly OpRecord[], rate: number, intended: number): StreamAccounting {
-  const ids = new Set<number>();
-  let duplicates = 0;
-  for (const op of ops) {
-    if (ids.has(op.id)) duplicates++;
-    ids.add(op.id);
+function accountingOf(stream: OpStream, tally: StreamTally, rate: number, intended: number | undefined): StreamAccounting {
+  const accounting: StreamAccounting = { stream, rate, intended: intended ?? tally.recorded, recorded: tally.recorded, duplicates: tally.duplicates };
+  // recorded ops but no count from the scheduler: those in flight when the load broke off are not in the record
+  if (intended === undefined && tally.recorded > 0) {
+    accounting.unknown = `${tally.recorded} recorded, but the scheduler never reported how many it intended (the load did not finish), so operations in flight may be missing`;
   }
-  return { stream, rate, intended, recorded: ops.length, duplicates };
+  return accounting;
 }

@@ -16,7 +16,7 @@ export interface ComparisonOptions extends Pick<RunOptions, 'runtime' | 'keep' |
   out?: string;
   /** told before each run starts */
   onRunStart?: (run: ComparisonRun, index: number, total: number) => void;
-  onRunEnd?: (run: ComparisonRun, result: RunResult) => void;
+  onRunEnd?: (run: ComparisonRun, result: RunResult) => void | Promise<void>;
 }
 
 export interface ComparisonRunResult {
@@ -77,7 +77,7 @@ export async function runComparison(comparison: Comparison, options: ComparisonO
       // '@' is legal in a path but awkward in a shell
       out: path.join(folder, run.label.replace('@', '-')),
     });
-    options.onRunEnd?.(run, result);
+    await options.onRunEnd?.(run, result);
     done.push({ label: run.label, variant: run.variant, matrix: run.matrix, folder: result.folder, exitCode: result.exitCode, results: result.results });
     if (result.exitCode === EXIT.interrupted || result.results.error?.code === new InterruptedError().code) {
       interrupted = true;

@@ -14,9 +14,11 @@ import type { NodeCredentials, Runtime } from '../runtime/runtime.js';
 import { initialPrimary, type RuntimeKind, type Scenario } from '../scenario/scenario.js';
 import { buildTopology, type Topology } from '../topology/topology.js';
 import { DATABASE, connectNode, waitFor, withNode } from '../topology/connect.js';
-import { seedDatabase } from '../seed/schema.js';
 import type { Endpoint } from '../endpoint/endpoint.js';
 import { createEndpoint, preflightEndpoint } from '../endpoint/create-endpoint.js';
+import { runSeedPhase } from '../seed/run-seed.js';
+import { seedFileProblems } from '../seed/seed-files.js';
+import type { CheckedScripts } from '../workload/script-check.js';
 import { LagMonitor } from '../monitor/lag-monitor.js';
 import { startWorkload, type WorkloadHandle } from '../workload/workload.js';
 import { SUPPORTED_FAULTS, runFault } from '../faults/run-fault.js';
@@ -28,9 +30,17 @@ import { postgresUrl, runTimelineStep, stepBaseDir, type StepContext } from '../
 import { AppSession } from '../app/app-session.js';
 import { assembleResults } from './assemble-results.js';
 import { unsupportedEndpoint } from '../scenario/endpoint-rules.js';
+import { OpAggregates } from '../checks/op-aggregates.js';
+import { ledgerSourceFromFile } from '../checks/ledger-stream.js';
+import { aggregationOptions, recordedLoad } from './load-record.js';
+import hdr from 'hdr-histogram-js';
 import type { Results } from '../results/results.js';
 import { writeReports } from '../report/write-reports.js';
+import { startReaper } from '../runtime/reaper/start-reaper.js';
+import { writeRunFile } from './run-file.js';
+import type { ReaperRegistry } from '../runtime/reaper/reaper-registry.js';
 import { InterruptedError, InvalidInputError, PgdrillError, errorMessage } from '../errors.js';
+import { dropBookkeeping, endpointUrlFor, externalCredentials, externalLogin, isExternal, runExternalSeed } from './external-run.js';
 
 export interface RunOptions {
   /** overrides scenario.runtime */
@@ -60,9 +70,12 @@ export interface RunOptions {
 export interface RunTick {
   elapsedMs: number;
   phase: string;
+  /** writes recorded so far, by outcome */
   writes: { ok: number; failed: number; indeterminate: number; dropped: number };
   /** the app's requests so far, when the scenario has an app load */
   app?: { ok: number; failed: number; indeterminate: number; dropped: number };
+  /** writes recorded since the previous tick (about a second), by outcome */
+  lastSecond: { ok: number; failed: number; indeterminate: number; dropped: number };
   p99Ms: number | null;
   lag: { node: string; replayBytes: number | null }[];
 }
@@ -85,7 +98,10 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   const folder = path.resolve(options.out ?? path.join('reports', `${scenario.name}-${stamp}`));
   await mkdir(folder, { recursive: true });
 
+  writeRunFile(folder, { runId, startedAt, scenario: resolved });
   const recorder = new Recorder(folder);
+  // the reaper outlives a kill -9 of this process and removes what the run started
+  const reaper = startReaper({ folder, t0EpochMs: recorder.epochMs(0), keep: options.keep });
   const stopListening = options.onEvent ? recorder.onEvent(options.onEvent) : () => undefined;
   const controller = new AbortController();
   const onAbort = () => controller.abort(new InterruptedError());
@@ -111,16 +127,25 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   let integrity: Results['integrity'] = null;
   let failure: PgdrillError | Error | undefined;
   let loadWindow: { startMs: number; endMs: number } | null = null;
+  /** runtime external: this run created the bookkeeping schema, so it drops it at the end */
+  let ownsBookkeeping = false;
+  // every operation goes into the run's aggregates (and operations.jsonl), never into a list
+  let aggregates: OpAggregates | undefined;
+  const stopAggregating = recorder.onOp((op) => (aggregates ??= new OpAggregates(aggregationOptions(resolved, 0))).add(op));
   recorder.event('run-start', { scenario: scenario.name, runtime: runtimeKind, runId, folder });
+  if (reaper.pid !== undefined) recorder.event('reaper-started', { pid: reaper.pid, registry: reaper.registry.file! });
+  else recorder.event('reaper-unavailable', { reason: reaper.problem ?? 'unknown' });
 
   try {
-    runtime = createRuntime(runtimeKind, { runId, credentials, scenario: scenario.name });
+    runtime = createRuntime(runtimeKind, { runId, credentials, scenario: scenario.name, reaper: reaper.registry, nodes: resolved.nodes, scenarioDir: stepBaseDir(resolved) });
     const rt = runtime;
     await recorder.phase('setup', async () => {
       state.phase = 'setup';
       await rt.preflight(Object.values(resolved.nodes).map((n) => ({ name: n.name, version: n.version, image: n.image })), signal);
       await preflightEndpoint(resolved, rt);
       topology = await buildTopology(resolved, rt, recorder, primaryName, signal, folder);
+      // servers pgdrill did not start: the run logs in as their URLs say
+      if (isExternal(resolved)) Object.assign(credentials, externalCredentials(topology.primary));
       // what the cutover needs from the environment (client tools...), before seed and load
       const strategy = resolved.strategy && strategyFor(resolved.strategy.kind);
       if (strategy && (strategy.trigger === 'watch' || resolved.timeline.some((e) => e.cutover))) {
@@ -129,10 +154,20 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     });
     const topo = topology!;
 
+    let scripts: CheckedScripts | undefined;
     await recorder.phase('seed', async () => {
       state.phase = 'seed';
-      const counts = await withNode(topo.primary, (client) => seedDatabase(client, resolved.seed), { timeout: 600_000 });
-      recorder.event('seeded', { node: topo.primary.name, rows: counts });
+      if (isExternal(resolved)) {
+        const seeded = await runExternalSeed({ scenario: resolved, primary: topo.primary, recorder, signal });
+        scripts = seeded.scripts;
+        ownsBookkeeping = seeded.createdBookkeeping;
+      } else {
+        scripts = await runSeedPhase({ scenario: resolved, primary: topo.primary, recorder, signal });
+      }
+      // what the cutover needs from the seeded schema (logical: a key on every table), before the load
+      if (resolved.strategy && resolved.timeline.some((e) => e.cutover)) {
+        await strategyFor(resolved.strategy.kind)?.afterSeed?.({ config: resolved.strategy, topology: topo, signal });
+      }
     });
     await options.afterSeed?.({ topology: topo });
 
@@ -146,11 +181,11 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     recorder.event('endpoint-ready', { address: ep.address, target: topo.primary.name, endpoint: ep.kind, origin: ep.origin });
     // the one URL clients outside the load use (command steps' PGDRILL_ENDPOINT_URL, the app's
     // DATABASE_URL): the endpoint with the run's superuser
-    const endpointUrl = ep.url(credentials.superuser, credentials.superuserPassword, DATABASE);
+    const endpointUrl = isExternal(resolved) ? endpointUrlFor(ep, topo.primary) : ep.url(credentials.superuser, credentials.superuserPassword, DATABASE);
     monitor = new LagMonitor(topo, recorder, resolved.monitor.interval);
     monitor.start();
     if (resolved.app) {
-      app = new AppSession({ config: resolved.app, databaseUrl: endpointUrl, baseDir: stepBaseDir(resolved), folder, recorder, signal });
+      app = new AppSession({ config: resolved.app, databaseUrl: endpointUrl, baseDir: stepBaseDir(resolved), folder, recorder, signal, reaper: reaper.registry });
       await app.start();
     }
 
@@ -160,12 +195,20 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         target: ep.writes.address(),
         routes: { writes: ep.writes, reads: ep.reads },
         // with tls the workload connects as the scenario's sslmode says, with a client certificate
-        credentials: { user: credentials.superuser, password: credentials.superuserPassword, database: DATABASE, ...(topo.tls ? { ssl: topo.tls.clientSsl() } : {}) },
+        credentials: isExternal(resolved)
+          ? externalLogin(topo.primary, ep)
+          : { user: credentials.superuser, password: credentials.superuserPassword, database: DATABASE, ...(topo.tls ? { ssl: topo.tls.clientSsl() } : {}) },
         config: resolved.workload,
         seed: resolved.seed,
         recorder,
         signal,
         durationMs: resolved.duration,
+        scripts,
+        // a broken statement stops the run (exit 3) instead of failing every operation
+        onBroken: (error) => controller.abort(error),
+      });
+      workload.once('start', ({ startMs }) => {
+        aggregates ??= new OpAggregates(aggregationOptions(resolved, startMs));
       });
       const tickTimer = startTicks(options, recorder, state, monitor!);
       // timeline times count from the load's first intended operation, as ops do (the
@@ -174,7 +217,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       // the app's requests are intended on the same clock as the database load's operations
       workload.once('start', ({ startMs }) => app?.startLoad(startMs, resolved.duration, () => workload!.nextOperationId()));
       const timeline = Promise.race([started, workload.done.then(() => undefined, () => undefined)]).then((startMs) =>
-        startMs === undefined ? undefined : runTimeline(resolved, topo, endpoint!, recorder, state, signal, startMs, endpointUrl),
+        startMs === undefined ? undefined : runTimeline(resolved, topo, endpoint!, recorder, state, signal, startMs, endpointUrl, reaper.registry),
       ).then((o) => {
         cutover = o;
       });
@@ -184,7 +227,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         await app?.loadDone();
         await timeline;
       } finally {
-        clearInterval(tickTimer);
+        tickTimer.stop();
       }
       signal.throwIfAborted();
     });
@@ -198,7 +241,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     await options.beforeVerify?.({ topology: topo });
     await recorder.phase('verify', async () => {
       state.phase = 'verify';
-      integrity = await verifyIntegrity({ scenario: resolved, topology: topo, recorder, cutover, signal });
+      recorder.flush();
+      const ledger = ledgerSourceFromFile(recorder.operationsFile!, aggregates?.ledgerOps ?? 0, recorder.operationsFileError);
+      integrity = await verifyIntegrity({ scenario: resolved, topology: topo, recorder, ledger, cutover, signal });
     });
   } catch (err) {
     failure = signal.aborted ? (signal.reason as Error) : (err as Error);
@@ -214,19 +259,32 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         ['close replication links', async () => topology?.release()],
         ['close endpoint', async () => endpoint?.close()],
         ['stop monitor', async () => monitor?.stop()],
+        // runtime external: pgdrill's own schema goes, nothing else of the user's is touched
+        ['drop bookkeeping schema', async () => (ownsBookkeeping && topology ? dropBookkeeping(topology, recorder, { keep: options.keep }) : undefined)],
         ['stop nodes and remove data', async () => runtime?.dispose({ keep: options.keep })],
       ]);
       for (const p of problems) recorder.event('teardown-failed', p);
     });
+    // torn down: the reaper has nothing left to guard
+    reaper.release();
     options.signal?.removeEventListener('abort', onAbort);
     stopListening();
+    stopAggregating();
   }
 
+  recorder.flush();
+  const recorded = await recordedLoad({
+    scenario: resolved,
+    aggregates,
+    loadWindow,
+    operationsFile: recorder.operationsFileError ? undefined : recorder.operationsFile,
+  });
   const results = assembleResults({
     runId,
     startedAt,
     scenario: resolved,
     recorder,
+    recorded,
     loadWindow,
     cutover,
     integrity,
@@ -243,6 +301,11 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   return { results, folder, exitCode: exitCodeFor(results, failure) };
 }
 
+/** Whether the scenario's nodes are given by url (written for runtime external). */
+function isExternalFile(scenario: Scenario): boolean {
+  return Object.values(scenario.nodes).some((n) => n.url !== undefined);
+}
+
 interface RunState {
   phase: string;
   faults: Set<ActiveFault>;
@@ -257,6 +320,14 @@ export function exitCodeFor(results: Results, failure?: Error): number {
 /** Refuses, before anything starts, what this version cannot run yet (exit 2). */
 function refuseUnsupported(scenario: Scenario): void {
   const problems = [];
+  if ((scenario.runtime === 'external') !== isExternalFile(scenario)) {
+    problems.push({
+      path: 'runtime',
+      message: isExternalFile(scenario)
+        ? `the nodes are servers pgdrill does not start (given by url): they run on runtime external only, not ${scenario.runtime}; drop --runtime`
+        : 'runtime external needs nodes given by url (servers pgdrill does not start); this scenario\'s nodes are pgdrill\'s own: drop --runtime external',
+    });
+  }
   for (const [i, entry] of scenario.timeline.entries()) {
     if (entry.fault && !SUPPORTED_FAULTS.includes(entry.fault.kind)) {
       problems.push({
@@ -274,6 +345,7 @@ function refuseUnsupported(scenario: Scenario): void {
         'which pgdrill does not set up yet; use --runtime local (Debian\'s patroni and etcd-server as processes of the run)',
     });
   }
+  problems.push(...seedFileProblems(scenario));
   if (scenario.strategy && !strategyFor(scenario.strategy.kind)) {
     problems.push({
       path: 'strategy.kind',
@@ -292,6 +364,7 @@ async function runTimeline(
   signal: AbortSignal,
   loadStartMs: number,
   endpointUrl: string,
+  reaper: ReaperRegistry,
 ): Promise<CutoverOutcome | undefined> {
   let outcome: CutoverOutcome | undefined;
   const faultContext = { topology, endpoint, recorder, signal };
@@ -302,6 +375,7 @@ async function runTimeline(
     baseDir: stepBaseDir(scenario),
     recorder,
     signal,
+    reaper,
   };
   const tasks = scenario.timeline.map(async (entry, index) => {
     // cutover entries are the strategy's own: it is armed with them below
@@ -399,31 +473,40 @@ async function teardown(steps: [string, () => Promise<unknown>][]): Promise<{ st
   return problems;
 }
 
-/** Live figures once a second: cumulative write outcomes, the last second's p99, lag per replica. */
+/** Live figures once a second: write outcomes (so far and in the last second), the last second's p99, lag per replica. */
 function startTicks(options: RunOptions, recorder: Recorder, state: RunState, monitor: LagMonitor) {
   const counts = { ok: 0, failed: 0, indeterminate: 0, dropped: 0 };
   const app = { ok: 0, failed: 0, indeterminate: 0, dropped: 0 };
-  let seen = 0;
-  return setInterval(() => {
+  let second = { ...counts };
+  const latency = hdr.build({ numberOfSignificantValueDigits: 2 });
+  const stop = options.onTick
+    ? recorder.onOp((op) => {
+        if (op.stream === 'app') app[op.outcome]++;
+        if (op.stream !== 'write') return;
+        counts[op.outcome]++;
+        second[op.outcome]++;
+        if (op.outcome === 'ok') latency.recordValue(Math.max(1, Math.round((op.endMs - op.intendedMs) * 1000)));
+      })
+    : () => undefined;
+  const timer = setInterval(() => {
     if (!options.onTick) return;
-    const ops = recorder.ops;
-    const latencies: number[] = [];
-    for (; seen < ops.length; seen++) {
-      const op = ops[seen];
-      if (op.stream === 'app') app[op.outcome]++;
-      if (op.stream !== 'write') continue;
-      counts[op.outcome]++;
-      if (op.outcome === 'ok') latencies.push(op.endMs - op.intendedMs);
-    }
-    latencies.sort((a, b) => a - b);
-    options.onTick({
+    const tick: RunTick = {
       elapsedMs: recorder.now(),
       phase: state.phase,
       writes: { ...counts },
+      lastSecond: second,
       ...(app.ok + app.failed + app.indeterminate + app.dropped > 0 ? { app: { ...app } } : {}),
-      p99Ms: latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))] : null,
+      p99Ms: latency.totalCount > 0 ? latency.getValueAtPercentile(99) / 1000 : null,
       lag: [...monitor.latest.values()].map((s) => ({ node: s.node, replayBytes: s.replayBytes })),
-    });
+    };
+    second = { ok: 0, failed: 0, indeterminate: 0, dropped: 0 };
+    latency.reset();
+    options.onTick(tick);
   }, 1000);
+  return {
+    stop() {
+      clearInterval(timer);
+      stop();
+    },
+  };
 }
-

@@ -19,15 +19,17 @@ import type { Integrity } from '../results/results.js';
 import { connectNode, waitFor, withNode } from '../topology/connect.js';
 import { compareTables, countMismatches, listUserTables, sequenceChecks, tableFingerprints } from '../checks/integrity.js';
 import { catalogSnapshot, compareCatalogs, type Catalog } from '../checks/catalog.js';
-import { checkLedger, keysOfInterest } from '../checks/ledger-check.js';
-import { fetchObservedState } from '../checks/ledger-state.js';
+import { checkLedgerStreaming, type LedgerSource } from '../checks/ledger-stream.js';
 import { errorMessage } from '../errors.js';
 import { commitsAfterPromotion, writesSinceFreeze } from '../checks/split-brain-facts.js';
+import { verifyExternalSides } from './external-verify.js';
 
 export interface VerifyInput {
   scenario: Scenario;
   topology: Topology;
   recorder: Recorder;
+  /** the writes the ledger check looks at (operations.jsonl, streamed: a long run's do not fit in memory) */
+  ledger: LedgerSource;
   cutover?: CutoverOutcome;
   signal: AbortSignal;
 }
@@ -39,7 +41,17 @@ interface Side {
   catalog: Catalog;
 }
 
-export async function verifyIntegrity({ topology, recorder, cutover, signal }: VerifyInput): Promise<Integrity> {
+/**
+ * How the ledger reads the tables your scripts write: by the key their ledger names, and
+ * without the shop's version and request_id columns (a script's statement does not set them).
+ */
+function scriptLedgerOptions(scenario: Scenario) {
+  const keys = new Map<string, string[]>();
+  for (const s of scenario.workload.writes.scripts ?? []) if (s.ledger) keys.set(s.ledger.table, s.ledger.key);
+  return keys.size === 0 ? {} : { keyColumns: (table: string) => keys.get(table), rowVersions: (table: string) => !keys.has(table) };
+}
+
+export async function verifyIntegrity({ scenario, topology, recorder, ledger: ledgerOps, cutover, signal }: VerifyInput): Promise<Integrity> {
   const finalPrimary = topology.primary;
   const integrity: Integrity = {
     source: null,
@@ -74,7 +86,7 @@ export async function verifyIntegrity({ topology, recorder, cutover, signal }: V
     if (primaryClient) {
       const client = primaryClient;
       await fact(integrity, 'ledger', `on ${finalPrimary.name}`, async () => {
-        const ledger = checkLedger(recorder.ops, await fetchObservedState(client, keysOfInterest(recorder.ops)));
+        const ledger = await checkLedgerStreaming(client, ledgerOps, scriptLedgerOptions(scenario));
         Object.assign(integrity, {
           acknowledgedWrites: ledger.acknowledgedWrites,
           lostWrites: ledger.lostWrites,
@@ -87,9 +99,14 @@ export async function verifyIntegrity({ topology, recorder, cutover, signal }: V
         integrity.sequences = await sequenceChecks(client);
       });
     }
-    await compareSides(integrity, topology, cutover, primaryClient, signal);
-    await compareStandbys(integrity, topology, cutover, primaryClient, signal);
-    await splitBrain(integrity, topology, recorder, cutover);
+    if (scenario.runtime === 'external') {
+      // servers pgdrill did not start: what an external cutover lets it compare (external-verify.ts)
+      await verifyExternalSides({ integrity, scenario, topology, recorder, cutover, primaryClient, signal });
+    } else {
+      await compareSides(integrity, topology, cutover, primaryClient, signal);
+      await compareStandbys(integrity, topology, cutover, primaryClient, signal);
+      await splitBrain(integrity, topology, recorder, cutover);
+    }
   } finally {
     await primaryClient?.end().catch(() => undefined);
   }
@@ -114,7 +131,7 @@ async function fact(integrity: Integrity, name: keyof Integrity['unknown'], wher
   }
 }
 
-async function compareSides(
+export async function compareSides(
   integrity: Integrity,
   topology: Topology,
   cutover: CutoverOutcome | undefined,
@@ -202,7 +219,7 @@ async function compareSides(
  * Every standby of the final primary not compared above (followers re-pointed at the cutover,
  * the rejoined old primary), each against the final primary once it has replayed everything.
  */
-async function compareStandbys(
+export async function compareStandbys(
   integrity: Integrity,
   topology: Topology,
   cutover: CutoverOutcome | undefined,
@@ -237,7 +254,7 @@ async function compareStandbys(
   }
 }
 
-async function readSide(name: string, client: pg.ClientBase): Promise<Side> {
+export async function readSide(name: string, client: pg.ClientBase): Promise<Side> {
   const tables = await listUserTables(client);
   const fingerprints = await tableFingerprints(client, tables);
   const catalog = await catalogSnapshot(client);
@@ -299,7 +316,7 @@ async function splitBrain(integrity: Integrity, topology: Topology, recorder: Re
   }
 }
 
-async function waitCaughtUp(primary: pg.Client, replica: RuntimeNode, signal: AbortSignal) {
+export async function waitCaughtUp(primary: pg.Client, replica: RuntimeNode, signal: AbortSignal) {
   const { rows } = await primary.query('SELECT pg_current_wal_lsn()::text AS lsn');
   await withNode(replica, (client) =>
     waitFor(

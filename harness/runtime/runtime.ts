@@ -3,6 +3,7 @@
 // works the same on local processes and on containers.
 
 import type { RuntimeKind, StopMode } from '../scenario/scenario.js';
+import type { ReaperRegistry } from './reaper/reaper-registry.js';
 
 /** Superuser and replication role every node is created with. Passwords are per run. */
 export interface NodeCredentials {
@@ -65,12 +66,38 @@ export interface ToolOptions {
 /** Client tools pgdrill runs: these come from system installs or images, not from npm. */
 export type ClientTool = 'pg_basebackup' | 'pg_dump' | 'pg_dumpall' | 'pg_restore' | 'psql' | 'pg_rewind';
 
+/** A file staged into a node's environment by stageFile. */
+export interface StagedFile {
+  /** the path as the node's tools see it */
+  path: string;
+  remove(): Promise<void>;
+}
+
 export interface Address {
   host: string;
   port: number;
 }
 
 export type NodeState = 'created' | 'running' | 'stopped' | 'paused' | 'killed';
+
+/**
+ * How the harness reaches a server pgdrill did not start (runtime external): from its URL,
+ * with the password resolved. Every harness connection to it goes to this one database.
+ */
+export interface ExternalConnection {
+  host: string;
+  port: number;
+  user: string;
+  /** undefined: none given (libpq's ~/.pgpass or trust) */
+  password?: string;
+  database: string;
+  /** TLS as the URL's sslmode/sslrootcert/sslcert/sslkey say (libpq semantics); absent = plain TCP */
+  ssl?: import('node:tls').ConnectionOptions;
+  /** the URL as given, with the resolved password in it (a command's PGDRILL_<NODE>_URL) */
+  url: string;
+  /** the URL with its password masked, for messages and results */
+  redacted: string;
+}
 
 /**
  * One PostgreSQL server. Created empty; `initdb()` makes a fresh cluster, or the topology
@@ -93,6 +120,8 @@ export interface RuntimeNode {
   readonly volume?: DataVolume;
   /** the folder of its server binaries on this machine (local nodes): an HA agent's bin_dir */
   readonly serverBinDir?: string;
+  /** runtime external: the server is not pgdrill's; connections go where and as its URL says */
+  readonly external?: ExternalConnection;
 
   /** initdb with the run's superuser, scram-sha-256 on TCP, and pgdrill's base settings */
   initdb(): Promise<void>;
@@ -121,6 +150,12 @@ export interface RuntimeNode {
   runTool(tool: ClientTool, args: string[], options?: ToolOptions): Promise<ToolResult>;
   /** whether runTool can find `tool` of a major >= minMajor */
   hasTool(tool: ClientTool, minMajor: number): Promise<boolean>;
+  /**
+   * Copies a file or a directory of this machine (a seed file, a dump) into the node's scratch
+   * space beside its data dir, readable by its server user, where runTool's tools find it.
+   * Returns its path as those tools see it, and how to remove it again.
+   */
+  stageFile(hostPath: string, name: string): Promise<StagedFile>;
   /**
    * A real partition (docker only; absent locally): the node leaves the run's network, so
    * its peers and the harness (whose published port forwards into that network) lose it.
@@ -205,6 +240,12 @@ export interface Runtime {
    * every runtime.
    */
   linkHost(): Promise<string>;
+
+  /**
+   * Where anything this run starts that would outlive pgdrill's process (a server, a pooler,
+   * a container) is registered for the run's reaper; see reaper/reaper-registry.ts.
+   */
+  readonly reaper?: ReaperRegistry;
   /** fail fast, before anything starts, when binaries or the engine are missing (exit 3) */
   preflight(specs: NodeSpec[], signal?: AbortSignal): Promise<void>;
   createNode(spec: NodeSpec): Promise<RuntimeNode>;

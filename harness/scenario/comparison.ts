@@ -13,12 +13,14 @@
 //     - { label: large, set: { seed.orders: 200000 } }
 
 import { readFile } from 'node:fs/promises';
+import nodePath from 'node:path';
 import YAML from 'yaml';
 import { InvalidInputError, errorMessage, type Problem } from '../errors.js';
 import { applyOverrides } from './overrides.js';
 import { validateScenario } from './load-scenario.js';
 import { NODE_NAME_RE, SCENARIO_NAME_RE, show } from './scenario-schema.js';
 import type { Scenario } from './scenario.js';
+import { seedFileProblems } from '../seed/seed-files.js';
 
 export interface ComparisonRun {
   /** "<variant>" or "<variant>@<matrix label>": names the run's folder and its row */
@@ -195,5 +197,12 @@ export async function loadComparisonFile(file: string, overrides: string[] = [])
   } catch (err) {
     throw new InvalidInputError([{ path: '', message: `cannot read comparison file ${file}: ${errorMessage(err)}` }], file);
   }
-  return parseComparisonText(text, file, overrides);
+  const comparison = parseComparisonText(text, file, overrides);
+  // relative paths in the file (seed files, command steps) mean the same from any cwd
+  const baseDir = nodePath.dirname(nodePath.resolve(file));
+  for (const run of comparison.runs) run.scenario.baseDir = baseDir;
+  // a missing seed file stops the comparison before its first run, not after some ran
+  const missing = comparison.runs.flatMap((run) => seedFileProblems(run.scenario).map((p) => ({ ...p, path: `${run.label}: ${p.path}` })));
+  if (missing.length) throw new InvalidInputError(missing.filter((p, i) => missing.findIndex((q) => q.message === p.message) === i), file);
+  return comparison;
 }

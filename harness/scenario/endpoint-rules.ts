@@ -11,6 +11,7 @@ const FIELDS_OF: Record<EndpointKind, readonly (keyof EndpointConfig)[]> = {
   pgbouncer: ['pool', 'pauseTimeout', 'queryWaitTimeout', 'settings'],
   haproxy: ['check', 'reads'],
   discovery: [],
+  url: ['url'],
 };
 
 /** [pgbouncer] settings pgdrill writes itself: where it listens, how it authenticates, what the cutover relies on. */
@@ -93,6 +94,8 @@ export function resolveEndpoint(endpoint: RawEndpoint | undefined, workload: Wor
       };
     case 'haproxy':
       return { kind, check: { ...DEFAULT_HEALTH_CHECK, ...definedOnly(endpoint.check ?? {}) }, reads: endpoint.reads ?? 'primary' };
+    case 'url':
+      return { kind, ...(endpoint.url !== undefined ? { url: endpoint.url } : {}) };
   }
 }
 

@@ -10,6 +10,9 @@ import { dcsLinkMember, patroniProblems } from './patroni-rules.js';
 import { applyOverrides } from './overrides.js';
 import { clashingUrlVariables } from '../steps/node-urls.js';
 import { SAMPLE_SERVICE_REQUESTS } from '../app/sample-service.js';
+import { ownSchemaProblems, resolveOwnSchema } from './own-schema-fields.js';
+import { seedFileProblems } from '../seed/seed-files.js';
+import { externalProblems, withCutoverDefaults, withExternalDefaults } from './external-fields.js';
 import {
   LINK_KEYWORDS,
   SECTION_NAMES,
@@ -487,7 +490,7 @@ function checkFailover(ctx: Context): void {
 
 function checkSeed(ctx: Context): void {
   const seed = ctx.parsed.seed;
-  if (!seed || seed.orders === 0) return;
+  if (!seed || seed.orders === 0 || seed.sql !== undefined || seed.dump !== undefined) return;
   for (const key of ['users', 'products'] as const) {
     if (seed[key] === 0) {
       ctx.problems.push({
@@ -608,13 +611,14 @@ function resolve(p: Required<Omit<Parsed, 'strategy' | 'app' | 'tls' | 'endpoint
   const timeline: TimelineEntry[] = p.timeline.map((e) => {
     const entry: TimelineEntry = { at: e.at };
     if (e.fault) entry.fault = withFaultDefaults(e.fault);
-    if (e.cutover) entry.cutover = e.cutover;
+    if (e.cutover) entry.cutover = withCutoverDefaults(e.cutover);
     if (e.sql) entry.sql = e.sql;
     if (e.command) entry.command = e.command;
     return entry;
   });
   const thresholds: Scenario['thresholds'] = {};
   for (const [k, v] of Object.entries(p.thresholds)) if (v !== undefined) thresholds[k as ThresholdName] = v;
+  const own = resolveOwnSchema(p.seed, p.workload as Scenario['workload']);
   const scenario: Scenario = {
     name: p.name,
     description: p.description,
@@ -622,8 +626,8 @@ function resolve(p: Required<Omit<Parsed, 'strategy' | 'app' | 'tls' | 'endpoint
     duration: p.duration,
     nodes: p.nodes,
     ...(p.strategy ? { strategy: withStrategyDefaults(p.strategy) } : {}),
-    seed: p.seed,
-    workload: p.workload,
+    seed: own.seed,
+    workload: own.workload,
     timeline,
     thresholds,
     monitor: p.monitor,
@@ -632,7 +636,7 @@ function resolve(p: Required<Omit<Parsed, 'strategy' | 'app' | 'tls' | 'endpoint
     ...(p.tls ? { tls: p.tls } : {}),
     ...(p.patroni ? { patroni: p.patroni as Scenario['patroni'] } : {}),
   };
-  const endpoint = resolveEndpoint(p.endpoint, p.workload);
+  const endpoint = resolveEndpoint(p.endpoint, own.workload);
   if (endpoint) scenario.endpoint = endpoint;
   return scenario;
 }
@@ -641,7 +645,9 @@ function resolve(p: Required<Omit<Parsed, 'strategy' | 'app' | 'tls' | 'endpoint
  * Validates a raw scenario object (already YAML-parsed, overrides applied). Returns the resolved
  * scenario when there is no problem; otherwise every problem found, schema and cross-field.
  */
-export function validateScenario(raw: unknown): { scenario?: Scenario; problems: Problem[] } {
+export function validateScenario(file: unknown): { scenario?: Scenario; problems: Problem[] } {
+  // runtime external's defaults (strategy from/to, an endpoint given by url) before the sections are parsed
+  const raw = isMapping(file) ? withExternalDefaults(file) : file;
   if (raw === undefined || raw === null) {
     return { problems: [{ path: '', message: 'the scenario is empty; it needs at least name: and nodes: (see docs/scenario-reference.md)' }] };
   }
@@ -684,6 +690,8 @@ export function validateScenario(raw: unknown): { scenario?: Scenario; problems:
       }),
     );
   }
+  ctx.problems.push(...ownSchemaProblems(raw, { seed: parsed.seed, workload: parsed.workload as Scenario['workload'] | undefined }));
+  ctx.problems.push(...externalProblems(raw));
   problems.push(...ctx.problems);
 
   if (problems.length > 0) return { problems: inFileOrder(dedupe(problems)) };
@@ -765,5 +773,9 @@ export async function loadScenarioFile(path: string, overrides: string[] = []): 
           : `cannot read scenario file ${path}: ${errorMessage(err)}`;
     throw new InvalidInputError([{ path: '', message }], path);
   }
-  return { ...parseScenarioText(text, path, overrides), baseDir: nodePath.dirname(nodePath.resolve(path)) };
+  const scenario: Scenario = { ...parseScenarioText(text, path, overrides), baseDir: nodePath.dirname(nodePath.resolve(path)) };
+  // the seed's files are found (relative to the file) before anything starts
+  const missing = seedFileProblems(scenario);
+  if (missing.length) throw new InvalidInputError(missing, path);
+  return scenario;
 }

@@ -5,6 +5,8 @@ import { parseDuration, parseSize } from '../util/units.js';
 import { DEFAULT_MAJOR, SUPPORTED_MAJORS, type FaultKind } from './scenario.js';
 import { THRESHOLD_NAMES, type ThresholdName } from '../checks/metrics.js';
 import { parseLimit } from '../checks/threshold-grammar.js';
+import { scriptsSchema, seedFileFields } from './own-schema-fields.js';
+import { externalCutoverFields, externalNodeFields, externalSeedFields } from './external-fields.js';
 
 export const DAY_MS = 24 * 3_600_000;
 export const MAX_RATE = 50_000;
@@ -334,6 +336,8 @@ export const nodeFieldsSchema = z.strictObject({
     .string({ error: (iss) => `expected a Docker image reference such as "postgres:17", got ${show(iss.input)}` })
     .min(1, { error: 'must not be empty; omit it to use postgres:<version>' })
     .optional(),
+  // runtime external (external-rules.ts says when they are required and what they may hold)
+  ...externalNodeFields,
 });
 
 export const nodeSchema = z.preprocess(nullAsEmpty, nodeFieldsSchema);
@@ -354,7 +358,7 @@ export const nodesSchema = z
     return named;
   });
 
-const STRATEGY_KINDS = ['streaming', 'dump-restore', 'logical', 'failover', 'patroni'] as const;
+const STRATEGY_KINDS = ['streaming', 'dump-restore', 'logical', 'failover', 'patroni', 'external'] as const;
 const nodeRef = (role: string) =>
   z.string({
     error: (iss) =>
@@ -410,6 +414,10 @@ export const seedSchema = z.strictObject({
   products: intField(0, MAX_SEED_ROWS, 'a row count').default(500),
   orders: intField(0, MAX_SEED_ROWS, 'a row count').default(2000),
   itemsPerOrder: intField(1, MAX_ITEMS_PER_ORDER, 'the most order_items per order').default(3),
+  // your own schema and data instead of the shop (own-schema-fields.ts)
+  ...seedFileFields,
+  // runtime external: use the tables already there (external-fields.ts)
+  ...externalSeedFields,
 });
 
 const rateField = (what: string) => numberField(0, MAX_RATE, `${what} per second (0 turns them off)`);
@@ -441,6 +449,7 @@ export const workloadSchema = z.strictObject({
         connections: connectionsField().default(10),
         mix: writeMixSchema.default({ ...DEFAULT_MIX }),
         timeout: durationField({ min: 1 }).default(5000),
+        scripts: scriptsSchema,
       }),
     )
     .prefault({}),
@@ -451,6 +460,7 @@ export const workloadSchema = z.strictObject({
         rate: rateField('intended reads').default(0),
         connections: connectionsField().default(4),
         timeout: durationField({ min: 1 }).default(5000),
+        scripts: scriptsSchema,
       }),
     )
     .prefault({}),
@@ -499,6 +509,8 @@ export const cutoverSchema = z.preprocess(
   nullAsEmpty,
   z.strictObject({
     dryRun: booleanField('only check the cutover, stop before the write freeze').default(false),
+    // strategy external: the user's own cutover command (external-fields.ts)
+    ...externalCutoverFields,
   }),
 );
 
@@ -747,7 +759,7 @@ export const patroniSchema = z.strictObject({
 
 // The endpoint: which fields belong to which kind, and their defaults, are in endpoint-rules.ts
 
-export const ENDPOINT_KINDS = ['proxy', 'pgbouncer', 'haproxy', 'discovery'] as const;
+export const ENDPOINT_KINDS = ['proxy', 'pgbouncer', 'haproxy', 'discovery', 'url'] as const;
 const PGBOUNCER_SETTING_RE = /^[a-z_][a-z0-9_]*$/;
 
 export const endpointSchema = z.strictObject({
@@ -772,6 +784,9 @@ export const endpointSchema = z.strictObject({
     )
     .optional(),
   reads: enumField(['primary', 'standbys'], 'read route').optional(),
+  url: z
+    .string({ error: (iss) => `expected the postgres:// URL of your own endpoint (a Service, PgBouncer, a DNS name), got ${show(iss.input)}` })
+    .optional(),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -786,7 +801,7 @@ export const sectionSchemas = {
   description: z
     .string({ error: (iss) => `expected a one-line description (a string), got ${show(iss.input)}` })
     .default(''),
-  runtime: enumField(['local', 'docker'], 'runtime').default('local'),
+  runtime: enumField(['local', 'docker', 'external'], 'runtime').default('local'),
   duration: durationField({ min: 1 }).default(60_000),
   nodes: nodesSchema,
   strategy: z.preprocess(nullAsEmpty, strategySchema).optional(),

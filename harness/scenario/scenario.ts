@@ -5,8 +5,8 @@
 export const SUPPORTED_MAJORS = [13, 14, 15, 16, 17, 18] as const;
 export const DEFAULT_MAJOR = 17;
 
-export type RuntimeKind = 'local' | 'docker';
-export type StrategyKind = 'streaming' | 'dump-restore' | 'logical' | 'failover' | 'patroni';
+export type RuntimeKind = 'local' | 'docker' | 'external';
+export type StrategyKind = 'streaming' | 'dump-restore' | 'logical' | 'failover' | 'patroni' | 'external';
 
 export interface NodeConfig {
   name: string;
@@ -20,6 +20,12 @@ export interface NodeConfig {
   settings: Record<string, string>;
   /** Docker image; default postgres:<version>. Ignored by the local runtime. */
   image?: string;
+  /** runtime external: the server's postgres:// URL (TLS parameters such as sslmode pass through) */
+  url?: string;
+  /** runtime external: a file holding the password (when the URL has none) */
+  passwordFile?: string;
+  /** runtime external: the environment variable holding the password (when the URL has none) */
+  passwordEnv?: string;
 }
 
 export interface SyncGate {
@@ -79,6 +85,44 @@ export interface SeedConfig {
   orders: number;
   /** order_items rows per order (1..n, uniform) */
   itemsPerOrder: number;
+  /**
+   * Your own schema and data instead of the shop: a SQL file run with psql (stopping at the
+   * first error), as written in the file (relative to baseDir). The shop's counts are then 0.
+   */
+  sql?: string;
+  /** psql variables for `sql` (psql -v name=value), e.g. a scale the file reads as :scale */
+  variables?: Record<string, string>;
+  /** or a pg_dump archive (custom -Fc, directory -Fd or tar -Ft) restored with pg_restore */
+  dump?: string;
+  /** pg_restore --jobs for a custom or directory dump (tar is restored with one) */
+  jobs?: number;
+  /**
+   * runtime external: use the tables already in the database (nothing is created but
+   * pgdrill's bookkeeping schema). Without it a seed into a database with tables is refused.
+   */
+  existing?: boolean;
+}
+
+/** What a script's statement writes, for the exact ledger: the key comes from its RETURNING. */
+export interface ScriptLedger {
+  /** the table written, as the statement names it ("notes", "app.notes") */
+  table: string;
+  /** the key column(s) the statement RETURNs (a composite key names several) */
+  key: string[];
+  op: 'insert' | 'update' | 'delete';
+}
+
+/** One weighted statement of a write or read workload, with its `:name` variables. */
+export interface ScriptConfig {
+  /** a label for messages and the report; default "writes[0]" / "reads[1]" */
+  name: string;
+  weight: number;
+  /** one SQL statement; `:name` marks a variable */
+  sql: string;
+  /** variable name -> generator: random(a, b), text(n), uuid(), now(), pick(table.column) */
+  vars: Record<string, string>;
+  /** writes: what goes into the exact ledger; false = not checked (said so explicitly) */
+  ledger?: ScriptLedger | false;
 }
 
 export interface WriteMix {
@@ -94,6 +138,8 @@ export interface WriteLoadConfig {
   mix: WriteMix;
   /** ms: an operation still unanswered after this is indeterminate */
   timeout: number;
+  /** your own statements instead of the built-in mix */
+  scripts?: ScriptConfig[];
 }
 
 export interface ReadLoadConfig {
@@ -102,6 +148,8 @@ export interface ReadLoadConfig {
   connections: number;
   /** ms */
   timeout: number;
+  /** your own statements instead of the built-in lookups */
+  scripts?: ScriptConfig[];
 }
 
 export interface ProbeConfig {
@@ -162,6 +210,10 @@ export interface FaultConfig {
 export interface CutoverConfig {
   /** run the checks only, stop before the write freeze */
   dryRun: boolean;
+  /** strategy external: the user's own cutover command (through /bin/sh -c, in the scenario file's folder) */
+  command?: string;
+  /** strategy external: ms from the command's start within which a new primary must accept writes */
+  timeout?: number;
 }
 
 /** A statement run once on a node, as superuser, as one simple query (several statements allowed). */
@@ -287,7 +339,7 @@ export interface TlsConfig {
   clientCerts: boolean;
 }
 
-export type EndpointKind = 'proxy' | 'pgbouncer' | 'haproxy' | 'discovery';
+export type EndpointKind = 'proxy' | 'pgbouncer' | 'haproxy' | 'discovery' | 'url';
 export type PoolMode = 'session' | 'transaction';
 
 /** HAProxy's health check timing: a check every `inter`, `fall` failures mark a server down, `rise` passes up. */
@@ -318,6 +370,8 @@ export interface EndpointConfig {
   check?: HealthCheckTiming;
   /** haproxy: where the workload's reads go: the primary (write frontend) or the standbys (read frontend) */
   reads?: 'primary' | 'standbys';
+  /** url (runtime external): the user's own endpoint (a Service, PgBouncer, a DNS name); pgdrill only connects through it */
+  url?: string;
 }
 
 /**

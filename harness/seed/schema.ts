@@ -42,6 +42,25 @@ export const ALL_TABLES = [...SEED_TABLES.map((t) => t.table), PROBE_TABLE];
  */
 export const INTEGRITY_TABLES: { table: string; key: string[] }[] = SEED_TABLES.map((t) => ({ table: t.table, key: [t.key] }));
 
+/**
+ * pgdrill's bookkeeping, whatever the seed: the probe's table and the ledger. IF NOT EXISTS so
+ * that a dump of an earlier drill's database (which holds them) loads as well. `row_key` is the
+ * key (as text) of the row a script's write touched, so a write whose answer was lost can still
+ * be followed to its row.
+ */
+export const BOOKKEEPING_SQL = `
+CREATE SCHEMA IF NOT EXISTS ${BOOKKEEPING_SCHEMA};
+CREATE TABLE IF NOT EXISTS ${PROBE_TABLE} (
+  id           bigserial PRIMARY KEY,
+  server_time  timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE TABLE IF NOT EXISTS ${LEDGER_TABLE} (
+  request_id   uuid PRIMARY KEY,
+  row_key      text
+);
+ALTER TABLE ${LEDGER_TABLE} ADD COLUMN IF NOT EXISTS row_key text;
+`;
+
 export const SCHEMA_SQL = `
 CREATE TABLE users (
   id          bigserial PRIMARY KEY,
@@ -108,15 +127,7 @@ END $$;
 CREATE TRIGGER orders_audit AFTER INSERT OR UPDATE OR DELETE ON orders
   FOR EACH ROW EXECUTE FUNCTION audit_orders();
 
-CREATE SCHEMA ${BOOKKEEPING_SCHEMA};
-CREATE TABLE ${PROBE_TABLE} (
-  id           bigserial PRIMARY KEY,
-  server_time  timestamptz NOT NULL DEFAULT clock_timestamp()
-);
-CREATE TABLE ${LEDGER_TABLE} (
-  request_id   uuid PRIMARY KEY
-);
-`;
+${BOOKKEEPING_SQL}`;
 
 /**
  * Seed rows generated on the server with generate_series: one statement per table, no

@@ -12,6 +12,7 @@ import { OutputTail } from './output-tail.js';
 import { StepLimit, within } from './step-limit.js';
 import type { StepOutcome } from './step-outcome.js';
 import { KILL_GRACE_MS, stopGroup } from '../util/process-group.js';
+import type { ReaperRegistry } from '../runtime/reaper/reaper-registry.js';
 
 export { KILL_GRACE_MS } from '../util/process-group.js';
 
@@ -21,6 +22,8 @@ export interface CommandRunContext {
   /** what pgdrill adds on top of the parent's environment and the step's own env (the URLs) */
   variables: Record<string, string>;
   signal: AbortSignal;
+  /** the run's reaper: the command's process group is registered with it */
+  reaper?: ReaperRegistry;
 }
 
 type Exit = { code: number | null; signal: NodeJS.Signals | null };
@@ -50,6 +53,7 @@ export async function runCommandStep(config: CommandStepConfig, context: Command
   } catch (err) {
     return notStarted(`could not start /bin/sh in ${context.cwd}: ${errorMessage(err)}`);
   }
+  context.reaper?.processGroup(child.pid, `command step: ${config.run.slice(0, 60)}`);
   child.stdout!.on('data', (chunk: Buffer) => tail.push(chunk));
   child.stderr!.on('data', (chunk: Buffer) => tail.push(chunk));
   const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { Recorder } from '../record/recorder.js';
 import type { TimelineStepRecord } from '../record/records.js';
 import type { RuntimeNode } from '../runtime/runtime.js';
+import type { ReaperRegistry } from '../runtime/reaper/reaper-registry.js';
 import type { Scenario, TimelineEntry } from '../scenario/scenario.js';
 import { DATABASE } from '../topology/connect.js';
 import { errorMessage } from '../errors.js';
@@ -30,6 +31,8 @@ export interface StepContext {
   recorder: Recorder;
   /** the run's signal: aborting it stops a running step */
   signal: AbortSignal;
+  /** the run's reaper: a command's process group is registered, so a kill -9 of pgdrill ends it too */
+  reaper?: ReaperRegistry;
 }
 
 export type TimelineStepKind = TimelineStepRecord['step'];
@@ -83,6 +86,7 @@ export async function runTimelineStep(entry: TimelineEntry, index: number, conte
             DATABASE,
           ),
           signal: context.signal,
+          reaper: context.reaper,
         });
   } catch (err) {
     // e.g. an unknown node at run time: the scenario check should have refused it, but record, do not throw

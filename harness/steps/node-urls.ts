@@ -44,7 +44,9 @@ export function postgresUrl({ address, user, password, database }: UrlParts): st
 }
 
 /** The node's own address (not the endpoint's) with the run's superuser. */
-export function nodeUrl(node: Pick<RuntimeNode, 'address' | 'credentials'>, database: string): string {
+export function nodeUrl(node: Pick<RuntimeNode, 'address' | 'credentials' | 'external'>, database: string): string {
+  // a server pgdrill did not start: its own URL, TLS parameters and all
+  if (node.external) return node.external.url;
   return postgresUrl({
     address: node.address,
     user: node.credentials.superuser,
@@ -58,7 +60,7 @@ export function nodeUrl(node: Pick<RuntimeNode, 'address' | 'credentials'>, data
  * step's own), keyed by the scenario's node names: those are the names the user's script knows.
  */
 export function stepUrlVariables(
-  nodes: Readonly<Record<string, Pick<RuntimeNode, 'address' | 'credentials'>>>,
+  nodes: Readonly<Record<string, Pick<RuntimeNode, 'address' | 'credentials' | 'external'>>>,
   endpointUrl: string,
   database: string,
 ): Record<string, string> {

@@ -7,6 +7,7 @@ import { dumpRestoreStrategy } from './dump-restore.js';
 import { logicalStrategy } from './logical.js';
 import { failoverStrategy } from './failover.js';
 import { patroniStrategy } from './patroni.js';
+import { externalStrategy } from './external.js';
 
 const STRATEGIES: Partial<Record<StrategyKind, Strategy>> = {
   streaming: streamingStrategy,
@@ -14,6 +15,7 @@ const STRATEGIES: Partial<Record<StrategyKind, Strategy>> = {
   logical: logicalStrategy,
   failover: failoverStrategy,
   patroni: patroniStrategy,
+  external: externalStrategy,
 };
 
 /** the kinds a scenario can use now, for messages */

@@ -15,9 +15,9 @@ import type pg from 'pg';
 import type { RuntimeNode } from '../runtime/runtime.js';
 import { sequenceChecks } from '../checks/integrity.js';
 import { BOOKKEEPING_SCHEMA } from '../seed/schema.js';
-import { errorMessage } from '../errors.js';
+import { EnvironmentError, errorMessage } from '../errors.js';
 import { replicationSlotName } from '../topology/standby.js';
-import { waitFor } from '../topology/connect.js';
+import { waitFor, withNode } from '../topology/connect.js';
 import { quoteIdent, quoteLiteral } from '../util/sql.js';
 import { StepRunner } from './step-runner.js';
 import { copyTools, findToolHost, missingToolsError, requireCopyTools, seconds, toolVersion } from './client-tools.js';
@@ -33,7 +33,7 @@ import {
 import { copyGlobals, dumpDatabase, recreateDatabase, restoreDatabase, type CopyPlan } from './pg-copy.js';
 import { analyzeTarget } from './dump-restore.js';
 import { fingerprintAtFreeze, pinSnapshot } from './snapshot.js';
-import type { CutoverOutcome, StrategyContext } from './strategy.js';
+import type { CutoverOutcome, PreflightContext, StrategyContext } from './strategy.js';
 import { plannedStrategy } from './planned.js';
 
 export const PUBLICATION = 'pgdrill_upgrade';
@@ -82,6 +82,39 @@ function subscriptionConninfo(from: RuntimeNode, to: RuntimeNode): string {
     // the walsender then shows in pg_stat_replication under the target's name, as a standby would
     `application_name=${value(to.name)}`,
   ].join(' ');
+}
+
+/** Unlogged tables of the user's: logical replication does not carry them (their rows would be missing on the target). */
+export async function unloggedTables(client: pg.ClientBase): Promise<string[]> {
+  const { rows } = await client.query<{ name: string }>(
+    `SELECT c.oid::regclass::text AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'p') AND c.relpersistence = 'u'
+        AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%' ORDER BY 1`,
+  );
+  return rows.map((r) => r.name);
+}
+
+/** Up front, before any load: a seeded schema logical replication cannot carry is named, not rehearsed into a failure. */
+async function logicalAfterSeed({ config, topology }: PreflightContext): Promise<void> {
+  const from = topology.node(config.from);
+  const [noKey, unlogged] = await withNode(from, (client) => Promise.all([tablesWithoutReplicaIdentity(client), unloggedTables(client)]));
+  const problems: string[] = [];
+  if (noKey.length) {
+    problems.push(
+      `${noKey.length} table(s) have no primary key or replica identity, so their UPDATE and DELETE cannot be published: ${noKey.join(', ')}. ` +
+        'Add a primary key, or ALTER TABLE ... REPLICA IDENTITY FULL (every change then ships the whole row)',
+    );
+  }
+  if (unlogged.length) {
+    problems.push(`${unlogged.length} table(s) are UNLOGGED, which logical replication does not carry: ${unlogged.join(', ')}. ALTER TABLE ... SET LOGGED`);
+  }
+  if (problems.length) {
+    throw new EnvironmentError(
+      `strategy logical cannot move the seeded schema of ${from.name} (found after the seed, before the load): ${problems.join('; ')}; ` +
+        'do it in the seed (or in your migration), or rehearse with strategy dump-restore.',
+      'PGDRILL_SCHEMA_UNSUPPORTED',
+    );
+  }
 }
 
 export const logicalStrategy = plannedStrategy(
@@ -311,6 +344,7 @@ export const logicalStrategy = plannedStrategy(
     return outcome;
   },
   requireCopyTools('logical'),
+  { afterSeed: logicalAfterSeed },
 );
 
 /**

@@ -213,24 +213,34 @@ async function watchRecovery(node: RuntimeNode, inRecovery: boolean, context: St
   throw new Error(`${node.name} was not seen ${inRecovery ? 'in' : 'out of'} recovery within ${Math.round(timeout / 1000)}s`);
 }
 
-/** The first write acknowledged after `sinceMs` (the workload's own record), as a step. */
 /** The first write acknowledged that began after the promotion (`afterMs`), as a step timed from `sinceMs`. */
 async function firstWriteServed(context: StrategyContext, steps: StepRunner, sinceMs: number, afterMs: number): Promise<void> {
   const { recorder, signal } = context;
-  const deadline = recorder.now() + 60_000;
-  let seen = 0;
-  while (!signal.aborted && recorder.now() < deadline) {
-    const ops = recorder.ops;
-    for (; seen < ops.length; seen++) {
-      const op = ops[seen];
-      if (op.stream === 'write' && op.outcome === 'ok' && (op.startMs ?? op.intendedMs) >= afterMs) {
-        steps.record('first-write-served', sinceMs, op.endMs, true, `the first write begun after the promotion (${op.kind}, op ${op.id}) was acknowledged ${Math.round(op.endMs - sinceMs)}ms after the request`);
-        return;
-      }
-    }
-    await sleep(20);
+  const WAIT_MS = 60_000;
+  // operations are not kept (flat memory): listen for the first one, from now on; a write that
+  // began after the promotion and was already acknowledged before we listen is found by the
+  // watcher's record (patroni-first-write), so look there first
+  const seen = [...recorder.events].reverse().find((e) => e.kind === 'patroni-first-write' && e.startMs >= afterMs);
+  if (seen && seen.kind === 'patroni-first-write') {
+    steps.record('first-write-served', sinceMs, seen.t, true, `the first write begun after the promotion (op ${seen.opId}) was acknowledged ${Math.round(seen.t - sinceMs)}ms after the request`);
+    return;
   }
-  steps.record('first-write-served', sinceMs, recorder.now(), false, 'no write begun after the promotion was acknowledged within 60s');
+  const op = await new Promise<{ endMs: number; kind: string; id: number } | undefined>((resolve) => {
+    const timer = setTimeout(() => done(undefined), WAIT_MS);
+    const onAbort = () => done(undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+    const stop = recorder.onOp((o) => {
+      if (o.stream === 'write' && o.outcome === 'ok' && (o.startMs ?? o.intendedMs) >= afterMs) done({ endMs: o.endMs, kind: o.kind, id: o.id });
+    });
+    function done(v: { endMs: number; kind: string; id: number } | undefined) {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      stop();
+      resolve(v);
+    }
+  });
+  if (op) steps.record('first-write-served', sinceMs, op.endMs, true, `the first write begun after the promotion (${op.kind}, op ${op.id}) was acknowledged ${Math.round(op.endMs - sinceMs)}ms after the request`);
+  else steps.record('first-write-served', sinceMs, recorder.now(), false, `no write begun after the promotion was acknowledged within ${WAIT_MS / 1000}s`);
 }
 
 /**

@@ -11,10 +11,12 @@ export function plannedStrategy(
   kind: string,
   cutover: CutoverFn,
   preflight?: Strategy['preflight'],
+  more: Pick<Strategy, 'afterSeed'> = {},
 ): Strategy & { cutover: CutoverFn } {
   return {
     trigger: 'timeline',
     ...(preflight ? { preflight } : {}),
+    ...more,
     cutover,
     arm: (context) => runPlanned(kind, cutover, context),
   };

@@ -98,6 +98,12 @@ export interface Strategy {
    */
   preflight?(context: PreflightContext): Promise<void>;
   /**
+   * Checks what the cutover needs from the seeded schema (logical: every table can replicate
+   * its UPDATE and DELETE), after the seed and before the load; throws an EnvironmentError
+   * (exit 3) naming what is in the way.
+   */
+  afterSeed?(context: PreflightContext): Promise<void>;
+  /**
    * Armed for the whole load phase; resolves with the outcome once it has acted (and is done
    * with what follows, a fence watch), or undefined when it never acted. Never throws:
    * failures are in the outcome.

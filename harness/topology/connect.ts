@@ -19,12 +19,15 @@ export interface ConnectOptions {
 
 export async function connectNode(node: RuntimeNode, options: ConnectOptions = {}): Promise<pg.Client> {
   const timeout = options.timeout ?? 10_000;
+  // a server pgdrill did not start: its URL's user, database and TLS, whatever database was asked for
+  const external = node.external;
   const client = new pg.Client({
     host: node.address.host,
     port: node.address.port,
-    user: node.credentials.superuser,
-    password: node.credentials.superuserPassword,
-    database: options.database ?? DATABASE,
+    user: external ? external.user : node.credentials.superuser,
+    password: external ? external.password : node.credentials.superuserPassword,
+    database: external ? external.database : (options.database ?? DATABASE),
+    ...(external?.ssl ? { ssl: external.ssl } : {}),
     connectionTimeoutMillis: timeout,
     query_timeout: options.queryTimeout ?? timeout,
     application_name: options.applicationName ?? 'pgdrill-harness',

@@ -17,6 +17,7 @@ import { buildStandby, standbySettings } from './standby.js';
 import { quoteIdent, quoteLiteral } from '../util/sql.js';
 import type { PatroniCluster } from '../patroni/patroni-cluster.js';
 import { buildPatroniMembers } from '../patroni/patroni-topology.js';
+import { buildExternalTopology } from './external-topology.js';
 
 export class Topology {
   readonly nodes = new Map<string, RuntimeNode>();
@@ -31,6 +32,11 @@ export class Topology {
   tls?: RunTls;
   /** patroni: the cluster that manages some of the nodes (it, not pgdrill, replicates them) */
   patroni?: PatroniCluster;
+  /**
+   * standby -> the application_name its upstream lists it under in pg_stat_replication, and
+   * its slot, when they are not pgdrill's own (runtime external: the platform names them)
+   */
+  readonly replicationIds = new Map<string, { applicationName: string; slot: string | null }>();
 
   constructor(
     readonly scenario: Scenario,
@@ -155,6 +161,8 @@ export async function buildTopology(
   /** the run's report folder: HA agents' logs (Patroni, etcd) are kept there when they stop */
   logDir?: string,
 ): Promise<Topology> {
+  // servers pgdrill did not start: connected to as they are, nothing built
+  if (runtime.kind === 'external') return buildExternalTopology(scenario, runtime, recorder, primaryName, signal);
   const topology = new Topology(scenario, primaryName, await runtime.linkHost());
   const diskFull = new Set(scenario.timeline.filter((e) => e.fault?.kind === 'disk-full').map((e) => e.fault!.node!));
   const members = new Set(scenario.patroni?.members ?? []);

@@ -14,6 +14,8 @@ import { readExecutor } from './read-ops.js';
 import { ReconnectingClient, type BackoffOptions, type DbCredentials } from './reconnecting-client.js';
 import type { ClientRoute } from '../endpoint/endpoint.js';
 import { mixPlanner, WriteOps } from './write-ops.js';
+import { ScriptOps, type BrokenStatementError } from './script-ops.js';
+import type { CheckedScripts } from './script-check.js';
 
 export interface WorkloadOptions {
   target: Address;
@@ -37,7 +39,14 @@ export interface WorkloadOptions {
   backoff?: BackoffOptions;
   /** default: the recorder's clock with real timers */
   clock?: Clock;
+  /** your own statements (workload.*.scripts), checked against the seeded database */
+  scripts?: CheckedScripts;
+  /** a script's statement turned out broken (it fails on the server before it ever succeeded): the run should stop */
+  onBroken?: (error: BrokenStatementError) => void;
 }
+
+/** How often a step of pick()'s key refresh runs (each checks and adds 1,000 keys per pool). */
+const KEY_REFRESH_MS = 5_000;
 
 /**
  * The probe reconnects faster than the load: it measures when writes came back, and each
@@ -128,6 +137,32 @@ export class Workload extends EventEmitter<WorkloadEvents> {
     this.options.recorder.event('workload-retarget', { host: address.host, port: address.port });
   }
 
+  /** Samples pick()'s keys again every KEY_REFRESH_MS until `untilMs`; returns how to stop it. */
+  private refreshKeys(scripted: CheckedScripts, runner: ReconnectingClient, clock: Clock, untilMs: number): () => void {
+    const stop = new AbortController();
+    const signal = AbortSignal.any([stop.signal, this.controller.signal]);
+    void (async () => {
+      while (!signal.aborted && clock.now() + KEY_REFRESH_MS < untilMs) {
+        await clock.sleep(KEY_REFRESH_MS, signal);
+        if (signal.aborted) break;
+        await scripted.pools.refreshAll(runner, 5_000, signal).catch(() => undefined);
+      }
+    })();
+    return () => stop.abort();
+  }
+
+  private keysClient(): ReconnectingClient {
+    const client = new ReconnectingClient({
+      address: () => this.targetAddress,
+      credentials: this.options.credentials,
+      applicationName: 'pgdrill-keys',
+      connectTimeoutMs: 5_000,
+      backoff: this.options.backoff,
+    });
+    this.clients.push(client);
+    return client;
+  }
+
   private slots(stream: OpStream, count: number): ReconnectingClient[] {
     const { recorder, credentials, config } = this.options;
     const timeout = stream === 'write' ? config.writes.timeout : stream === 'read' ? config.reads.timeout : config.probe.timeout;
@@ -165,6 +200,18 @@ export class Workload extends EventEmitter<WorkloadEvents> {
     const readSlots = config.reads.rate > 0 ? this.slots('read', config.reads.connections) : [];
     const probeSlots = config.probe.interval > 0 ? this.slots('probe', PROBE_CONNECTIONS) : [];
     const writes = new WriteOps({ seed, runners: writeSlots });
+    const scripted = this.options.scripts;
+    const scriptOps = (stream: 'write' | 'read', runners: ReconnectingClient[]) => {
+      const scripts = scripted?.scripts.filter((s) => s.stream === stream) ?? [];
+      return scripts.length
+        ? new ScriptOps({ scripts, pools: scripted!.pools, relations: scripted!.relations, runners, onBroken: this.options.onBroken })
+        : undefined;
+    };
+    const writeScripts = config.writes.rate > 0 ? scriptOps('write', writeSlots) : undefined;
+    const readScripts = config.reads.rate > 0 ? scriptOps('read', readSlots) : undefined;
+    // the keys pick() draws from are sampled again now and then, on a connection of their own
+    // (its connection losses are not the load's: they are not recorded)
+    const keySlot = scripted && scripted.pools.all.length && (writeScripts || readScripts) ? this.keysClient() : undefined;
 
     try {
       // Connect before the clock starts so the first second measures the server, not our
@@ -177,6 +224,7 @@ export class Workload extends EventEmitter<WorkloadEvents> {
         reads: config.reads.rate,
         probeIntervalMs: config.probe.interval,
         durationMs,
+        startMs,
       });
       this.emit('start', { startMs });
       const stopTicks = this.startTicks(clock, startMs);
@@ -198,15 +246,21 @@ export class Workload extends EventEmitter<WorkloadEvents> {
           nextId: () => ++this.nextOpId,
         });
 
+      const stopRefresh = keySlot ? this.refreshKeys(scripted!, keySlot, clock, startMs + durationMs) : () => undefined;
       const [w, r, p] = await Promise.all([
         stream('write', config.writes.rate, config.writes.connections, config.writes.timeout,
-          config.writes.rate > 0 ? mixPlanner(config.writes.mix) : () => 'insert', writes.execute),
+          writeScripts ? writeScripts.plan : config.writes.rate > 0 ? mixPlanner(config.writes.mix) : () => 'insert',
+          writeScripts ? writeScripts.execute : writes.execute),
         stream('read', config.reads.rate, config.reads.connections, config.reads.timeout, () => 'select',
-          readExecutor({ seed, runners: readSlots, orders: writes.orders })),
+          readScripts ? readScripts.execute : readExecutor({ seed, runners: readSlots, orders: writes.orders })),
         stream('probe', probeRate(config.probe.interval), PROBE_CONNECTIONS, config.probe.timeout, () => 'probe',
           probeExecutor(probeSlots)),
       ]);
+      stopRefresh();
       stopTicks();
+      if (writeScripts || readScripts) {
+        recorder.event('workload-scripts', { scripts: [...(writeScripts?.stats() ?? []), ...(readScripts?.stats() ?? [])] });
+      }
       const endMs = clock.now();
       recorder.event('workload-end', { writes: w, reads: r, probe: p });
       return { startMs, endMs, writes: w, reads: r, probe: p };

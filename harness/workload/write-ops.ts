@@ -8,23 +8,29 @@ import type { SeedConfig, WriteMix } from '../scenario/scenario.js';
 import type { OpResult, ScheduledOp } from './open-loop.js';
 import type { QueryOutcome, QueryRequest } from './reconnecting-client.js';
 import { LEDGER_TABLE } from '../seed/schema.js';
+import { IntMap } from '../util/int-map.js';
 
 /** Anything that can run one statement with a verdict (a ReconnectingClient, or a fake). */
 export interface StatementRunner {
   query(request: QueryRequest, timeoutMs: number, signal?: AbortSignal): Promise<QueryOutcome>;
 }
 
-/** A set with O(1) add, remove and uniform random pick: the ids of orders known to exist. */
+/**
+ * A set with O(1) add, remove and uniform random pick: the ids of orders known to exist.
+ * Compact (a typed array of ids and an IntMap of positions, ~12 bytes per id): the pool
+ * grows with the orders table over a long run.
+ */
 export class IdPool {
-  private readonly ids: number[] = [];
-  private readonly index = new Map<number, number>();
+  private ids = new Float64Array(1024);
+  private length = 0;
+  private readonly index = new IntMap();
 
   constructor(initial: Iterable<number> = []) {
     for (const id of initial) this.add(id);
   }
 
   get size(): number {
-    return this.ids.length;
+    return this.length;
   }
 
   has(id: number): boolean {
@@ -33,14 +39,19 @@ export class IdPool {
 
   add(id: number): void {
     if (this.index.has(id)) return;
-    this.index.set(id, this.ids.length);
-    this.ids.push(id);
+    if (this.length === this.ids.length) {
+      const bigger = new Float64Array(this.ids.length * 2);
+      bigger.set(this.ids);
+      this.ids = bigger;
+    }
+    this.index.set(id, this.length);
+    this.ids[this.length++] = id;
   }
 
   remove(id: number): boolean {
     const at = this.index.get(id);
     if (at === undefined) return false;
-    const last = this.ids.pop()!;
+    const last = this.ids[--this.length];
     if (last !== id) {
       this.ids[at] = last;
       this.index.set(last, at);
@@ -51,8 +62,8 @@ export class IdPool {
 
   /** a random member, left in the pool */
   pick(random: () => number = Math.random): number | undefined {
-    if (this.ids.length === 0) return undefined;
-    return this.ids[Math.floor(random() * this.ids.length)];
+    if (this.length === 0) return undefined;
+    return this.ids[Math.floor(random() * this.length)];
   }
 
   /** a random member, taken out of the pool */
@@ -60,6 +71,38 @@ export class IdPool {
     const id = this.pick(random);
     if (id !== undefined) this.remove(id);
     return id;
+  }
+}
+
+/**
+ * The last version acknowledged per row, absent = the seed's 1, null = unknown. Per table
+ * an IntMap (4 bytes per key up to the largest), -1 standing for null: an entry per order
+ * ever inserted must not cost a string key each over a long run.
+ */
+class RowVersions {
+  private readonly tables = new Map<string, IntMap>();
+
+  private table(name: string): IntMap {
+    let t = this.tables.get(name);
+    if (!t) this.tables.set(name, (t = new IntMap()));
+    return t;
+  }
+
+  has(table: string, key: number): boolean {
+    return this.table(table).has(key);
+  }
+
+  get(table: string, key: number): number | null | undefined {
+    const v = this.table(table).get(key);
+    return v === -1 ? null : v;
+  }
+
+  set(table: string, key: number, version: number | null): void {
+    this.table(table).set(key, version === null || !Number.isSafeInteger(version) || version < 0 || version > 2 ** 31 - 1 ? -1 : version);
+  }
+
+  delete(table: string, key: number): void {
+    this.table(table).delete(key);
   }
 }
 
@@ -171,8 +214,8 @@ export interface WriteOpsOptions {
 export class WriteOps {
   /** orders known to exist: the seed's plus acknowledged inserts, minus deletes in flight or done */
   readonly orders: IdPool;
-  /** `table:id` -> last version acknowledged; absent = the seed's 1; null = unknown */
-  private readonly versions = new Map<string, number | null>();
+  /** table, id -> last version acknowledged; absent = the seed's 1; null = unknown */
+  private readonly versions = new RowVersions();
   /** `table:id` -> ops in flight on that row */
   private readonly busy = new Map<string, number>();
   private readonly random: () => number;
@@ -224,7 +267,7 @@ export class WriteOps {
       const key = Number(row.id);
       const version = Number(row.version);
       this.orders.add(key);
-      this.versions.set(`orders:${key}`, version);
+      this.versions.set('orders', key, version);
       return { outcome: 'ok', kind: 'insert', ledger: { table: 'orders', key, op: 'insert', version, requestId } };
     }
     // key unknown: the checker finds an indeterminate insert by its request_id
@@ -255,7 +298,7 @@ export class WriteOps {
     }
 
     const rowKey = `${table}:${key}`;
-    const expected = this.expectedVersion(rowKey);
+    const expected = this.expectedVersion(table, key, rowKey);
     this.busy.set(rowKey, (this.busy.get(rowKey) ?? 0) + 1);
     let result: QueryOutcome;
     try {
@@ -270,17 +313,17 @@ export class WriteOps {
       const row = result.rows[0];
       if (!row) return { outcome: 'ok', kind: 'update' }; // deleted under us: nothing written
       const version = Number(row.version);
-      this.versions.set(rowKey, version);
+      this.versions.set(table, key, version);
       return { outcome: 'ok', kind: 'update', ledger: { table, key, op: 'update', version, requestId } };
     }
-    if (result.outcome === 'indeterminate') this.versions.set(rowKey, null);
+    if (result.outcome === 'indeterminate') this.versions.set(table, key, null);
     return { ...result, kind: 'update', ledger: { table, key, op: 'update', version: expected, requestId } };
   }
 
   /** The version this update should produce, or 0 when another op or a lost answer blurs it. */
-  private expectedVersion(rowKey: string): number {
+  private expectedVersion(table: string, key: number, rowKey: string): number {
     if (this.busy.has(rowKey)) return 0;
-    const known = this.versions.has(rowKey) ? this.versions.get(rowKey) : 1;
+    const known = this.versions.has(table, key) ? this.versions.get(table, key) : 1;
     return known == null ? 0 : known + 1;
   }
 
@@ -291,10 +334,10 @@ export class WriteOps {
     if (key === undefined) return this.insert(runner, op);
     const rowKey = `orders:${key}`;
     const requestId = randomUUID();
-    const known = this.versions.has(rowKey) ? this.versions.get(rowKey) : 1;
+    const known = this.versions.has('orders', key) ? this.versions.get('orders', key) : 1;
     const result = await runner.query({ ...DELETE_ORDER, values: [key, requestId] }, op.timeoutMs, op.signal);
     if (result.outcome === 'ok') {
-      this.versions.delete(rowKey);
+      this.versions.delete('orders', key);
       const row = result.rows[0];
       if (!row) return { outcome: 'ok', kind: 'delete' }; // already gone: nothing written
       return { outcome: 'ok', kind: 'delete', ledger: { table: 'orders', key, op: 'delete', version: Number(row.version), requestId } };

@@ -110,7 +110,7 @@ describe('Ctrl-C during a run', () => {
     const loadStarted = new Promise<void>((resolve, reject) => {
       child.stderr.on('data', (chunk: Buffer) => {
         stderr += chunk.toString();
-        runId ||= /"runId":"([^"]+)"/.exec(stderr)?.[1] ?? '';
+        runId ||= /run (\S+) started/.exec(stderr)?.[1] ?? '';
         if (stderr.includes('phase load')) resolve();
       });
       child.on('exit', () => reject(new Error(`exited before the load phase:\n${stderr}`)));

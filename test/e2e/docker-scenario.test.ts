@@ -106,7 +106,7 @@ describe.skipIf(!availability.available)(`streaming-cutover on the docker runtim
     expect(labelled('network', runId)).toEqual([]);
   });
 
-  it('after a crash (pgdrill SIGKILLed mid-run) `pgdrill cleanup` removes its containers and network and says so', async () => {
+  it('after a crash that took the reaper too (both SIGKILLed mid-run) `pgdrill cleanup` removes its containers and network and says so', async () => {
     const out = path.join(tmp, 'crashed');
     const child = spawn(process.execPath, [cli, 'run', 'streaming-cutover', '--runtime', 'docker', '--out', out, ...[...withImage, 'duration=60s'].flatMap((s) => ['--set', s])], {
       cwd: tmp,
@@ -120,10 +120,15 @@ describe.skipIf(!availability.available)(`streaming-cutover on the docker runtim
       });
       child.on('exit', () => reject(new Error(`exited before the load phase:\n${stderr}`)));
     });
-    const runId = /"runId":"([^"]+)"/.exec(readFileSync(path.join(out, 'events.jsonl'), 'utf8'))![1];
+    const events = readFileSync(path.join(out, 'events.jsonl'), 'utf8');
+    const runId = /"runId":"([^"]+)"/.exec(events)![1];
+    // what a reboot does: the reaper dies with pgdrill, so nothing cleans up but `pgdrill cleanup`
+    const reaper = Number(/"kind":"reaper-started","pid":(\d+)/.exec(events)![1]);
+    process.kill(reaper, 'SIGKILL');
     child.kill('SIGKILL');
     await new Promise((resolve) => child.on('exit', resolve));
-    expect(labelled('ps', runId).length).toBe(2); // a crash cleans nothing up
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(labelled('ps', runId).length).toBe(2); // nobody cleaned up
     const r = spawnSync(process.execPath, [cli, 'cleanup'], { cwd: tmp, encoding: 'utf8', timeout: 120_000 });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain(`removed docker container pgdrill-${runId}-primary`);

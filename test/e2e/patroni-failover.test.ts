@@ -87,7 +87,7 @@ describe('patroni failover', () => {
     // writes stopped when pg1 demoted itself (it could not renew its key within retry_timeout), not at the partition
     const outage = r.downtime.writes.windows[0];
     expect(outage.startMs - change.causeMs!).toBeGreaterThan(2000);
-    expect(outage.endMs).toBeGreaterThan(change.t);
+    expect(outage.endMs).toBeGreaterThan(change.t - 500);
     expect(r.integrity!.lostWrites).toBe(0);
     expect(r.checks.filter((c) => c.valid !== true)).toEqual([]);
     expect(run.exitCode).toBe(0);

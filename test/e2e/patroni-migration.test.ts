@@ -1,15 +1,17 @@
 // The single node -> Patroni migration on real Patroni and etcd (bundled single-to-patroni):
 // the members start as a Patroni standby cluster of `legacy`, the cutover freezes legacy, waits
 // for the final LSN, promotes the standby cluster through PATCH /config and fences legacy; and
-// Ctrl-C in the middle of a Patroni run leaves no patroni, etcd or postgres process behind.
+// Ctrl-C in the middle of a Patroni run leaves no patroni, etcd or postgres process behind; nor
+// does a kill -9 of pgdrill, once the run's reaper has done its work.
 
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadScenarioFile } from '../../harness/scenario/load-scenario.js';
+import { defaultRunsDir } from '../../harness/runtime/local/local-runtime.js';
 import { expectCutoverDuringLoad, expectEveryOpAccounted, leftovers, processesOf, removeRunFolders, runInTemp } from './support/runs.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -59,12 +61,14 @@ describe('Ctrl-C', () => {
     await new Promise<void>((resolve, reject) => {
       child.stderr.on('data', (chunk: Buffer) => {
         stderr += chunk.toString();
-        runId ||= /"runId":"([^"]+)"/.exec(stderr)?.[1] ?? '';
+        runId ||= /run (\S+) started/.exec(stderr)?.[1] ?? '';
         if (stderr.includes('phase load')) resolve();
       });
       child.on('exit', () => reject(new Error(`exited before the load phase:\n${stderr}`)));
     });
     await new Promise((r) => setTimeout(r, 1500));
+    // an empty id would match every process on the machine
+    expect(runId).toMatch(/^patroni-switchover-/);
     const running = processesOf(runId);
     expect(running.filter((p) => /patroni\.yml/.test(p))).toHaveLength(3);
     expect(running.some((p) => /\/etcd /.test(p))).toBe(true);
@@ -75,5 +79,39 @@ describe('Ctrl-C', () => {
     // the record of the interrupted run is kept, with the agents' logs
     expect(existsSync(path.join(out, 'results.json'))).toBe(true);
     expect(existsSync(path.join(out, 'patroni-pg1.log'))).toBe(true);
+  });
+});
+
+describe('kill -9 of pgdrill', () => {
+  it("the run's reaper kills every Patroni agent, etcd and the servers Patroni started, and removes the run folder", async () => {
+    const tmp = await mkdtemp(path.join(os.tmpdir(), 'pgdrill-patroni-reap-'));
+    folders.push(tmp);
+    const out = path.join(tmp, 'out');
+    const child = spawn(process.execPath, [cli, 'run', 'patroni-switchover', '--out', out, '--set', 'duration=60s'], { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    const events = path.join(out, 'events.jsonl');
+    const deadline = Date.now() + 120_000;
+    while (!(existsSync(events) && readFileSync(events, 'utf8').includes('"workload-start"'))) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the load never started:\n${stderr}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    const runId = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')).runId as string;
+    expect(runId).toMatch(/^patroni-switchover-/);
+    const running = processesOf(runId);
+    expect(running.filter((p) => /patroni\.yml/.test(p))).toHaveLength(3);
+    expect(running.filter((p) => /postgres -D/.test(p))).toHaveLength(3);
+    child.kill('SIGKILL');
+    await exited;
+    const killedAt = Date.now();
+    for (;;) {
+      const left = leftovers(runId);
+      if (left.length === 0) break;
+      if (Date.now() - killedAt > 15_000) throw new Error(`still there 15 s after the kill:\n${left.join('\n')}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(existsSync(path.join(defaultRunsDir(), runId))).toBe(false);
   });
 });

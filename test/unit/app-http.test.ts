@@ -12,6 +12,7 @@ import { httpRequest } from '../../harness/app/http-request.js';
 import { runAppLoad } from '../../harness/app/app-load.js';
 import { AppLog } from '../../harness/app/app-log.js';
 import { Recorder } from '../../harness/record/recorder.js';
+import type { OpRecord } from '../../harness/record/records.js';
 import { freeLoopbackPort } from '../../harness/app/free-port.js';
 
 const servers: http.Server[] = [];
@@ -92,6 +93,8 @@ describe('the open loop over HTTP', () => {
       else res.end('fast');
     });
     const recorder = new Recorder();
+    const recorded: OpRecord[] = [];
+    recorder.onOp((op) => recorded.push(op));
     const ids = { n: 0 };
     const summary = await runAppLoad({
       config: { rate: 100, connections: 5, timeout: 3000, requests: [{ method: 'GET', path: '/', weight: 1 }] },
@@ -102,7 +105,7 @@ describe('the open loop over HTTP', () => {
       signal: new AbortController().signal,
       nextId: () => ++ids.n,
     });
-    const ops = recorder.ops.filter((o) => o.stream === 'app');
+    const ops = recorded.filter((o) => o.stream === 'app');
     expect(summary.intended).toBe(300);
     expect(ops).toHaveLength(300);
     expect(new Set(ops.map((o) => o.id)).size).toBe(300);

@@ -202,7 +202,7 @@ describe('leader changes', () => {
       leader(13_100, 'pg2', null),
     ];
     const windows = [{ startMs: 3010, endMs: 13_500, durationMs: 10_490, failedOps: 900, openAtEnd: false }];
-    const r = patroniResults(events, [], windows);
+    const r = patroniResults(events, windows);
     expect(r.leaderChanges).toEqual([
       { t: 13_100, from: 'pg1', to: 'pg2', cause: 'kill pg1 (host)', causeMs: 3000, leaderLostMs: 13_000, detectedAfterMs: 10_000, electedAfterMs: 10_100, servedAfterMs: 10_500 },
     ]);
@@ -212,13 +212,13 @@ describe('leader changes', () => {
 
   it('times a switchover from its request, and does not count the bootstrap leader as a change', () => {
     const events = [leader(100, 'pg1', null), ev(5000, 'cutover-step-start', { step: 'switchover-requested' }), leader(6600, 'pg2', 'pg1')];
-    const r = patroniResults(events, [], [{ startMs: 5400, endMs: 7200, durationMs: 1800, failedOps: 10, openAtEnd: false }]);
+    const r = patroniResults(events, [{ startMs: 5400, endMs: 7200, durationMs: 1800, failedOps: 10, openAtEnd: false }]);
     expect(r.leaderChanges).toHaveLength(1);
     expect(r.leaderChanges[0]).toMatchObject({ from: 'pg1', to: 'pg2', cause: 'switchover requested', detectedAfterMs: 1600, electedAfterMs: 1600, servedAfterMs: 2200 });
   });
 
   it('leaves the timings null when pgdrill saw no cause', () => {
-    const r = patroniResults([leader(100, 'pg1', null), leader(4000, 'pg3', 'pg1')], [], []);
+    const r = patroniResults([leader(100, 'pg1', null), leader(4000, 'pg3', 'pg1')], []);
     expect(r.leaderChanges[0]).toMatchObject({ from: 'pg1', to: 'pg3', cause: null, detectedAfterMs: null, electedAfterMs: null, servedAfterMs: null });
   });
 });
@@ -232,7 +232,7 @@ describe('the leader-changes check', () => {
   const quiet = parseScenarioText(YAML.stringify(CLUSTER), 'test');
   const cutover = { dryRun: false } as Results['cutover'];
   const seen = (changes: [string, string][]) =>
-    patroniResults([member(1, 'pg1', 'leader'), leader(1, 'pg1', null), ...changes.map(([, to], i) => leader(1000 * (i + 2), to, null))], [], []);
+    patroniResults([member(1, 'pg1', 'leader'), leader(1, 'pg1', null), ...changes.map(([, to], i) => leader(1000 * (i + 2), to, null))], []);
 
   it('is valid for one change to the candidate of a switchover, invalid for none, two, or another member', () => {
     expect(leaderChangesCheck(switchover, seen([['pg1', 'pg2']]), cutover)!.valid).toBe(true);

@@ -392,14 +392,15 @@ describe('PNG charts', () => {
 });
 
 describe('writeReports', () => {
-  it('writes report.html, the three PNGs and junit.xml into the run folder', async () => {
+  it('writes summary.md, report.html, the three PNGs and junit.xml into the run folder', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'pgdrill-report-'));
     tmpDirs.push(dir);
     const { files, failures } = await writeReports(failingRun(), dir);
     expect(failures).toEqual([]);
-    expect(files.map((f) => path.basename(f)).sort()).toEqual(['junit.xml', 'lag.png', 'latency.png', 'report.html', 'throughput.png']);
+    expect(files.map((f) => path.basename(f)).sort()).toEqual(['junit.xml', 'lag.png', 'latency.png', 'report.html', 'summary.md', 'throughput.png']);
     expect(await readFile(path.join(dir, 'report.html'), 'utf8')).toContain('data-verdict="fail"');
-    expect(Object.keys(REPORTERS)).toEqual(['html', 'png', 'junit']);
+    expect(await readFile(path.join(dir, 'summary.md'), 'utf8')).toMatch(/^## ❌ FAIL · /);
+    expect(Object.keys(REPORTERS)).toEqual(['html', 'png', 'junit', 'markdown']);
   });
 
   it('writes what it can when a reporter fails, and names the one that failed', async () => {
@@ -409,7 +410,7 @@ describe('writeReports', () => {
     broken.lag = { samples: null, maxReplayBytes: null, maxReplayLagMs: null };
     const { files, failures } = await writeReports(broken as never, dir);
     expect(failures.map((f) => f.reporter)).toEqual(['html', 'png']);
-    expect(files.map((f) => path.basename(f))).toEqual(['junit.xml']);
+    expect(files.map((f) => path.basename(f))).toEqual(['summary.md', 'junit.xml']);
   });
 });
 

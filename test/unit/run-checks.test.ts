@@ -158,6 +158,11 @@ describe('runChecks', () => {
     expect(named(runChecks(twice), 'operations accounted for')).toMatchObject({ valid: false });
   });
 
+  it('cannot account for a load that broke off before the scheduler said how many it intended: unknown', () => {
+    const uncounted = facts({ accounting: [{ stream: 'write', rate: 100, intended: 412, recorded: 412, duplicates: 0, unknown: 'the scheduler never reported how many it intended' }] });
+    expect(named(runChecks(uncounted), 'operations accounted for')).toMatchObject({ valid: 'unknown', detail: 'write: the scheduler never reported how many it intended' });
+  });
+
   it('fails an outage still open at the end of the load, whatever the thresholds say', () => {
     const f = facts();
     const open = facts({ downtime: { ...f.downtime, writes: { longestMs: 3000, totalMs: 3000, windows: [{ startMs: 7000, endMs: 10_000, durationMs: 3000, failedOps: 300, openAtEnd: true }] } } });

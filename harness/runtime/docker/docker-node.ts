@@ -3,11 +3,13 @@
 // the server can be stopped, SIGKILLed and started again while the container (its data dir,
 // its DNS name, its published port) stays. Pause is `docker pause` (the cgroup freezer).
 
+import { spawn } from 'node:child_process';
+import path from 'node:path';
 import type Docker from 'dockerode';
 import pg from 'pg';
 import { EnvironmentError, InterruptedError, errorMessage } from '../../errors.js';
 import type { StopMode } from '../../scenario/scenario.js';
-import type { Address, ClientTool, DataVolume, NodeCredentials, NodeState, RuntimeNode, ToolOptions, ToolResult } from '../runtime.js';
+import type { Address, ClientTool, DataVolume, NodeCredentials, NodeState, RuntimeNode, StagedFile, ToolOptions, ToolResult } from '../runtime.js';
 import { DATA_DIR, LOG_FILE, PG_PORT, ROOT, SOCKET_DIR, pickProgram, type ProbedProgram } from './container-layout.js';
 import { KILL_TREE, execIn, execOk, startExec, type ExecHandle } from './exec.js';
 import type { ImageChoice } from './images.js';
@@ -473,6 +475,42 @@ exec "$B/postgres" -D "$D" -p ${PG_PORT} -c listen_addresses='*' -c unix_socket_
 
   async hasTool(tool: ClientTool, minMajor: number): Promise<boolean> {
     return pickProgram(this.programs, tool, minMajor) !== undefined;
+  }
+
+  /**
+   * Streams the file (or directory) into the container as a tar archive made by the host's tar
+   * (the Engine API takes archives only), unpacked beside the data dir and given to the
+   * container's postgres user.
+   */
+  async stageFile(hostPath: string, name: string): Promise<StagedFile> {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new Error(`stageFile: ${JSON.stringify(name)} is not a plain file name`);
+    this.assertReachable('stageFile');
+    const target = `${ROOT}/${name}`;
+    const inbox = `${ROOT}/.stage-${name}`;
+    const env = { T: target, S: inbox, B: path.basename(hostPath) };
+    await this.execRoot(`rm -rf "$T" "$S" && mkdir -p "$S"`, `preparing to copy ${hostPath} into node "${this.name}"`, env);
+    const tar = spawn('tar', ['-h', '-C', path.dirname(path.resolve(hostPath)), '-cf', '-', path.basename(hostPath)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    tar.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const exited = new Promise<number | null>((resolve, reject) => {
+      tar.on('error', reject);
+      tar.on('close', resolve);
+    });
+    try {
+      await this.container.putArchive(tar.stdout, { path: inbox });
+    } finally {
+      const code = await exited.catch((err: Error) => {
+        stderr ||= err.message;
+        return 1;
+      });
+      if (code !== 0) throw new Error(`archiving ${hostPath} for node "${this.name}" failed (tar exit ${code}): ${stderr.trim()}`);
+    }
+    await this.execRoot(
+      `mv "$S/$B" "$T" && rmdir "$S" && chown -R "postgres:$(id -g postgres)" "$T"`,
+      `unpacking ${path.basename(hostPath)} in node "${this.name}"`,
+      env,
+    );
+    return { path: target, remove: () => this.execRoot(`rm -rf "$T"`, `removing ${name} from node "${this.name}"`, env).then(() => undefined) };
   }
 
   /** Runs a shell script in this node's container as root (the runtime's data copy uses it). */

@@ -16,6 +16,7 @@ import { assertMemoryForVolume } from '../data-volume.js';
 import { resolveImage, type ImageChoice } from './images.js';
 import { LABEL, runLabels } from './labels.js';
 import { BACKUP_EMPTY_DIRS, BACKUP_SKIP_FILES } from '../server-conventions.js';
+import { ReaperRegistry } from '../reaper/reaper-registry.js';
 
 export interface DockerRuntimeOptions {
   runId: string;
@@ -25,6 +26,8 @@ export interface DockerRuntimeOptions {
   /** image for every node that names none, "{major}" replaced; default PGDRILL_DOCKER_IMAGE */
   imageTemplate?: string;
   docker?: Docker;
+  /** the run's reaper (runtime/reaper): removes the run's labelled containers and network if pgdrill is killed */
+  reaper?: ReaperRegistry;
 }
 
 /**
@@ -55,6 +58,8 @@ export class DockerRuntime implements Runtime {
   readonly runId: string;
   /** the run's network, also the prefix of its containers' names */
   readonly networkName: string;
+  /** what this run starts is written down here for the reaper (see reaper-registry.ts) */
+  readonly reaper: ReaperRegistry;
 
   private readonly docker: Docker;
   private readonly credentials: NodeCredentials;
@@ -77,6 +82,7 @@ export class DockerRuntime implements Runtime {
     this.docker = options.docker ?? dockerClient();
     this.labels = runLabels(options.runId, options.scenario ?? scenarioFromRunId(options.runId));
     this.imageTemplate = options.imageTemplate ?? (process.env.PGDRILL_DOCKER_IMAGE || undefined);
+    this.reaper = options.reaper ?? ReaperRegistry.none;
   }
 
   private assertOpen(): void {
@@ -132,6 +138,8 @@ export class DockerRuntime implements Runtime {
   /** The run's bridge network, made on first use (its DNS is what peers use: node names). */
   private runNetwork(): Promise<Docker.Network> {
     this.network ??= (async () => {
+      // before anything exists: every container and the network carry the run's label
+      this.reaper.dockerRun(this.runId);
       const created = await this.docker.createNetwork({
         Name: this.networkName,
         Driver: 'bridge',

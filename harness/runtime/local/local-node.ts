@@ -8,10 +8,11 @@ import path from 'node:path';
 import pg from 'pg';
 import { EnvironmentError, InterruptedError } from '../../errors.js';
 import type { StopMode } from '../../scenario/scenario.js';
-import type { Address, ClientTool, DataVolume, NodeCredentials, NodeState, RuntimeNode, ToolOptions, ToolResult } from '../runtime.js';
+import type { Address, ClientTool, DataVolume, NodeCredentials, NodeState, RuntimeNode, StagedFile, ToolOptions, ToolResult } from '../runtime.js';
 import { clientToolHint, findClientTool, serverEnv, type ServerBinaries, type ServerUser } from './pg-binaries.js';
 import { continueTree, isAlive, killTreeSync, signal, stopTree, waitGone } from './proc.js';
 import { runProcess } from './run-process.js';
+import { ReaperRegistry } from '../reaper/reaper-registry.js';
 import { STOP_SIGNALS, STOP_TIMEOUTS } from '../server-conventions.js';
 
 export interface LocalNodeInit {
@@ -30,6 +31,8 @@ export interface LocalNodeInit {
   pickPort: () => Promise<number>;
   /** the data directory's own filesystem, mounted before the node was made */
   volume?: DataVolume;
+  /** the run's reaper: every postmaster and tool started here is registered with it */
+  reaper?: ReaperRegistry;
 }
 
 const DEFAULT_START_TIMEOUT = 60_000;
@@ -92,8 +95,10 @@ export class LocalNode implements RuntimeNode {
   private intendedExit?: NodeState;
   private everStarted = false;
   private readonly tools = new Set<ChildProcess>();
+  private readonly reaper: ReaperRegistry;
 
   constructor(init: LocalNodeInit) {
+    this.reaper = init.reaper ?? ReaperRegistry.none;
     this.name = init.name;
     this.version = init.version;
     this.credentials = init.credentials;
@@ -139,6 +144,7 @@ export class LocalNode implements RuntimeNode {
       timeout: options.timeout,
       signal: options.signal,
       track: this.tools,
+      reaper: this.reaper,
     });
   }
 
@@ -349,6 +355,7 @@ export class LocalNode implements RuntimeNode {
       });
     });
     if (child.pid) registerPostmaster(child.pid);
+    this.reaper.process(child.pid, `postgres ${this.name} (postmaster and its children)`);
     this._state = 'running';
 
     const deadline = started + timeout;
@@ -532,11 +539,30 @@ export class LocalNode implements RuntimeNode {
       timeout: options.timeout,
       signal: options.signal,
       track: this.tools,
+      reaper: this.reaper,
     });
   }
 
   async hasTool(tool: ClientTool, minMajor: number): Promise<boolean> {
     return findClientTool(tool, minMajor) !== undefined;
+  }
+
+  /**
+   * A copy in the node's folder, owned by the server user: the original may sit under a home
+   * directory that user cannot traverse (root's, a 0700 one).
+   */
+  async stageFile(hostPath: string, name: string): Promise<StagedFile> {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new Error(`stageFile: ${JSON.stringify(name)} is not a plain file name`);
+    const target = path.join(this.nodeDir, name);
+    await fsp.rm(target, { recursive: true, force: true });
+    await fsp.cp(hostPath, target, { recursive: true, dereference: true });
+    const own = async (file: string): Promise<void> => {
+      await this.chown(file);
+      const stat = await fsp.lstat(file);
+      if (stat.isDirectory()) for (const entry of await fsp.readdir(file)) await own(path.join(file, entry));
+    };
+    await own(target);
+    return { path: target, remove: () => fsp.rm(target, { recursive: true, force: true }) };
   }
 
   /**

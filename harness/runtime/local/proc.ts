@@ -6,6 +6,10 @@ import fs from 'node:fs';
 export interface ProcInfo {
   pid: number;
   ppid: number;
+  /** process group id */
+  pgrp: number;
+  /** controlling terminal (0: none, as for every server pgdrill starts) */
+  ttyNr: number;
   /** one-letter state from /proc/<pid>/stat: R, S, D, T (stopped), Z (zombie)... */
   state: string;
   /** clock ticks after boot; with the pid, identifies a process across pid reuse */
@@ -22,7 +26,7 @@ export function procInfo(pid: number): ProcInfo | undefined {
   }
   // comm (field 2) may hold spaces and parentheses: the fields we want follow the last ')'
   const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { pid, state: rest[0], ppid: Number(rest[1]), startTicks: Number(rest[19]) };
+  return { pid, state: rest[0], ppid: Number(rest[1]), pgrp: Number(rest[2]), ttyNr: Number(rest[4]), startTicks: Number(rest[19]) };
 }
 
 export function allProcesses(): ProcInfo[] {

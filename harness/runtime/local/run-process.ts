@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { InterruptedError } from '../../errors.js';
 import type { ToolResult } from '../runtime.js';
 import type { ServerUser } from './pg-binaries.js';
+import type { ReaperRegistry } from '../reaper/reaper-registry.js';
 
 export interface RunProcessOptions {
   user: ServerUser | null;
@@ -16,6 +17,8 @@ export interface RunProcessOptions {
   signal?: AbortSignal;
   /** told about the child while it runs, so that dispose() can kill a stuck one */
   track?: Set<ChildProcess>;
+  /** the run's reaper: the program's process group is registered, so a kill -9 of pgdrill does not strand it */
+  reaper?: ReaperRegistry;
 }
 
 const MAX_OUTPUT = 32 * 1024 * 1024;
@@ -36,6 +39,7 @@ export function runProcess(command: string, args: string[], options: RunProcessO
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     options.track?.add(child);
+    options.reaper?.processGroup(child.pid, `${command} (process group)`);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let outBytes = 0;

@@ -4,6 +4,7 @@
 // working directory), in its own session so a Ctrl-C reaches pgdrill first, stopped at
 // teardown and killed if Node exits without one.
 
+import type { ReaperRegistry } from '../reaper/reaper-registry.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -39,6 +40,8 @@ export interface ServiceProcessInit {
   /** who runs it (null: the current user) */
   user: ServerUser | null;
   freePort: () => Promise<number>;
+  /** the run's reaper: the service's process group is registered, so a kill -9 of pgdrill does not strand it */
+  reaper?: ReaperRegistry;
 }
 
 export class ServiceProcess implements RunService {
@@ -48,6 +51,7 @@ export class ServiceProcess implements RunService {
   readonly logFile: string;
   private readonly user: ServerUser | null;
   private readonly pickPort: () => Promise<number>;
+  private readonly reaper?: ReaperRegistry;
   private child?: ChildProcess;
   private exited?: Promise<void>;
   private exit?: { code: number | null; signal: NodeJS.Signals | null };
@@ -58,6 +62,7 @@ export class ServiceProcess implements RunService {
     this.dir = init.dir;
     this.user = init.user;
     this.pickPort = init.freePort;
+    this.reaper = init.reaper;
     this.logFile = path.join(init.dir, `${init.name}.log`);
   }
 
@@ -119,6 +124,7 @@ export class ServiceProcess implements RunService {
       });
     });
     if (child.pid) register(child.pid);
+    this.reaper?.processGroup(child.pid, `${this.name} (${this.program.path})`);
 
     const deadline = Date.now() + timeout;
     for (;;) {

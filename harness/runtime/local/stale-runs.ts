@@ -110,7 +110,7 @@ export async function cleanupStaleLocalRuns(options: { runsDir?: string; force?:
 }
 
 /** Mount points at or below `dir`, deepest first (so nested mounts come off in order). */
-function mountsUnder(dir: string): string[] {
+export function mountsUnder(dir: string): string[] {
   let text: string;
   try {
     text = fs.readFileSync('/proc/self/mounts', 'utf8');

@@ -1,0 +1,122 @@
+// Runtime external on servers the test starts itself (Debian's PostgreSQL 15, outside pgdrill):
+// a seed into a database with tables is refused with exit 2 and nothing written; --plan checks
+// and writes nothing; a load through a cutover done by a shell command (fence + pg_ctl
+// promote) passes with nothing lost, its downtime measured, and both servers still running.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { expectEveryOpAccounted, removeRunFolders, runInTemp, scenarioFrom } from './support/runs.js';
+import { PG_BIN, startOwnPair, type OwnPair } from './support/external-servers.js';
+import { planRun } from '../../harness/run/run-plan.js';
+
+let pair: OwnPair;
+
+beforeAll(async () => {
+  pair = await startOwnPair(['app', 'busy']);
+  pair.primary.sql('busy', 'CREATE TABLE accounts (id int PRIMARY KEY, owner text); INSERT INTO accounts VALUES (1, \'a\'), (2, \'b\')');
+});
+
+afterAll(async () => {
+  pair?.stop();
+  await removeRunFolders();
+});
+
+/** The runbook: fence the old primary, wait until the standby has replayed it, promote with pg_ctl. */
+function cutoverScript(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pgdrill-runbook-'));
+  const file = path.join(dir, 'promote.sh');
+  writeFileSync(
+    file,
+    `#!/bin/sh
+set -e
+P=${PG_BIN}
+"$P/psql" -X -q "$PGDRILL_PRIMARY_URL" -c "ALTER SYSTEM SET default_transaction_read_only = on" -c "ALTER SYSTEM SET autovacuum = off" -c "SELECT pg_reload_conf()"
+sleep 0.2
+"$P/psql" -X -q "$PGDRILL_PRIMARY_URL" -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
+LSN=$("$P/psql" -X -At "$PGDRILL_PRIMARY_URL" -c "SELECT pg_current_wal_lsn()")
+until [ "$("$P/psql" -X -At "$PGDRILL_REPLICA_URL" -c "SELECT pg_last_wal_replay_lsn() >= '$LSN'::pg_lsn")" = t ]; do sleep 0.02; done
+runuser -u postgres -- "$P/pg_ctl" promote -w -D ${pair.standby.dir}
+echo "promoted replica at $LSN"
+`,
+    { mode: 0o755 },
+  );
+  return file;
+}
+
+const scenario = (database: string, extra = '') => `
+name: external-test
+runtime: external
+duration: 8s
+nodes:
+  primary: { url: "${pair.primary.url(database)}", version: 15 }
+  replica: { url: "${pair.standby.url(database)}", version: 15, replicaOf: primary }
+strategy: { kind: external }
+seed: { users: 100, products: 50, orders: 200 }
+workload:
+  writes: { rate: 100, connections: 4 }
+  probe: { interval: 20ms }
+${extra}
+thresholds:
+  lostWrites: "== 0"
+`;
+
+describe('runtime external', () => {
+  it('refuses a seed into a database that holds tables, exit 2, writing nothing', async () => {
+    const run = await runInTemp(scenarioFrom(scenario('busy', 'timeline: [ { at: 3s, cutover: { command: "true" } } ]')));
+    expect(run.exitCode).toBe(2);
+    expect(run.results.error?.message).toMatch(/already holds tables \(accounts\).*seed: \{ existing: true \}/);
+    // nothing written: the user's table as it was, no bookkeeping schema
+    expect(pair.primary.sql('busy', "SELECT string_agg(table_schema || '.' || table_name, ',') FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema')")).toBe('public.accounts');
+    expect(pair.primary.sql('busy', "SELECT count(*) FROM pg_namespace WHERE nspname = '_pgdrill'")).toBe('0');
+    expect(pair.primary.sql('busy', 'SELECT count(*) FROM accounts')).toBe('2');
+  });
+
+  it('plans without writing: connects, checks, names the tables and the command', async () => {
+    const plan = await planRun(scenarioFrom(scenario('app', 'timeline: [ { at: 3s, cutover: { command: "./promote.sh" } } ]')));
+    expect(plan.problems).toEqual([]);
+    expect(plan.exitCode).toBe(0);
+    const text = plan.lines.join('\n');
+    expect(text).toMatch(/would create on primary: tables users, products, orders, order_items, audit_log/);
+    expect(text).toMatch(/run "\.\/promote\.sh"/);
+    expect(text).toMatch(/PGDRILL_PRIMARY_URL, PGDRILL_REPLICA_URL, PGDRILL_ENDPOINT_URL/);
+    expect(pair.primary.sql('app', "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')")).toBe('0');
+  });
+
+  it('drives load through a cutover done by a shell command: exit 0, nothing lost, downtime measured, both servers still running', async () => {
+    const script = cutoverScript();
+    const run = await runInTemp(scenarioFrom(scenario('app', `timeline: [ { at: 3s, cutover: { command: "${script}", timeout: 30s } } ]`)));
+    const { results } = run;
+    expect(results.error).toBeNull();
+    const steps = results.cutover!.steps;
+    expect(steps.filter((s) => !s.ok)).toEqual([]);
+    expect(steps.map((s) => s.name)).toEqual(
+      expect.arrayContaining(['prerequisites', 'wait-for-sync', 'cutover-command', 'old-primary-read-only', 'new-primary', 'validate-new-primary', 'repoint-endpoint', 'endpoint-serving']),
+    );
+    expect(steps.find((s) => s.name === 'cutover-command')!.detail).toMatch(/exit 0; output: [\s\S]*promoted replica at/);
+    expect(run.exitCode).toBe(0);
+    expect(results.verdict).toBe('pass');
+    expect(results.integrity?.lostWrites).toBe(0);
+    expect(results.integrity?.acknowledgedWrites).toBeGreaterThan(500);
+    expect(results.integrity?.finalPrimary).toBe('replica');
+    expect(results.integrity?.writesAfterPromotion).toBe(0);
+    // the shop's tables are all written by the workload: the ledger checks them, and says so
+    expect(results.integrity?.comparison).toMatch(/checked by the write ledger/);
+    expect(results.checks.every((c) => c.valid === true)).toBe(true);
+    expectEveryOpAccounted(run);
+    // downtime measured: the fence until the proxy re-pointed
+    expect(results.downtime.writes.longestMs).toBeGreaterThan(0);
+    expect(results.downtime.writes.windows.length).toBeGreaterThan(0);
+    // lag sampled from pg_stat_replication before the cutover
+    expect(results.lag.samples.some((s) => s.node === 'replica' && s.replayBytes !== null)).toBe(true);
+    // the password is not in results.json
+    expect(JSON.stringify(results.scenario)).not.toContain('drill-secret');
+    // pgdrill stops nothing it did not start, and drops its own schema only
+    expect(pair.primary.running()).toBe(true);
+    expect(pair.standby.running()).toBe(true);
+    expect(pair.standby.sql('app', "SELECT count(*) FROM pg_namespace WHERE nspname = '_pgdrill'")).toBe('0');
+    expect(pair.standby.sql('app', 'SELECT count(*) > 0 FROM orders')).toBe('t');
+    console.log(`external cutover: write downtime ${results.downtime.writes.longestMs} ms, ${results.integrity?.acknowledgedWrites} acknowledged, steps ${steps.map((s) => `${s.name} ${Math.round(s.endMs - s.startMs)}ms`).join(', ')}`);
+  });
+});
