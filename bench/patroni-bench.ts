@@ -87,6 +87,9 @@ for (const c of cases) {
     const f = figures(run.results, run.exitCode);
     rows.set(c.label, [...(rows.get(c.label) ?? []), f]);
     process.stderr.write(`${c.label} ${i + 1}/${runs}: exit ${f.exit}, write downtime ${s(f.downtimeMs)}, detected ${s(f.detectedMs)}, elected ${s(f.electedMs)}, served ${s(f.servedMs)}, lost ${f.lost}\n`);
+    // a failed run says why (and, with --keep, its folder stays for a look)
+    for (const check of run.results.checks.filter((x) => x.valid !== true)) process.stderr.write(`  ${check.name}: ${check.valid} ${check.detail}\n`);
+    if (run.exitCode !== 0) process.stderr.write(`  folder: ${run.folder}\n`);
   }
 }
 if (only.has('ttl') && ttlRuns > 0) {
