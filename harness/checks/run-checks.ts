@@ -10,6 +10,8 @@ import type { AppResults, CheckResult, Integrity, IntegrityFact, Results, Thresh
 import { formatDuration } from '../util/units.js';
 import { safeCheck } from './check.js';
 import { appVerdictChecks } from './app-verdict.js';
+import { leaderChangesCheck } from './patroni-checks.js';
+import type { PatroniResults } from '../patroni/patroni-results.js';
 
 /** How one stream's operations were accounted for, counted from the record itself. */
 export interface StreamAccounting {
@@ -42,6 +44,8 @@ export interface RunFacts {
   thresholds: ThresholdResult[];
   /** the application in the loop, when the scenario has one */
   app?: AppResults;
+  /** a Patroni cluster's roles and leader changes, when the scenario has one */
+  patroni?: PatroniResults;
 }
 
 type Check = Omit<CheckResult, 'name'>;
@@ -70,6 +74,7 @@ export function runChecks(facts: RunFacts): CheckResult[] {
   add('split brain', () => splitBrainCheck(facts.integrity));
   for (const check of appVerdictChecks(facts.scenario.app, facts.app)) checks.push(check);
   add('tls', () => tlsCheck(facts));
+  add('leader changes', () => leaderChangesCheck(facts.scenario, facts.patroni, facts.cutover));
   for (const t of facts.thresholds) {
     checks.push({ name: `threshold ${t.name} ${t.limit}`, valid: t.valid, detail: `${t.name}: measured ${t.actualText} (limit ${t.limit})` });
   }

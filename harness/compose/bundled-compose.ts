@@ -31,6 +31,8 @@ export async function bundledComposeFiles(overrides: string[] = []): Promise<Bun
   for (const s of await listBundledScenarios()) {
     if (!(await hasNodes(s.file))) continue;
     const scenario = await loadScenarioFile(s.file, overrides);
+    // Patroni clusters have no compose form (see composeFile)
+    if (scenario.patroni) continue;
     const base = path.basename(s.file);
     out.push({ scenarioFile: s.file, fileName: base.replace(/\.ya?ml$/i, '.yaml'), text: composeFile(scenario, { source: `scenarios/${base}` }) });
   }

@@ -9,6 +9,7 @@ import type { NodeConfig, Scenario } from '../scenario/scenario.js';
 import { buildOrder } from '../topology/topology.js';
 import { replicationSlotName } from '../topology/standby.js';
 import { BASE_SETTINGS, runSettings } from '../topology/topology.js';
+import { InvalidInputError } from '../errors.js';
 
 export const FIRST_HOST_PORT = 15432;
 const PGDATA = '/var/lib/postgresql/pgdrill';
@@ -83,6 +84,15 @@ function replicaScript(node: NodeConfig, settings: Record<string, string>): stri
 
 /** The compose file of a scenario's topology, as YAML text (deterministic: no dates). */
 export function composeFile(scenario: Scenario, options: ComposeOptions = {}): string {
+  // a Patroni cluster's replication is Patroni's: plain primary/standby containers would misstate it
+  if (scenario.patroni) {
+    throw new InvalidInputError([
+      {
+        path: 'patroni',
+        message: `${scenario.name} runs a Patroni cluster, which a compose file of plain PostgreSQL containers cannot stand for (each container would need patroni and etcd); run it with --runtime local instead`,
+      },
+    ]);
+  }
   const ordered = buildOrder(Object.values(scenario.nodes));
   const syncByPrimary = new Map<string, string[]>();
   for (const n of ordered) {

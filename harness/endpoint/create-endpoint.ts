@@ -12,6 +12,7 @@ import { HaproxyEndpoint } from './haproxy-endpoint.js';
 import { DiscoveryEndpoint } from './discovery-endpoint.js';
 import { UrlEndpoint } from './url-endpoint.js';
 import { initialMembers } from './members.js';
+import { PatroniHealthChecks, PatroniLookup } from '../patroni/patroni-routing.js';
 
 export type { EndpointContext } from './endpoint-context.js';
 
@@ -37,6 +38,13 @@ export async function createEndpoint(context: EndpointContext): Promise<Endpoint
   const { scenario, topology } = context;
   const config = endpointOf(scenario);
   const members = initialMembers(scenario, topology);
+  const patroni = topology.patroni;
+  if (patroni) {
+    // clients may reach every member (Patroni picks the leader) and the node a standby cluster follows
+    const clusterMembers = [...(scenario.patroni?.standbyOf ? [scenario.patroni.standbyOf] : []), ...patroni.members.keys()];
+    if (config.kind === 'haproxy') return HaproxyEndpoint.start(config, context, clusterMembers, (nodes, deadlineMs) => PatroniHealthChecks.start(patroni, nodes, deadlineMs));
+    if (config.kind === 'discovery') return DiscoveryEndpoint.start(context, clusterMembers, new PatroniLookup(patroni));
+  }
   switch (config.kind) {
     case 'proxy':
       return ProxyEndpoint.start(topology.primary, { hold: scenario.strategy?.holdConnections ?? false });

@@ -45,7 +45,13 @@ export class HaproxyEndpoint implements Endpoint {
     this.clientLinks = [links.write, links.read];
   }
 
-  static async start(config: EndpointConfig, context: EndpointContext, members: string[]): Promise<HaproxyEndpoint> {
+  /** `makeChecks`: what answers HAProxy's checks (default: pgdrill's PostgreSQL agent; with Patroni, its REST API) */
+  static async start(
+    config: EndpointConfig,
+    context: EndpointContext,
+    members: string[],
+    makeChecks: (nodes: RuntimeNode[], deadlineMs: number) => Promise<HealthChecks> = (nodes, deadlineMs) => PostgresHealthAgent.start(nodes, deadlineMs),
+  ): Promise<HaproxyEndpoint> {
     const { topology, recorder, signal } = context;
     const timing = config.check ?? DEFAULT_HEALTH_CHECK;
     const service = await endpointService(context.runtime, 'haproxy');
@@ -54,7 +60,7 @@ export class HaproxyEndpoint implements Endpoint {
     // new primary down right after it came up (seen here with inter 100ms)
     const deadlineMs = AGENT_DEADLINE_MS;
     const nodes = [...topology.nodes.values()];
-    const checks = await PostgresHealthAgent.start(nodes, deadlineMs);
+    const checks = await makeChecks(nodes, deadlineMs);
     const opened: { close(): Promise<void> }[] = [checks];
     try {
       const writePort = await service.freePort();

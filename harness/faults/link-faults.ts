@@ -13,17 +13,34 @@ import { quoteLiteral } from '../util/sql.js';
 import { formatBytes } from '../util/units.js';
 import type { FaultCheck, FaultContext, InjectedFault } from './fault.js';
 import { attemptOnNode, attemptQuery, describeAttempt, pause } from './observe.js';
+import { dcsLinkMember } from '../scenario/patroni-rules.js';
+import { httpRequest } from '../patroni/rest.js';
+import { errorMessage } from '../errors.js';
 
 /** One proxied link a fault acts on; `replica` is set for replication links. */
 export interface LinkTarget {
   proxy: TcpProxy;
   replica?: string;
+  /** a Patroni member's link to etcd: seen on etcd's /health through it */
+  dcs?: string;
 }
 
 /** The proxies behind a fault's `link`: the endpoint, every replication link, or one standby's. */
 export function linkTargets(link: string, context: FaultContext): LinkTarget[] {
   // the proxies between the clients and the endpoint (one per node when clients pick the node)
   if (link === 'client') return context.endpoint.clientLinks.map((proxy) => ({ proxy }));
+  const patroni = context.topology.patroni;
+  const member = dcsLinkMember(link);
+  // a Patroni member's agent to etcd: every proxy it reaches an etcd member through
+  if (member !== undefined) return (patroni?.member(member).dcsLinks ?? []).map((proxy) => ({ proxy, dcs: member }));
+  // Patroni members stream from their leader through the proxy in front of it (its connect_address):
+  // the fault acts on the leader's, the link every replica's WAL leaves it by, and is seen on a replica
+  if (link === 'replication' && patroni) {
+    const leader = patroni.members.get(context.topology.primaryName);
+    const replica = [...context.topology.upstreamOf].find(([, up]) => up === leader?.name)?.[0];
+    if (leader && replica) return [{ proxy: leader.inbound, replica }];
+    return [...patroni.members.values()].map((m) => ({ proxy: m.inbound }));
+  }
   const links = context.topology.links;
   const chosen = link === 'replication' ? [...links] : [...links].filter(([replica]) => replica === link);
   if (chosen.length === 0) {
@@ -65,6 +82,7 @@ function latency(targets: LinkTarget[], direction: DirectionSpec, delayMs: numbe
     async check(signal) {
       const results = await Promise.all(
         targets.map(async (t): Promise<FaultCheck> => {
+          if (t.dcs) return etcdHealthThrough(t, { minMs: expected, budget: 5000 + 10 * delayMs });
           if (!t.replica) {
             const a = await attemptQuery(t.proxy.address, context.topology.primary.credentials, 'SELECT 1', { budget: 5000 + 10 * delayMs, signal });
             return {
@@ -80,6 +98,29 @@ function latency(targets: LinkTarget[], direction: DirectionSpec, delayMs: numbe
     },
     heal: healAll(heals),
   };
+}
+
+function linkName(t: LinkTarget): string {
+  return t.replica ? `replication ${t.replica}` : t.dcs ? `etcd:${t.dcs}` : 'client';
+}
+
+/**
+ * What the member's Patroni sees of its link to etcd: GET /health through the link takes at
+ * least `minMs` (latency), or gets no answer within the budget (`silent`: a blackhole).
+ */
+async function etcdHealthThrough(t: LinkTarget, expect: { minMs?: number; budget: number; silent?: boolean }): Promise<FaultCheck> {
+  const began = performance.now();
+  let outcome: string;
+  try {
+    const answer = await httpRequest(t.proxy.address, 'GET', '/health', { timeoutMs: expect.budget });
+    outcome = `answered ${answer.status}`;
+  } catch (err) {
+    outcome = /no answer within/.test(errorMessage(err)) ? 'no-answer' : `failed: ${errorMessage(err)}`;
+  }
+  const ms = Math.round(performance.now() - began);
+  const ok = expect.silent ? outcome === 'no-answer' : outcome.startsWith('answered') && ms >= (expect.minMs ?? 0);
+  const said = outcome === 'no-answer' ? `no answer within ${expect.budget}ms` : `${outcome} after ${ms}ms`;
+  return { ok, detail: `etcd's GET /health through ${t.dcs}'s link: ${said}${expect.minMs ? ` (expected at least ${Math.round(expect.minMs)}ms)` : ''}`, observed: { etcdHealth: outcome, ms } };
 }
 
 /** Polls the primary's view of a standby until its write lag reaches `minMs` (or the fault ends). */
@@ -133,7 +174,7 @@ function bandwidth(targets: LinkTarget[], direction: DirectionSpec, bytesPerSeco
           delivered: Math.round((t.proxy.traffic[d].delivered - before[i][j].delivered) / seconds),
           offered: Math.round((t.proxy.traffic[d].received - before[i][j].received) / seconds),
         }));
-        const name = t.replica ? `replication ${t.replica}` : 'client';
+        const name = linkName(t);
         return {
           ok: rates.every((r) => r.delivered <= allowed),
           detail:
@@ -162,7 +203,7 @@ function blackhole(targets: LinkTarget[], direction: DirectionSpec, context: Fau
         const after = snapshot(t.proxy, direction);
         const delivered = after.delivered - before[i].delivered;
         const offered = after.received - before[i].received;
-        const name = t.replica ? `replication ${t.replica}` : 'client';
+        const name = linkName(t);
         return {
           ok: delivered === 0 && stalls[i].ok,
           detail:
@@ -179,6 +220,7 @@ function blackhole(targets: LinkTarget[], direction: DirectionSpec, context: Fau
 
 /** What a user would see of a blackhole: the endpoint stops answering, a standby stops receiving. */
 async function endToEndStall(target: LinkTarget, direction: DirectionSpec, context: FaultContext, windowMs: number, signal: AbortSignal): Promise<FaultCheck> {
+  if (target.dcs) return etcdHealthThrough(target, { budget: windowMs, silent: true });
   if (!target.replica) {
     const a = await attemptQuery(target.proxy.address, context.topology.primary.credentials, 'SELECT 1', { budget: windowMs, signal });
     return { ok: a.outcome === 'no-answer', detail: `a query through the endpoint: ${describeAttempt(a)}`, observed: { endpointQuery: a.outcome } };

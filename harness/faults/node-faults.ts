@@ -11,6 +11,7 @@ import { quoteLiteral } from '../util/sql.js';
 import { formatBytes } from '../util/units.js';
 import type { FaultCheck, FaultContext, InjectedFault } from './fault.js';
 import { attemptOnNode, describeAttempt } from './observe.js';
+import { injectMemberFault } from './member-faults.js';
 
 /** How long a check waits for an answer before it calls a server silent. */
 const SILENCE_MS = 500;
@@ -19,6 +20,8 @@ const BACK_UP_MS = 60_000;
 
 export async function injectNodeFault(fault: FaultConfig, context: FaultContext): Promise<InjectedFault> {
   const node = context.topology.node(fault.node!);
+  // a node an HA agent runs (Patroni): its faults act on what the agent runs (member-faults.ts)
+  if (node.host) return injectMemberFault(fault, node, context);
   switch (fault.kind) {
     case 'kill':
       return kill(node, context);

@@ -43,6 +43,16 @@ export interface EventPayloads {
   'endpoint-ready': { address: string; target: string; endpoint?: string; origin?: string };
   /** HAProxy marked a server of a backend UP, DOWN or MAINT (previous null: first seen), as its stats socket said */
   'endpoint-server-state': { backend: string; server: string; state: string; previous: string | null; check: string };
+  /** patroni: etcd is up (members, client URLs, its version) */
+  'patroni-etcd-ready': { members: number; clients: string[]; program: string };
+  /** patroni: a member's role or state changed, as GET /cluster said (role 'absent': not listed) */
+  'patroni-member': { member: string; role: string; state: string; timeline: number | null; lag: number | string | null };
+  /** patroni: the leader /cluster names changed (null: no leader) */
+  'patroni-leader': { leader: string | null; previous: string | null; role: string | null };
+  /** patroni: GET /cluster could not be read from any member */
+  'patroni-unreachable': { error: string };
+  /** patroni: the first write begun after a leader change was acknowledged (t: then); startMs, endMs: that write's */
+  'patroni-first-write': { leader: string; opId: number; startMs: number; endMs: number };
   /** startMs: the schedules' first intended time (ms from the start of the run), what per-second buckets count from */
   'workload-start': { writes: number; reads: number; probeIntervalMs: number; durationMs: number; startMs?: number };
   'workload-end': { writes: Counts; reads: Counts; probe: Counts };
@@ -180,6 +190,11 @@ export function isTroubleEvent(e: RunEvent): boolean {
     case 'workload-scripts':
     case 'endpoint-ready':
     case 'endpoint-server-state':
+    case 'patroni-etcd-ready':
+    case 'patroni-member':
+    case 'patroni-leader':
+    case 'patroni-unreachable':
+    case 'patroni-first-write':
     case 'workload-start':
     case 'workload-end':
     case 'workload-retarget':

@@ -196,6 +196,7 @@ tr.bad td { background: #fff5f5; }
 .seg.phase-load { background: #4c9a6a; } .seg.phase-cutover { background: #0969da; } .seg.phase-verify { background: #8250df; } .seg.phase-teardown { background: #8c959f; }
 .seg.fault { background: #d1242f; } .seg.cutover { background: #0969da; } .seg.step-fail { background: #d1242f; }
 .seg.write-downtime { background: #82071e; } .seg.read-downtime { background: #bf8700; }
+.seg.role-leader { background: #0969da; } .seg.role-sync { background: #54aeff; } .seg.role-replica { background: #8c959f; } .seg.role-down { background: #d1242f; }
 .waterfall { position: relative; height: 12px; min-width: 160px; background: var(--soft); border-radius: 2px; }
 .waterfall span { position: absolute; top: 0; bottom: 0; min-width: 2px; background: #0969da; border-radius: 2px; }
 .waterfall span.fail { background: var(--fail); }

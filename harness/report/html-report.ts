@@ -19,6 +19,7 @@ import { escapeHtml as h, renderPage } from './html-kit.js';
 import { describeTls, streamSpans, tlsView } from './replication-model.js';
 import { formatMs, formatPercent, formatRunTime } from './format.js';
 import { appExplanation, downtimeViews, formatView } from './app-view.js';
+import { memberRoleSpans, patroniSection, roleClass } from './patroni-view.js';
 import { rowCountTableHtml } from './row-counts.js';
 import { scriptsTableHtml } from './scripts-table.js';
 
@@ -31,6 +32,7 @@ ${thresholdsSection(results)}
 ${downtimeSection(results, t0)}
 ${appSection(results, t0)}
 ${timelineSection(results, t0)}
+${patroniSection(results, t0)}
 ${chartsSection(charts, results)}
 ${cutoverSection(results, t0)}
 ${replicationSection(results, t0)}
@@ -265,6 +267,8 @@ function timelineSection(r: Results, t0: number): string {
   ];
   if (r.load.reads.intended > 0) rows.push(row('read downtime', windowSegs(downtime.filter((w) => w.kind === 'read-downtime'))));
   if (r.load.app && r.load.app.intended > 0) rows.push(row('app downtime', windowSegs(downtime.filter((w) => w.kind === 'app-downtime'))));
+  // a Patroni cluster: each member's role, right under the downtime it caused
+  for (const m of memberRoleSpans(r, end)) rows.push(row(`${m.member} (Patroni)`, m.spans.map((sp) => seg(roleClass(sp.role), sp.startMs, sp.endMs, sp.role, `${m.member}: ${sp.label} ${formatLoadTime(sp.startMs, t0)} to ${formatLoadTime(sp.endMs, t0)}`)).join('')));
   const ticks = timeTicks(end, t0)
     .map((t) => `<span style="left:${pos(t.ms).toFixed(3)}%">${h(t.label)}</span>`)
     .join('');

@@ -130,6 +130,9 @@ const TIMELINE_KINDS = new Set<EventKind>([
   'app-exited',
   'app-check',
   'app-stop',
+  'patroni-etcd-ready',
+  'patroni-leader',
+  'patroni-unreachable',
 ]);
 
 export interface TimelineRow {
@@ -232,6 +235,12 @@ export function describeEvent(e: RunEvent): string {
       return `app check ${e.method} ${e.path} ${e.when}: ${e.ok ? `answered ${e.status} as expected` : `FAILED: ${e.error ?? `answered ${e.status}`}`}`;
     case 'app-stop':
       return `app process group stopped (${e.how}) in ${e.durationMs} ms`;
+    case 'patroni-etcd-ready':
+      return `etcd ready: ${e.members} member(s) at ${e.clients.join(', ')} (etcd ${e.program})`;
+    case 'patroni-leader':
+      return e.leader === null ? `Patroni: no leader (${s(e.previous)} no longer named in /cluster)` : `Patroni: ${e.leader} is the ${e.role === 'standby_leader' ? 'standby leader' : 'leader'}${e.previous ? ` (was ${e.previous})` : ''}`;
+    case 'patroni-unreachable':
+      return `Patroni: no member answered GET /cluster: ${e.error}`;
     case 'reaper-unavailable':
       return `no reaper: ${e.reason}`;
     case 'reaper-reaped':

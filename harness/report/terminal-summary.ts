@@ -6,6 +6,7 @@ import type { Results } from '../results/results.js';
 import { formatBytes, formatDuration } from '../util/units.js';
 import { formatMs, formatRunTime } from './format.js';
 import { appExplanation, downtimeViews, formatView } from './app-view.js';
+import { patroniLeaderText } from './patroni-view.js';
 import { describeTls, streamSpans, tlsView } from './replication-model.js';
 import { formatLoadTime, loadStartMs } from './report-model.js';
 
@@ -74,6 +75,7 @@ export function renderSummary(results: Results, folder?: string): string {
     table.push(['replication', nodes.map((n) => `${n}: ${spans.filter((s) => s.node === n).map((s) => `from ${s.upstream} ${formatLoadTime(s.fromMs, t0)}..${formatLoadTime(s.toMs, t0)}`).join(', then ')}`).join('; ')]);
   }
   if (results.scenario.tls) table.push(['tls', describeTls(tlsView(results))]);
+  if (results.patroni) table.push(['patroni leader', patroniLeaderText(results)]);
   if (integrity) {
     const differ = integrity.tables.filter((t) => !t.match);
     const named = differ.length ? `; differ: ${differ.slice(0, 8).map((t) => `${t.table} (${t.sourceRows ?? '-'} vs ${t.targetRows ?? '-'} rows)`).join(', ')}${differ.length > 8 ? ', ...' : ''}` : '';

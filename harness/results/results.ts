@@ -3,6 +3,7 @@
 
 import type { Scenario, RuntimeKind, StrategyKind } from '../scenario/scenario.js';
 import type { CutoverStep, LagSample, Phase, RunEvent } from '../record/records.js';
+import type { PatroniResults } from '../patroni/patroni-results.js';
 
 export interface LatencySummary {
   p50: number;
@@ -331,6 +332,8 @@ export interface Results {
   app?: AppResults;
   /** which endpoint ran; absent in results from before endpoints had kinds (the proxy), and when the run ended before it started */
   endpoint?: EndpointResults;
+  /** a Patroni cluster's members' roles over time and its leader changes; absent without patroni: */
+  patroni?: PatroniResults;
   /** set when the run ended on an error rather than finishing */
   error: { message: string; code: string } | null;
   /** only in results rebuilt from a crashed run's logs (verdict incomplete): where it stopped */

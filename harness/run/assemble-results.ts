@@ -17,6 +17,7 @@ import { verdictOf } from '../checks/check.js';
 import { errorMessage, type PgdrillError } from '../errors.js';
 import { appResults, summarizeAppLoad } from '../app/app-results.js';
 import type { AppFacts } from '../app/app-session.js';
+import { patroniResults } from '../patroni/patroni-results.js';
 import { redactScenario } from '../scenario/external-fields.js';
 
 export interface AssembleInput {
@@ -72,6 +73,7 @@ export function assembleResults(input: AssembleInput): Results {
       : null;
   const error = failure ? { message: errorMessage(failure), code: (failure as PgdrillError).code ?? 'PGDRILL_RUN_FAILED' } : null;
 
+  const patroni = scenario.patroni ? patroniResults(recorder.events, downtime.writes.windows) : undefined;
   const app = input.app ? appResults(input.app.facts, input.app.logText, recorder.events, input.loadWindow?.startMs ?? null, recorder.now()) : undefined;
   const thresholds = evaluateThresholds(scenario.thresholds, { load, downtime, lag, integrity, app });
   // the scheduler's own count of what it intended, not the number of records: they must agree
@@ -96,6 +98,7 @@ export function assembleResults(input: AssembleInput): Results {
     integrity,
     thresholds,
     app,
+    patroni,
   });
 
   return {
@@ -124,6 +127,7 @@ export function assembleResults(input: AssembleInput): Results {
     thresholds,
     ...(app ? { app } : {}),
     ...endpointResults(recorder),
+    ...(patroni ? { patroni } : {}),
     error,
   };
 }

@@ -23,7 +23,6 @@ import { LagMonitor } from '../monitor/lag-monitor.js';
 import { startWorkload, type WorkloadHandle } from '../workload/workload.js';
 import { SUPPORTED_FAULTS, runFault } from '../faults/run-fault.js';
 import type { ActiveFault } from '../faults/fault.js';
-import { watchAndFailover } from '../strategies/failover.js';
 import { strategyFor, supportedStrategies } from '../strategies/index.js';
 import type { CutoverOutcome } from '../strategies/strategy.js';
 import { verifyIntegrity } from './verify.js';
@@ -144,12 +143,13 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       state.phase = 'setup';
       await rt.preflight(Object.values(resolved.nodes).map((n) => ({ name: n.name, version: n.version, image: n.image })), signal);
       await preflightEndpoint(resolved, rt);
-      topology = await buildTopology(resolved, rt, recorder, primaryName, signal);
+      topology = await buildTopology(resolved, rt, recorder, primaryName, signal, folder);
       // servers pgdrill did not start: the run logs in as their URLs say
       if (isExternal(resolved)) Object.assign(credentials, externalCredentials(topology.primary));
       // what the cutover needs from the environment (client tools...), before seed and load
-      if (resolved.strategy && (resolved.timeline.some((e) => e.cutover) || resolved.strategy.kind === 'failover')) {
-        await strategyFor(resolved.strategy.kind)?.preflight?.({ config: resolved.strategy, topology, signal });
+      const strategy = resolved.strategy && strategyFor(resolved.strategy.kind);
+      if (strategy && (strategy.trigger === 'watch' || resolved.timeline.some((e) => e.cutover))) {
+        await strategy.preflight?.({ config: resolved.strategy!, topology, signal });
       }
     });
     const topo = topology!;
@@ -337,6 +337,14 @@ function refuseUnsupported(scenario: Scenario): void {
     }
   }
   problems.push(...unsupportedEndpoint(scenario));
+  if (scenario.patroni && scenario.runtime !== 'local') {
+    problems.push({
+      path: 'runtime',
+      message:
+        `Patroni members run on the local runtime only: on ${scenario.runtime} each container would need patroni and etcd in its image and the DCS on the run's network, ` +
+        'which pgdrill does not set up yet; use --runtime local (Debian\'s patroni and etcd-server as processes of the run)',
+    });
+  }
   problems.push(...seedFileProblems(scenario));
   if (scenario.strategy && !strategyFor(scenario.strategy.kind)) {
     problems.push({
@@ -370,23 +378,12 @@ async function runTimeline(
     reaper,
   };
   const tasks = scenario.timeline.map(async (entry, index) => {
+    // cutover entries are the strategy's own: it is armed with them below
+    if (entry.cutover) return;
     const wait = loadStartMs + entry.at - recorder.now();
     if (wait > 0) await sleepUnlessAborted(wait, signal);
     if (signal.aborted) return;
-    if (entry.cutover && scenario.strategy) {
-      const strategy = strategyFor(scenario.strategy.kind)!;
-      const dryRun = entry.cutover.dryRun;
-      recorder.event('cutover-start', { strategy: scenario.strategy.kind, dryRun });
-      const startMs = recorder.now();
-      const result = await strategy.cutover(
-        { config: scenario.strategy, topology, endpoint, recorder, signal },
-        { dryRun },
-      );
-      recorder.phases.push({ name: 'cutover', startMs, endMs: recorder.now() });
-      recorder.event('cutover-end', { ok: result.ok, dryRun, rolledBack: result.rolledBack, error: result.error });
-      // a dry run is recorded but does not hide a real cutover's outcome
-      if (!outcome || !dryRun) outcome = result;
-    } else if (entry.sql || entry.command) {
+    if (entry.sql || entry.command) {
       await runTimelineStep(entry, index, stepContext);
     } else if (entry.fault) {
       const target = entry.fault.node !== undefined ? { node: entry.fault.node } : { link: entry.fault.link };
@@ -395,12 +392,15 @@ async function runTimeline(
       );
     }
   });
-  // an unplanned failover has no timeline entry: it starts when the primary fails its health checks
-  if (scenario.strategy?.kind === 'failover') {
-    const context = { config: scenario.strategy, topology, endpoint, recorder, signal };
+  // the strategy, planned, unplanned or managed, is armed for the whole load: a planned one
+  // acts on its cutover entries, an unplanned one watches until the load ends
+  const strategy = scenario.strategy && strategyFor(scenario.strategy.kind);
+  if (strategy && scenario.strategy) {
+    const cutovers = scenario.timeline.flatMap((e) => (e.cutover ? [{ at: e.at, dryRun: e.cutover.dryRun }] : []));
+    const context = { config: scenario.strategy, topology, endpoint, recorder, signal, loadStartMs, untilMs: loadStartMs + scenario.duration, cutovers };
     tasks.push(
-      watchAndFailover(context, { untilMs: loadStartMs + scenario.duration }).then((result) => {
-        if (result) outcome = result;
+      strategy.arm(context).then((result) => {
+        outcome = result;
       }),
     );
   }

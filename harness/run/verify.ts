@@ -273,6 +273,11 @@ async function splitBrain(integrity: Integrity, topology: Topology, recorder: Re
     integrity.notApplicable.splitBrain = 'no new primary was promoted';
     return;
   }
+  if (cutover.splitBrain) {
+    integrity.writesAfterPromotion = cutover.splitBrain.writesAfterPromotion;
+    integrity.splitBrainDetail = cutover.splitBrain.detail;
+    return;
+  }
   const oldName = topology.scenario.strategy!.from;
   const old = topology.node(oldName);
   // rejoined as a standby: pg_rewind replaced its history, so the facts are the ones read before it

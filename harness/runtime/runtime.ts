@@ -118,6 +118,8 @@ export interface RuntimeNode {
   readonly origin: string;
   /** the data directory's own filesystem, when the spec asked for one (dataVolumeBytes) */
   readonly volume?: DataVolume;
+  /** the folder of its server binaries on this machine (local nodes): an HA agent's bin_dir */
+  readonly serverBinDir?: string;
   /** runtime external: the server is not pgdrill's; connections go where and as its URL says */
   readonly external?: ExternalConnection;
 
@@ -162,10 +164,30 @@ export interface RuntimeNode {
   disconnectNetwork?(): Promise<void>;
   /** Ends disconnectNetwork: back on the run's network under the same DNS name. Idempotent. */
   connectNetwork?(): Promise<void>;
+  /**
+   * A node whose server an HA agent (Patroni) starts and stops: the host it runs on, agent and
+   * server together, for faults that take the whole host. Absent on nodes pgdrill runs itself.
+   */
+  readonly host?: MemberHost;
+}
+
+/** The host of a managed node: its HA agent (Patroni) and the PostgreSQL server it runs. */
+export interface MemberHost {
+  /** 'running' while the agent runs; what the last fault left otherwise */
+  readonly state: 'running' | 'stopped' | 'paused' | 'killed';
+  /** SIGKILL the agent and the server together, as a host that loses power */
+  kill(): Promise<void>;
+  /** stop the agent as its service manager would (SIGTERM: it shuts its server down first) */
+  stop(): Promise<void>;
+  /** SIGSTOP the agent and the server's processes: the host freezes */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  /** start the agent again (it starts its server by itself) */
+  start(): Promise<void>;
 }
 
 /** Helper servers a run may start beside its nodes (the endpoint's middleboxes). */
-export type ServiceProgram = 'pgbouncer' | 'haproxy';
+export type ServiceProgram = 'pgbouncer' | 'haproxy' | 'patroni' | 'etcd';
 
 /** Where a service's program comes from, for the report and `pgdrill doctor`. */
 export interface ServiceProgramInfo {
@@ -200,6 +222,11 @@ export interface RunService {
   readLog(): Promise<string>;
   /** stops it (SIGTERM, then SIGKILL); safe to call twice */
   stop(): Promise<void>;
+  /** SIGKILL, no grace (a host losing power); resolves once it is gone */
+  kill(): Promise<void>;
+  /** SIGSTOP / SIGCONT the process */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
 }
 
 export interface Runtime {
@@ -235,6 +262,13 @@ export interface Runtime {
   serviceProgram?(program: ServiceProgram): Promise<ServiceProgramInfo>;
   /** Makes the folder of a new service of the run; absent on runtimes that cannot run services yet. */
   createService?(name: string, program: ServiceProgram): Promise<RunService>;
+  /**
+   * `node` (made by createNode, never started by pgdrill) as its HA agent runs it: `agent` is the
+   * service that starts its server, `startAgent` (re)starts that service. The returned node's
+   * stop, kill and pause act on the server the agent started; its `host` on both. Absent on
+   * runtimes that cannot run HA agents yet.
+   */
+  manageNode?(node: RuntimeNode, agent: RunService, startAgent: () => Promise<void>): RuntimeNode;
   /** stop every node and service, remove every data dir and resource this run made; safe to call twice */
   dispose(options?: { keep?: boolean }): Promise<void>;
 }

@@ -39,7 +39,7 @@ export interface Comparison {
 
 const TOP_KEYS = ['name', 'description', 'base', 'variants', 'matrix'];
 /** what a variant may set; the rest of a scenario is the base's, shared by all (endpoint: the same cutover through each kind) */
-const VARIANT_KEYS = ['nodes', 'strategy', 'description', 'thresholds', 'endpoint'];
+const VARIANT_KEYS = ['nodes', 'strategy', 'description', 'thresholds', 'endpoint', 'patroni'];
 const LABEL_RE = NODE_NAME_RE;
 
 function isMapping(v: unknown): v is Record<string, unknown> {

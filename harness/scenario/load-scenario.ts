@@ -6,6 +6,7 @@ import YAML from 'yaml';
 import type { z } from 'zod';
 import { InvalidInputError, errorMessage, type Problem } from '../errors.js';
 import { endpointProblems, resolveEndpoint } from './endpoint-rules.js';
+import { dcsLinkMember, patroniProblems } from './patroni-rules.js';
 import { applyOverrides } from './overrides.js';
 import { clashingUrlVariables } from '../steps/node-urls.js';
 import { SAMPLE_SERVICE_REQUESTS } from '../app/sample-service.js';
@@ -276,6 +277,7 @@ const FIELD_KINDS: Record<string, readonly FaultKind[]> = {
   direction: LINK_FAULTS,
   stopMode: ['stop', 'restart'],
   restartAfter: ['kill'],
+  host: ['kill', 'stop', 'pause'],
 };
 
 function linkTargets(ctx: Context): string[] {
@@ -349,10 +351,14 @@ function checkFault(ctx: Context, entry: SalvagedEntry, base: string, duration: 
 }
 
 function checkLink(ctx: Context, link: string, path: string): void {
+  // a Patroni member's link to etcd: judged with the patroni: section (patroni-rules.ts)
+  if (dcsLinkMember(link) !== undefined) return;
   if ((LINK_KEYWORDS as readonly string[]).includes(link)) {
     // Judged on the raw file: a node whose replicaOf is itself invalid still means to be a replica.
     const rawNodes = isMapping(ctx.raw.nodes) ? Object.values(ctx.raw.nodes) : undefined;
-    if (link === 'replication' && rawNodes && rawNodes.every((n) => !isMapping(n) || n.replicaOf === undefined)) {
+    // Patroni members stream from their leader through pgdrill's proxies (patroni/member-links.ts)
+    const patroniMembers = isMapping(ctx.raw.patroni) && Array.isArray(ctx.raw.patroni.members) ? ctx.raw.patroni.members.length : 0;
+    if (link === 'replication' && patroniMembers < 2 && rawNodes && rawNodes.every((n) => !isMapping(n) || n.replicaOf === undefined)) {
       ctx.problems.push({ path, message: 'no node has replicaOf, so there is no replication link; allowed links: client' });
     }
     return;
@@ -601,7 +607,7 @@ function withStrategyDefaults(strategy: StrategyConfig): StrategyConfig {
   return { ...strategy, detection: strategy.detection ?? { ...DEFAULT_DETECTION } };
 }
 
-function resolve(p: Required<Omit<Parsed, 'strategy' | 'app' | 'tls' | 'endpoint'>> & Pick<Parsed, 'strategy' | 'app' | 'tls' | 'endpoint'>): Scenario {
+function resolve(p: Required<Omit<Parsed, 'strategy' | 'app' | 'tls' | 'endpoint' | 'patroni'>> & Pick<Parsed, 'strategy' | 'app' | 'tls' | 'endpoint' | 'patroni'>): Scenario {
   const timeline: TimelineEntry[] = p.timeline.map((e) => {
     const entry: TimelineEntry = { at: e.at };
     if (e.fault) entry.fault = withFaultDefaults(e.fault);
@@ -628,6 +634,7 @@ function resolve(p: Required<Omit<Parsed, 'strategy' | 'app' | 'tls' | 'endpoint
     downtime: p.downtime,
     ...(p.app ? { app: resolveApp(p.app) } : {}),
     ...(p.tls ? { tls: p.tls } : {}),
+    ...(p.patroni ? { patroni: p.patroni as Scenario['patroni'] } : {}),
   };
   const endpoint = resolveEndpoint(p.endpoint, own.workload);
   if (endpoint) scenario.endpoint = endpoint;
@@ -669,6 +676,20 @@ export function validateScenario(file: unknown): { scenario?: Scenario; problems
   checkApp(ctx);
   ctx.problems.push(...endpointProblems(ctx.parsed.endpoint, isMapping(raw.strategy) ? raw.strategy : undefined));
   endpointAndSections(ctx);
+  if (raw.patroni !== undefined || ctx.strategy?.kind === 'patroni' || ctx.timeline.some((e) => e.fault?.host !== undefined || (e.fault?.link !== undefined && dcsLinkMember(e.fault.link) !== undefined))) {
+    ctx.problems.push(
+      ...patroniProblems({
+        patroni: parsed.patroni ?? (isMapping(raw.patroni) ? (raw.patroni as Record<string, unknown>) : undefined),
+        hasSection: raw.patroni !== undefined,
+        nodeNames: ctx.nodeNames,
+        nodes: ctx.nodes,
+        strategy: ctx.strategy,
+        faults: ctx.timeline.flatMap((e, index) => (e.fault ? [{ index, fault: e.fault }] : [])),
+        endpointKind: parsed.endpoint?.kind ?? 'proxy',
+        tls: raw.tls !== undefined,
+      }),
+    );
+  }
   ctx.problems.push(...ownSchemaProblems(raw, { seed: parsed.seed, workload: parsed.workload as Scenario['workload'] | undefined }));
   ctx.problems.push(...externalProblems(raw));
   problems.push(...ctx.problems);

@@ -501,6 +501,8 @@ export const faultSchema = z.strictObject({
   direction: enumField(['both', 'upstream', 'downstream'], 'direction').optional(),
   stopMode: enumField(['smart', 'fast', 'immediate'], 'stop mode').optional(),
   restartAfter: durationField({ min: 0, zeroMeans: 'restarts at once' }).optional(),
+  // Patroni members only: the fault takes the whole host (the Patroni agent with PostgreSQL)
+  host: booleanField('act on the whole host of a Patroni member (its Patroni agent and PostgreSQL), not PostgreSQL alone').optional(),
 });
 
 export const cutoverSchema = z.preprocess(
@@ -731,6 +733,30 @@ export const appSchema = z.strictObject({
     .default([]),
 });
 
+// ---------------------------------------------------------------------------------------------
+// Patroni clusters (patroni:): which nodes it manages and how. Cross-field rules (members are
+// nodes, loopWait + 2 x retryTimeout <= ttl, ...) are in patroni-rules.ts.
+
+export const patroniSchema = z.strictObject({
+  members: z
+    .array(z.string({ error: (iss) => `expected a node name, got ${show(iss.input)}` }), {
+      error: (iss) => `expected a list of node names, e.g. members: [pg1, pg2, pg3], got ${show(iss.input)}`,
+    })
+    .min(1, { error: 'must list at least one node; the first one bootstraps the cluster' }),
+  etcd: z
+    .union([z.literal(1), z.literal(3)], { error: (iss) => `expected the number of etcd members, 1 or 3, got ${show(iss.input)}` })
+    .default(1),
+  ttl: durationField({ min: 1000, max: 3_600_000 }).default(30_000),
+  loopWait: durationField({ min: 1000, max: 3_600_000 }).default(10_000),
+  retryTimeout: durationField({ min: 1000, max: 3_600_000 }).default(10_000),
+  synchronousMode: booleanField("Patroni's synchronous_mode: a failover only promotes a synchronous standby").default(false),
+  standbyOf: z.string({ error: (iss) => `expected the name of the node the cluster replicates from, got ${show(iss.input)}` }).optional(),
+  /** more of Patroni's dynamic configuration (bootstrap.dcs), written as given */
+  dcs: z.record(z.string(), z.unknown(), { error: (iss) => `expected a mapping of Patroni dynamic settings, got ${show(iss.input)}` }).default({}),
+  /** postgresql.conf parameters every member gets (postgresql.parameters) */
+  postgresql: z.record(settingName, settingValue).default({}),
+});
+
 // The endpoint: which fields belong to which kind, and their defaults, are in endpoint-rules.ts
 
 export const ENDPOINT_KINDS = ['proxy', 'pgbouncer', 'haproxy', 'discovery', 'url'] as const;
@@ -789,6 +815,7 @@ export const sectionSchemas = {
   // optional and without a default, so scenarios without it resolve as before
   tls: z.preprocess(nullAsEmpty, tlsSchema).optional(),
   endpoint: z.preprocess(nullAsEmpty, endpointSchema).optional(),
+  patroni: patroniSchema.optional(),
 };
 
 export type SectionName = keyof typeof sectionSchemas;

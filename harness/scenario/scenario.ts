@@ -203,6 +203,8 @@ export interface FaultConfig {
   stopMode?: StopMode;
   /** kill: restart the node this many ms after the kill; absent = stays down */
   restartAfter?: number;
+  /** Patroni members: kill, stop or pause the whole host (the Patroni agent and PostgreSQL), not PostgreSQL alone */
+  host?: boolean;
 }
 
 export interface CutoverConfig {
@@ -372,6 +374,30 @@ export interface EndpointConfig {
   url?: string;
 }
 
+/**
+ * A Patroni cluster: Debian's patroni runs each member (it starts, promotes and re-points
+ * PostgreSQL itself) with an etcd of 1 or 3 members as its DCS, all as processes of the run.
+ */
+export interface PatroniConfig {
+  /** the nodes Patroni manages; the first one bootstraps the cluster */
+  members: string[];
+  /** etcd members */
+  etcd: 1 | 3;
+  /** ms, whole seconds (Patroni takes seconds): the leader key's time to live */
+  ttl: number;
+  /** ms, whole seconds: the HA loop's period */
+  loopWait: number;
+  /** ms, whole seconds: how long DCS and PostgreSQL operations are retried */
+  retryTimeout: number;
+  synchronousMode: boolean;
+  /** the members form a standby cluster replicating from this node (the single node -> Patroni migration) */
+  standbyOf?: string;
+  /** more of Patroni's dynamic configuration, written into bootstrap.dcs as given */
+  dcs: Record<string, unknown>;
+  /** postgresql.conf parameters every member gets */
+  postgresql: Record<string, string>;
+}
+
 export interface Scenario {
   name: string;
   description: string;
@@ -393,6 +419,8 @@ export interface Scenario {
   tls?: TlsConfig;
   /** what clients connect through; absent = pgdrill's TCP proxy (endpointOf fills it in) */
   endpoint?: EndpointConfig;
+  /** a Patroni cluster over some of the nodes; absent = none */
+  patroni?: PatroniConfig;
   /**
    * The folder the scenario file is in: relative paths in it (a command step's run) resolve
    * against it. Set by loadScenarioFile; absent for text parsed without a file, which
@@ -404,6 +432,8 @@ export interface Scenario {
 /** The node with no replicaOf that the workload writes to first. */
 export function initialPrimary(scenario: Scenario): NodeConfig {
   if (scenario.strategy) return scenario.nodes[scenario.strategy.from];
+  // a Patroni cluster starts on the member that bootstraps it (or the node a standby cluster follows)
+  if (scenario.patroni) return scenario.nodes[scenario.patroni.standbyOf ?? scenario.patroni.members[0]];
   const roots = Object.values(scenario.nodes).filter((n) => !n.replicaOf);
   return roots[0];
 }

@@ -39,13 +39,13 @@ import {
   type CopyPlan,
 } from './pg-copy.js';
 import { fingerprintAtFreeze, pinSnapshot, rowCounts } from './snapshot.js';
-import type { CutoverOutcome, Strategy, StrategyContext } from './strategy.js';
+import type { CutoverOutcome, StrategyContext } from './strategy.js';
+import { plannedStrategy } from './planned.js';
 
 
-export const dumpRestoreStrategy: Strategy = {
-  preflight: requireCopyTools('dump-restore'),
-
-  async cutover(context, { dryRun }) {
+export const dumpRestoreStrategy = plannedStrategy(
+  'dump-restore',
+  async (context, { dryRun }) => {
     const { config, topology, endpoint, recorder } = context;
     const from = topology.node(config.from);
     const to = topology.node(config.to);
@@ -171,7 +171,8 @@ export const dumpRestoreStrategy: Strategy = {
     }
     return outcome;
   },
-};
+  requireCopyTools('dump-restore'),
+);
 
 /**
  * A restore (or a logical copy) leaves the planner no statistics: the first queries on the new

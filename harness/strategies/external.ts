@@ -18,14 +18,14 @@ import type { Endpoint } from '../endpoint/endpoint.js';
 import { errorMessage } from '../errors.js';
 import { StepRunner } from './step-runner.js';
 import { nextTransactionId } from '../checks/split-brain-facts.js';
-import type { CutoverOutcome, Strategy, StrategyContext } from './strategy.js';
+import type { CutoverOutcome, StrategyContext } from './strategy.js';
+import { plannedStrategy } from './planned.js';
 
 const POLL_MS = 25;
 /** after a failed command, how long pgdrill still watches for what it may have done */
 const AFTER_FAILURE_MS = 5_000;
 
-export const externalStrategy: Strategy = {
-  async cutover(context, { dryRun }) {
+export const externalStrategy = plannedStrategy('external', async (context, { dryRun }) => {
     const { config, topology, recorder } = context;
     const from = topology.node(config.from);
     const to = topology.node(config.to);
@@ -48,8 +48,7 @@ export const externalStrategy: Strategy = {
       outcome.ok = false;
     }
     return outcome;
-  },
-};
+});
 
 /** Reachable, `from` writable, `to` a streaming standby that `from` lists, and a role that can read the replication view. */
 async function prerequisites({ topology }: StrategyContext, from: RuntimeNode, to: RuntimeNode): Promise<string> {

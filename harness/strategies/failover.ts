@@ -33,17 +33,10 @@ const ENDPOINT_STEPS = ['repoint-endpoint', 'drain-old-primary', 'endpoint-follo
 const RETURN_POLL_MS = 250;
 
 export const failoverStrategy: Strategy = {
+  // unplanned: armed at the start of the load, it watches the primary and fails over when it dies
+  trigger: 'watch',
   preflight: requireRewind,
-  /**
-   * A failover on demand: the primary is declared dead now, with no health check first.
-   * Runs are driven by watchAndFailover instead: the scenario validator refuses a cutover
-   * entry for kind failover, whose trigger is the primary failing.
-   */
-  async cutover(context, { dryRun }) {
-    const now = context.recorder.now();
-    const detection = { failedSinceMs: now, detectedMs: now, detail: 'declared dead on demand (no health check)' };
-    return promoteAfterFailure(context, detection, { dryRun });
-  },
+  arm: (context) => watchAndFailover(context, { untilMs: context.untilMs }),
 };
 
 export interface WatchOptions {

@@ -6,6 +6,7 @@ import { streamingStrategy } from './streaming.js';
 import { dumpRestoreStrategy } from './dump-restore.js';
 import { logicalStrategy } from './logical.js';
 import { failoverStrategy } from './failover.js';
+import { patroniStrategy } from './patroni.js';
 import { externalStrategy } from './external.js';
 
 const STRATEGIES: Partial<Record<StrategyKind, Strategy>> = {
@@ -13,6 +14,7 @@ const STRATEGIES: Partial<Record<StrategyKind, Strategy>> = {
   'dump-restore': dumpRestoreStrategy,
   logical: logicalStrategy,
   failover: failoverStrategy,
+  patroni: patroniStrategy,
   external: externalStrategy,
 };
 

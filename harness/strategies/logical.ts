@@ -33,7 +33,8 @@ import {
 import { copyGlobals, dumpDatabase, recreateDatabase, restoreDatabase, type CopyPlan } from './pg-copy.js';
 import { analyzeTarget } from './dump-restore.js';
 import { fingerprintAtFreeze, pinSnapshot } from './snapshot.js';
-import type { CutoverOutcome, Strategy, StrategyContext } from './strategy.js';
+import type { CutoverOutcome, PreflightContext, StrategyContext } from './strategy.js';
+import { plannedStrategy } from './planned.js';
 
 export const PUBLICATION = 'pgdrill_upgrade';
 export const SUBSCRIPTION = 'pgdrill_upgrade';
@@ -93,33 +94,32 @@ export async function unloggedTables(client: pg.ClientBase): Promise<string[]> {
   return rows.map((r) => r.name);
 }
 
-export const logicalStrategy: Strategy = {
-  preflight: requireCopyTools('logical'),
+/** Up front, before any load: a seeded schema logical replication cannot carry is named, not rehearsed into a failure. */
+async function logicalAfterSeed({ config, topology }: PreflightContext): Promise<void> {
+  const from = topology.node(config.from);
+  const [noKey, unlogged] = await withNode(from, (client) => Promise.all([tablesWithoutReplicaIdentity(client), unloggedTables(client)]));
+  const problems: string[] = [];
+  if (noKey.length) {
+    problems.push(
+      `${noKey.length} table(s) have no primary key or replica identity, so their UPDATE and DELETE cannot be published: ${noKey.join(', ')}. ` +
+        'Add a primary key, or ALTER TABLE ... REPLICA IDENTITY FULL (every change then ships the whole row)',
+    );
+  }
+  if (unlogged.length) {
+    problems.push(`${unlogged.length} table(s) are UNLOGGED, which logical replication does not carry: ${unlogged.join(', ')}. ALTER TABLE ... SET LOGGED`);
+  }
+  if (problems.length) {
+    throw new EnvironmentError(
+      `strategy logical cannot move the seeded schema of ${from.name} (found after the seed, before the load): ${problems.join('; ')}; ` +
+        'do it in the seed (or in your migration), or rehearse with strategy dump-restore.',
+      'PGDRILL_SCHEMA_UNSUPPORTED',
+    );
+  }
+}
 
-  /** Up front, before any load: a seeded schema logical replication cannot carry is named, not rehearsed into a failure. */
-  async afterSeed({ config, topology }) {
-    const from = topology.node(config.from);
-    const [noKey, unlogged] = await withNode(from, (client) => Promise.all([tablesWithoutReplicaIdentity(client), unloggedTables(client)]));
-    const problems: string[] = [];
-    if (noKey.length) {
-      problems.push(
-        `${noKey.length} table(s) have no primary key or replica identity, so their UPDATE and DELETE cannot be published: ${noKey.join(', ')}. ` +
-          'Add a primary key, or ALTER TABLE ... REPLICA IDENTITY FULL (every change then ships the whole row)',
-      );
-    }
-    if (unlogged.length) {
-      problems.push(`${unlogged.length} table(s) are UNLOGGED, which logical replication does not carry: ${unlogged.join(', ')}. ALTER TABLE ... SET LOGGED`);
-    }
-    if (problems.length) {
-      throw new EnvironmentError(
-        `strategy logical cannot move the seeded schema of ${from.name} (found after the seed, before the load): ${problems.join('; ')}; ` +
-          'do it in the seed (or in your migration), or rehearse with strategy dump-restore.',
-        'PGDRILL_SCHEMA_UNSUPPORTED',
-      );
-    }
-  },
-
-  async cutover(context, { dryRun }) {
+export const logicalStrategy = plannedStrategy(
+  'logical',
+  async (context, { dryRun }) => {
     const { config, topology, endpoint, recorder } = context;
     const from = topology.node(config.from);
     const to = topology.node(config.to);
@@ -343,7 +343,9 @@ export const logicalStrategy: Strategy = {
     }
     return outcome;
   },
-};
+  requireCopyTools('logical'),
+  { afterSeed: logicalAfterSeed },
+);
 
 /**
  * Every sequence on the target set from the source's value plus a margin, then checked against

@@ -40,6 +40,8 @@ export interface CutoverOutcome {
   oldPrimaryBeforeRejoin?: OldPrimaryBeforeRejoin;
   /** the old primary, once it streams from the new primary as a rejoined standby */
   rejoined?: string;
+  /** split brain as the strategy established it (an HA agent's cutover: Patroni's view of its leaders) */
+  splitBrain?: SplitBrainFact;
   error?: string;
 }
 
@@ -59,7 +61,36 @@ export interface PreflightContext {
   signal: AbortSignal;
 }
 
+/** One cutover entry of the timeline, as the strategy is armed with it. */
+export interface PlannedCutover {
+  /** ms from the load's start (the entry's `at`) */
+  at: number;
+  dryRun: boolean;
+}
+
+/** What a strategy is armed with for the load phase. */
+export interface ArmContext extends StrategyContext {
+  /** run time (ms) of the load's first intended operation: timeline times count from it */
+  loadStartMs: number;
+  /** run time (ms) at which the load's schedule ends: a watching strategy stops watching then */
+  untilMs: number;
+  /** the timeline's cutover entries, in timeline order (none for an unplanned strategy) */
+  cutovers: PlannedCutover[];
+}
+
+/**
+ * Every strategy has one shape, whether its cutover is planned (it acts on its timeline's
+ * cutover entries), unplanned (it watches the primary from the start of the load and acts when
+ * it fails) or managed by an HA agent (it asks the agent): the run arms it when the load
+ * starts and takes the outcome it resolves with; it knows none of them by name.
+ */
 export interface Strategy {
+  /**
+   * What sets it off: 'timeline' = its cutover entries (a cutover that is planned); 'watch' =
+   * something it watches for during the load (the primary failing). The run checks the
+   * strategy's needs (preflight) only when it will act.
+   */
+  readonly trigger: 'timeline' | 'watch';
   /**
    * Checks what the cutover will need from the environment (client tools of the right
    * major...) once the nodes exist and before anything is seeded or loaded; throws an
@@ -72,6 +103,10 @@ export interface Strategy {
    * (exit 3) naming what is in the way.
    */
   afterSeed?(context: PreflightContext): Promise<void>;
-  /** runs the cutover (or only its checks when dryRun) and never throws: failures are in the outcome */
-  cutover(context: StrategyContext, options: { dryRun: boolean }): Promise<CutoverOutcome>;
+  /**
+   * Armed for the whole load phase; resolves with the outcome once it has acted (and is done
+   * with what follows, a fence watch), or undefined when it never acted. Never throws:
+   * failures are in the outcome.
+   */
+  arm(context: ArmContext): Promise<CutoverOutcome | undefined>;
 }

@@ -27,11 +27,12 @@ import { fingerprintAtFreeze, pinSnapshotOn } from './snapshot.js';
 import { markCriticalPath } from './critical-path.js';
 import { detachFollowers, followNewPrimary } from './followers.js';
 import { rejoinOldPrimary, requireRewind } from './rejoin.js';
-import type { CutoverOutcome, Strategy } from './strategy.js';
+import type { CutoverOutcome } from './strategy.js';
+import { plannedStrategy } from './planned.js';
 
-export const streamingStrategy: Strategy = {
-  preflight: requireRewind,
-  async cutover(context, { dryRun }) {
+export const streamingStrategy = plannedStrategy(
+  'streaming',
+  async (context, { dryRun }) => {
     const { config, topology, endpoint, recorder } = context;
     const from = topology.node(config.from);
     const to = topology.node(config.to);
@@ -185,4 +186,5 @@ export const streamingStrategy: Strategy = {
     }
     return outcome;
   },
-};
+  requireRewind,
+);

@@ -15,6 +15,8 @@ import { errorMessage } from '../errors.js';
 import { withNode } from './connect.js';
 import { buildStandby, standbySettings } from './standby.js';
 import { quoteIdent, quoteLiteral } from '../util/sql.js';
+import type { PatroniCluster } from '../patroni/patroni-cluster.js';
+import { buildPatroniMembers } from '../patroni/patroni-topology.js';
 import { buildExternalTopology } from './external-topology.js';
 
 export class Topology {
@@ -28,6 +30,8 @@ export class Topology {
   private currentPrimary: string;
   /** tls: the run's certificates and how every node and client uses them */
   tls?: RunTls;
+  /** patroni: the cluster that manages some of the nodes (it, not pgdrill, replicates them) */
+  patroni?: PatroniCluster;
   /**
    * standby -> the application_name its upstream lists it under in pg_stat_replication, and
    * its slot, when they are not pgdrill's own (runtime external: the platform names them)
@@ -110,6 +114,8 @@ export class Topology {
 
   /** Closes the replication link proxies, current and retired; safe to call twice. */
   async release(): Promise<void> {
+    // Patroni's agents first: they need their links to etcd to leave the cluster cleanly
+    await this.patroni?.stop();
     const proxies = [...this.links.values(), ...this.retired];
     const results = await Promise.allSettled(proxies.map((p) => p.close()));
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -152,14 +158,19 @@ export async function buildTopology(
   recorder: Recorder,
   primaryName: string,
   signal: AbortSignal,
+  /** the run's report folder: HA agents' logs (Patroni, etcd) are kept there when they stop */
+  logDir?: string,
 ): Promise<Topology> {
   // servers pgdrill did not start: connected to as they are, nothing built
   if (runtime.kind === 'external') return buildExternalTopology(scenario, runtime, recorder, primaryName, signal);
   const topology = new Topology(scenario, primaryName, await runtime.linkHost());
   const diskFull = new Set(scenario.timeline.filter((e) => e.fault?.kind === 'disk-full').map((e) => e.fault!.node!));
+  const members = new Set(scenario.patroni?.members ?? []);
   try {
     for (const config of buildOrder(Object.values(scenario.nodes))) {
       signal.throwIfAborted();
+      // Patroni builds its members itself, below
+      if (members.has(config.name)) continue;
       const node = await runtime.createNode({
         name: config.name,
         version: config.version,
@@ -196,6 +207,7 @@ export async function buildTopology(
         });
       }
     }
+    if (scenario.patroni) await buildPatroniMembers(topology, runtime, recorder, signal, logDir);
     await configureSynchronousStandbys(scenario, topology);
   } catch (err) {
     // the run never sees a topology that failed half-way: release what was made for it here

@@ -2,6 +2,7 @@
 // promises: all pass, except async-failover-loses-writes, a proof that must fail with lost
 // writes. A scenario added to scenarios/ without an entry here fails this file.
 
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -145,6 +146,16 @@ const EXPECTED: Record<string, Expectation> = {
   },
 };
 const COMPARISONS = ['compare-strategies', 'compare-endpoints'];
+// run as shipped, with assertions of their own, by the file named (so CI does not run them twice)
+const RUN_ELSEWHERE: Record<string, string> = {
+  'patroni-switchover': 'test/e2e/patroni-switchover.test.ts',
+  'patroni-failover': 'test/e2e/patroni-failover.test.ts',
+  'patroni-sync-failover': 'test/e2e/patroni-failover.test.ts',
+  'patroni-async-failover-loses-writes': 'test/e2e/patroni-failover.test.ts',
+  'single-to-patroni': 'test/e2e/patroni-migration.test.ts',
+  // three failovers of 45 s at ttl 10/20/30 s: measured, and checked to load in test/unit/patroni.test.ts
+  'compare-patroni-ttl': 'bench/patroni-bench.ts',
+};
 
 const bundled = await listBundledScenarios();
 let comparisonOut: string | undefined;
@@ -156,8 +167,10 @@ afterAll(async () => {
 
 describe('bundled scenarios, as shipped', () => {
   it('each has an expected outcome here', () => {
-    const known = [...Object.keys(EXPECTED), ...COMPARISONS].sort();
+    const known = [...Object.keys(EXPECTED), ...COMPARISONS, ...Object.keys(RUN_ELSEWHERE)].sort();
     expect(bundled.map((s) => s.name).sort()).toEqual(known);
+    const root = path.resolve(import.meta.dirname, '../..');
+    for (const [name, file] of Object.entries(RUN_ELSEWHERE)) expect(readFileSync(path.join(root, file), 'utf8'), `${file} runs ${name}`).toContain(name);
   });
 
   for (const name of Object.keys(EXPECTED)) {

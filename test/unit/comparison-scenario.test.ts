@@ -109,7 +109,7 @@ describe('comparison files', () => {
     expect(problems.map((p) => p.path)).toEqual(['extra', 'base.nodes']);
     const second = validateComparison({ name: 'cmp', base: { duration: '10s' }, variants: { one: { nodes: { a: {} }, seed: { orders: 1 } } } });
     expect(second.problems).toEqual([
-      { path: 'variants.one', message: 'seed belong in base (the variants share them); a variant sets nodes, strategy, description, thresholds, endpoint' },
+      { path: 'variants.one', message: 'seed belong in base (the variants share them); a variant sets nodes, strategy, description, thresholds, endpoint, patroni' },
     ]);
   });
 

@@ -73,6 +73,10 @@ export class LocalNode implements RuntimeNode {
   readonly binaries: ServerBinaries;
   readonly volume?: DataVolume;
 
+  get serverBinDir(): string {
+    return this.binaries.binDir;
+  }
+
   get origin(): string {
     return `${this.binaries.source} ${this.binaries.version} (${this.binaries.binDir})`;
   }

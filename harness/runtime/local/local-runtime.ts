@@ -6,13 +6,14 @@ import fsp from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { EnvironmentError, InterruptedError } from '../../errors.js';
-import type { NodeCredentials, NodeSpec, Runtime, RuntimeNode, ServiceProgram, ServiceProgramInfo } from '../runtime.js';
+import type { NodeCredentials, NodeSpec, RunService, Runtime, RuntimeNode, ServiceProgram, ServiceProgramInfo } from '../runtime.js';
 import { copyDataDir } from './copy-data-dir.js';
 import { LocalNode } from './local-node.js';
 import { DiskVolume } from './disk-volume.js';
 import { resolveServerBinaries, serverUser, type ProgressFn, type ServerUser } from './pg-binaries.js';
 import { OWNER_FILE, currentOwner, defaultRunsDir } from './stale-runs.js';
 import { ServiceProcess } from './service-process.js';
+import { ManagedLocalNode } from './managed-node.js';
 import { requireServiceProgram } from './service-programs.js';
 import { ReaperRegistry } from '../reaper/reaper-registry.js';
 
@@ -61,6 +62,7 @@ export class LocalRuntime implements Runtime {
   private readonly nodes = new Map<string, LocalNode>();
   private readonly volumes: DiskVolume[] = [];
   private readonly services = new Map<string, ServiceProcess>();
+  private readonly managed: ManagedLocalNode[] = [];
   private readonly portsGiven = new Set<number>();
   private user: ServerUser | null | undefined;
   private prepared?: Promise<void>;
@@ -199,6 +201,15 @@ export class LocalRuntime implements Runtime {
     return service;
   }
 
+  /** A node of this run whose server `agent` (Patroni) runs; see Runtime.manageNode. */
+  manageNode(node: RuntimeNode, agent: RunService, startAgent: () => Promise<void>): ManagedLocalNode {
+    const local = this.own(node);
+    if (!(agent instanceof ServiceProcess) || this.services.get(agent.name) !== agent) throw new Error(`service "${agent.name}" does not belong to local run ${this.runId}`);
+    const managed = new ManagedLocalNode(local, agent, startAgent, this.reaper);
+    this.managed.push(managed);
+    return managed;
+  }
+
   private own(node: RuntimeNode): LocalNode {
     if (!(node instanceof LocalNode) || this.nodes.get(node.name) !== node) {
       throw new Error(`node "${node.name}" does not belong to local run ${this.runId}`);
@@ -219,8 +230,13 @@ export class LocalRuntime implements Runtime {
    */
   dispose(options: { keep?: boolean } = {}): Promise<void> {
     this.disposing ??= (async () => {
-      // services first: a pooler left running would keep reconnecting to the nodes being stopped
-      const stopped = await Promise.allSettled([...this.services.values()].map((s) => s.stop()));
+      // services first: a pooler left running would keep reconnecting to the nodes being stopped;
+      // HA agents (Patroni) stop their servers as they exit, and need their DCS (etcd) until then
+      const all = [...this.services.values()];
+      const stopped = await Promise.allSettled(all.filter((s) => s.program.program !== 'etcd').map((s) => s.stop()));
+      // a server whose agent was killed (or did not stop it in time) is stopped here
+      stopped.push(...(await Promise.allSettled(this.managed.map((m) => m.killLeftover()))));
+      stopped.push(...(await Promise.allSettled(all.filter((s) => s.program.program === 'etcd').map((s) => s.stop()))));
       const results = [...stopped, ...(await Promise.allSettled([...this.nodes.values()].map((n) => n.shutdown())))];
       // detached lazily: a server that survived its shutdown keeps its files until it exits
       results.push(...(await Promise.allSettled(this.volumes.map((v) => v.release()))));

@@ -189,6 +189,22 @@ export class ServiceProcess implements RunService {
     return done;
   }
 
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child?.pid || !this.running) return;
+    signal(child.pid, 'SIGKILL');
+    await this.waitExit(STOP_GRACE_MS);
+    await waitGone([child.pid], STOP_GRACE_MS);
+  }
+
+  async pause(): Promise<void> {
+    if (this.pid) signal(this.pid, 'SIGSTOP');
+  }
+
+  async resume(): Promise<void> {
+    if (this.pid) signal(this.pid, 'SIGCONT');
+  }
+
   /** SIGTERM (both programs stop at once on it), then SIGKILL; resolves once the process is gone. */
   async stop(): Promise<void> {
     const child = this.child;

@@ -7,10 +7,10 @@ import path from 'node:path';
 import { EnvironmentError } from '../../errors.js';
 import type { ServiceProgram, ServiceProgramInfo } from '../runtime.js';
 
-export const SERVICE_PROGRAMS: readonly ServiceProgram[] = ['pgbouncer', 'haproxy'];
+export const SERVICE_PROGRAMS: readonly ServiceProgram[] = ['pgbouncer', 'haproxy', 'patroni', 'etcd'];
 
 /** The Debian package of each program, for the install hint. */
-const PACKAGES: Record<ServiceProgram, string> = { pgbouncer: 'pgbouncer', haproxy: 'haproxy' };
+const PACKAGES: Record<ServiceProgram, string> = { pgbouncer: 'pgbouncer', haproxy: 'haproxy', patroni: 'patroni', etcd: 'etcd-server' };
 
 function isExecutable(file: string): boolean {
   try {
@@ -33,7 +33,7 @@ function locate(program: ServiceProgram): string | undefined {
 
 /** "PgBouncer 1.18.0" -> "1.18.0"; "HAProxy version 2.6.12-1+deb12u3 2025/10/03 ..." -> "2.6.12-1+deb12u3" */
 export function parseProgramVersion(program: ServiceProgram, output: string): string | undefined {
-  const re = program === 'pgbouncer' ? /PgBouncer\s+(\S+)/ : /HAProxy version\s+(\S+)/;
+  const re = { pgbouncer: /PgBouncer\s+(\S+)/, haproxy: /HAProxy version\s+(\S+)/, patroni: /patroni\s+(\d\S*)/i, etcd: /etcd Version:\s+(\S+)/ }[program];
   return re.exec(output)?.[1];
 }
 
@@ -53,7 +53,7 @@ export function findServiceProgram(program: ServiceProgram): ServiceProgramInfo 
   const file = locate(program);
   let info: ServiceProgramInfo | null = null;
   if (file) {
-    const run = spawnSync(file, program === 'pgbouncer' ? ['--version'] : ['-v'], { encoding: 'utf8', timeout: 10_000 });
+    const run = spawnSync(file, program === 'haproxy' ? ['-v'] : ['--version'], { encoding: 'utf8', timeout: 10_000 });
     const version = parseProgramVersion(program, `${run.stdout ?? ''}\n${run.stderr ?? ''}`);
     if (version) info = { program, path: file, version, packageOrigin: packageOf(file) };
   }
@@ -66,7 +66,7 @@ export function requireServiceProgram(program: ServiceProgram): ServiceProgramIn
   const info = findServiceProgram(program);
   if (!info) {
     throw new EnvironmentError(
-      `endpoint ${program} needs ${program} on this machine and none was found (looked in /usr/sbin, /usr/bin and PATH): ` +
+      `${program === 'patroni' || program === 'etcd' ? 'a patroni: section' : `endpoint ${program}`} needs ${program} on this machine and none was found (looked in /usr/sbin, /usr/bin and PATH): ` +
         `apt-get install -y --no-install-recommends ${PACKAGES[program]}`,
       'PGDRILL_SERVICE_PROGRAM_MISSING',
     );

@@ -16,7 +16,7 @@ export function defaultRunsDir(): string {
 export const OWNER_FILE = 'pgdrill-run.json';
 
 /** Programs a run starts with their working directory inside its run folder: servers and the endpoint's services. */
-const RUN_PROGRAMS = ['postgres', 'pgbouncer', 'haproxy'];
+const RUN_PROGRAMS = ['postgres', 'pgbouncer', 'haproxy', 'patroni', 'etcd'];
 
 export interface RunOwner {
   runId: string;

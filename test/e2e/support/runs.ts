@@ -33,7 +33,7 @@ export function processesOf(runId: string): string[] {
   try {
     return execFileSync('pgrep', ['-af', runId], { encoding: 'utf8' })
       .split('\n')
-      .filter((line) => /postgres|pgbouncer|haproxy/.test(line) && !line.includes('pgrep'));
+      .filter((line) => /postgres|pgbouncer|haproxy|patroni|etcd/.test(line) && !line.includes('pgrep'));
   } catch {
     return []; // pgrep exits 1 when nothing matches
   }
