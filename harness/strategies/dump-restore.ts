@@ -3,8 +3,9 @@
 // and times it) -> green emptied for the final copy -> freeze writes -> final sync (dump and
 // restore again, of the frozen data; directory format with parallel jobs) ->
 // validate (row counts of every table, sequences, roles and grants) -> pin a snapshot ->
-// validate green -> re-point the endpoint -> fence blue -> resume -> fingerprint the pinned
-// snapshot (rows and content hashes, compared with blue by verify) -> analyze.
+// validate green -> re-point the endpoint -> resume -> (once clients' first writes are served)
+// prove blue's fence -> fingerprint the pinned snapshot (rows and content hashes, compared
+// with blue by verify) -> analyze.
 //
 // The final sync copies the whole database inside the freeze, so downtime grows with the data;
 // that is the price of this strategy's simplicity. Until the endpoint moves, blue holds
@@ -25,7 +26,7 @@ import {
   frozenPosition,
   openCutoverSession,
   probeWrite,
-  repointFenceResume,
+  repointResumeFence,
   settleFailedCutover,
 } from './freeze.js';
 import {
@@ -197,7 +198,7 @@ export const dumpRestoreStrategy: Strategy = {
       });
 
       // the point of no return: from here on green takes writes blue will never see
-      await repointFenceResume(steps, context, source!, from, to, {
+      await repointResumeFence(steps, context, source!, from, to, {
         onRepointed: () => {
           repointed = true;
           outcome.promotedAtMs = recorder.now();

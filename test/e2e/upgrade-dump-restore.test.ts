@@ -64,12 +64,17 @@ describe('dump-restore upgrade', () => {
       ['snapshot', true],
       ['validate-new-primary', true],
       ['repoint-endpoint', true],
-      ['fence-old-primary', true],
       ['resume', true],
+      ['first-writes', true],
+      ['fence-old-primary', true],
       ['fingerprint-at-freeze', true],
       ['analyze', true],
     ]);
     expect(results.cutover!.steps.find((s) => s.name === 'validate')!.detail).toContain('roles, memberships and grants match');
+    // clients waited from the freeze to the resume; the fence proof and the fingerprint come after
+    expect(results.cutover!.steps.filter((s) => s.criticalPath).map((s) => s.name)).toEqual([
+      'freeze-writes', 'final-sync', 'validate', 'snapshot', 'validate-new-primary', 'repoint-endpoint', 'resume',
+    ]);
     // jobs: 2 (a database this small would copy in the custom format): the parallel copy, inside the freeze
     expect(results.cutover!.steps.find((s) => s.name === 'final-sync')!.detail).toMatch(/^pg_dump -Fd -j 2 .*pg_restore -j 2 /);
     expect(onGreen).toEqual({ role: true, canRead: true, canWrite: false });
