@@ -117,6 +117,7 @@ const NOT_FOR_EXTERNAL_STRATEGY: Record<string, string> = {
   rejoinOldPrimary: 'pgdrill rewinds nothing on servers it did not start (your platform rejoins the old primary); remove rejoinOldPrimary',
   globals: 'applies to kinds dump-restore and logical; remove it',
   syncSequences: 'applies to kind logical; remove it',
+  jobs: 'applies to kind dump-restore; remove it',
   detection: 'applies to kind failover; remove it',
 };
 

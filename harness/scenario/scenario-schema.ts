@@ -403,6 +403,8 @@ export const strategySchema = z.strictObject({
   // optional and without a default, so streaming scenarios resolve as before
   globals: booleanField('copy roles and grants with pg_dumpall --globals-only (dump-restore, logical)').optional(),
   syncSequences: booleanField('set the target\'s sequences from the source\'s at the cutover (logical)').optional(),
+  // dump-restore: parallel jobs of pg_dump -Fd / pg_restore; absent, the strategy picks by the database's size
+  jobs: intField(1, 64, 'parallel pg_dump/pg_restore jobs').optional(),
   // kind failover only; its defaults are filled when the scenario is resolved
   detection: z.preprocess(nullAsEmpty, detectionSchema).optional(),
   // streaming and failover: optional and without a default, so other scenarios resolve as before

@@ -69,6 +69,11 @@ export interface StrategyConfig {
    * the freeze. Default true; false only shows what happens without it (inserts collide).
    */
   syncSequences?: boolean;
+  /**
+   * dump-restore: parallel jobs for both copies (pg_dump -Fd -j N, pg_restore -j N; 1 = the
+   * custom format, one process each); absent, the strategy picks by the database's size.
+   */
+  jobs?: number;
   /** kind failover only (filled with its defaults there): when the primary counts as dead */
   detection?: FailoverDetection;
   /**

@@ -1,15 +1,18 @@
 // Blue/green upgrade by dump and restore, as the change request for a major upgrade reads:
 // prerequisites -> initial sync (dump + restore while blue takes writes: it rehearses the copy
-// and times it) -> freeze writes -> final sync (dump and restore again, of the frozen data) ->
+// and times it) -> green emptied for the final copy -> freeze writes -> final sync (dump and
+// restore again, of the frozen data; directory format with parallel jobs) ->
 // validate (row counts of every table, sequences, roles and grants) -> pin a snapshot ->
-// validate green -> re-point the endpoint -> fence blue -> resume -> fingerprint the pinned
-// snapshot (rows and content hashes, compared with blue by verify) -> analyze.
+// validate green -> re-point the endpoint -> resume -> (once clients' first writes are served)
+// prove blue's fence -> fingerprint the pinned snapshot (rows and content hashes, compared
+// with blue by verify) -> analyze.
 //
 // The final sync copies the whole database inside the freeze, so downtime grows with the data;
 // that is the price of this strategy's simplicity. Until the endpoint moves, blue holds
 // every write: any failure before then rolls back to it, untouched.
 
 import type pg from 'pg';
+import type { StagedFile } from '../runtime/runtime.js';
 import { listUserTables } from '../checks/integrity.js';
 import { byCodeUnits } from '../checks/user-objects.js';
 import { errorMessage } from '../errors.js';
@@ -23,7 +26,7 @@ import {
   frozenPosition,
   openCutoverSession,
   probeWrite,
-  repointFenceResume,
+  repointResumeFence,
   settleFailedCutover,
 } from './freeze.js';
 import {
@@ -36,6 +39,8 @@ import {
   restoreDatabase,
   sequenceDifferences,
   sequenceValues,
+  copyJobsFor,
+  prepareDumpDirectory,
   type CopyPlan,
 } from './pg-copy.js';
 import { fingerprintAtFreeze, pinSnapshot, rowCounts } from './snapshot.js';
@@ -56,13 +61,34 @@ export const dumpRestoreStrategy = plannedStrategy(
     let plan: CopyPlan | undefined;
     let repointed = false;
 
-    /** one full copy: roles (when asked), dump, fresh database, restore */
-    const copy = async (): Promise<string> => {
-      const roles = config.globals ? `${await copyGlobals(plan!)}; ` : '';
-      const dump = await dumpDatabase(plan!);
-      await recreateDatabase(to);
-      const restore = await restoreDatabase(plan!, dump.file);
-      return `${roles}pg_dump ${seconds(dump.ms)}, pg_restore ${seconds(restore.ms)} (on ${plan!.host.name})`;
+    // strategy.jobs, or by the database's size (prerequisites): 1 = custom format, one process each
+    let jobs = config.jobs ?? 1;
+    let finalDir: StagedFile | undefined;
+    /**
+     * One full copy into `dir`: the dump (parallel), the roles (when asked) and, when `fresh`,
+     * green's empty database at the same time, as none needs another (roles are the
+     * cluster's, replayed on database postgres); then the restore (parallel), which needs all.
+     */
+    const copy = async (dir: StagedFile | undefined, fresh: boolean): Promise<string> => {
+      const settled = await Promise.allSettled([
+        dumpDatabase(plan!, dir ? { parallel: { jobs, dir } } : {}),
+        config.globals ? timed(() => copyGlobals(plan!)) : Promise.resolve(undefined),
+        fresh ? timed(() => recreateDatabase(to)) : Promise.resolve(undefined),
+      ]);
+      // every part has finished before a failure is reported: nothing keeps running behind a rollback
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      const [dump, roles, emptied] = settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
+        Awaited<ReturnType<typeof dumpDatabase>>,
+        Timed<string> | undefined,
+        Timed<void> | undefined,
+      ];
+      const restore = await restoreDatabase(plan!, dump.file, jobs);
+      const alongside = [roles && `${roles.value} ${seconds(roles.ms)}`, emptied && `fresh database ${seconds(emptied.ms)}`].filter(Boolean);
+      return (
+        `pg_dump ${dir ? `-Fd -j ${jobs}` : '-Fc'} ${seconds(dump.ms)}${alongside.length ? ` (meanwhile ${alongside.join(', ')})` : ''}, ` +
+        `pg_restore${dir ? ` -j ${jobs}` : ''} ${seconds(restore.ms)} (on ${plan!.host.name})`
+      );
     };
 
     try {
@@ -80,6 +106,7 @@ export const dumpRestoreStrategy = plannedStrategy(
         if (!host) throw missingToolsError('dump-restore', tools, from.version, [to, from]);
         plan = { source: from, target: to, host, signal: context.signal };
         const size = await databaseSize(source);
+        jobs = config.jobs ?? copyJobsFor(size);
         const version = await toolVersion(host, 'pg_dump', from.version);
         return (
           `${from.name} (PostgreSQL ${from.version}, database ${formatBytes(size)}) -> ${to.name} (PostgreSQL ${to.version}); ` +
@@ -88,13 +115,33 @@ export const dumpRestoreStrategy = plannedStrategy(
       });
 
       // blue keeps taking writes meanwhile: this copy rehearses the final one and times it
-      await steps.run('initial-sync', async () => `${await copy()}; ${from.name} took writes throughout`);
+      await steps.run('initial-sync', async () => {
+        const dir = jobs > 1 ? await prepareDumpDirectory(plan!.host, 'pgdrill-initial-sync.dump') : undefined;
+        try {
+          return `${await copy(dir, true)}; ${from.name} took writes throughout`;
+        } finally {
+          await dir?.remove().catch(() => undefined);
+        }
+      });
 
       if (dryRun) {
         outcome.ok = true;
         return outcome;
       }
 
+      // what the final sync needs besides the copy is done before the freeze: green's empty
+      // database (dropping the rehearsal's copy takes a while) and the dump's directory
+      await steps.run('prepare-final-sync', async () => {
+        const [dir, emptied] = await Promise.all([
+          jobs > 1 ? prepareDumpDirectory(plan!.host, 'pgdrill-final-sync.dump') : undefined,
+          timed(() => recreateDatabase(to)),
+        ]);
+        finalDir = dir;
+        return (
+          `${to.name}'s database dropped and created empty (${seconds(emptied.ms)})${dir ? `, the dump's directory made on ${plan!.host.name}` : ''}; ` +
+          `${from.name} still takes writes`
+        );
+      });
       await pauseEndpoint(steps, context);
       await steps.run('freeze-writes', async () => {
         const { endedSessions } = await freezeWrites(source!, from, endpoint);
@@ -103,7 +150,7 @@ export const dumpRestoreStrategy = plannedStrategy(
         return freezeDetail(from, endedSessions, endpoint, frozen.lsn);
       });
 
-      await steps.run('final-sync', async () => `${await copy()} of the frozen database`);
+      await steps.run('final-sync', async () => `${await copy(finalDir, false)} of the frozen database`);
 
       await steps.run('validate', async () => {
         const target = await openCutoverSession(to, { queryTimeout: 600_000 });
@@ -151,7 +198,7 @@ export const dumpRestoreStrategy = plannedStrategy(
       });
 
       // the point of no return: from here on green takes writes blue will never see
-      await repointFenceResume(steps, context, source!, from, to, {
+      await repointResumeFence(steps, context, source!, from, to, {
         onRepointed: () => {
           repointed = true;
           outcome.promotedAtMs = recorder.now();
@@ -167,12 +214,23 @@ export const dumpRestoreStrategy = plannedStrategy(
       outcome.error = errorMessage(err);
       await settleFailedCutover(steps, context, outcome, from, repointed);
     } finally {
-      await Promise.allSettled([source?.end(), pinned?.end()]);
+      await Promise.allSettled([source?.end(), pinned?.end(), finalDir?.remove()]);
     }
     return outcome;
   },
   requireCopyTools('dump-restore'),
 );
+
+interface Timed<T> {
+  value: T;
+  ms: number;
+}
+
+async function timed<T>(work: () => Promise<T>): Promise<Timed<T>> {
+  const started = performance.now();
+  const value = await work();
+  return { value, ms: performance.now() - started };
+}
 
 /**
  * A restore (or a logical copy) leaves the planner no statistics: the first queries on the new

@@ -16,6 +16,8 @@ import { connectNode, sleep, waitFor } from '../topology/connect.js';
 import { errorMessage } from '../errors.js';
 import { StepFailed, type StepRunner } from './step-runner.js';
 import type { CutoverOutcome, StrategyContext } from './strategy.js';
+import { markCriticalPath } from './critical-path.js';
+import { describeFirstWrites, FIRST_WRITES, firstWritesServed } from './first-writes.js';
 
 /** The harness's own sessions: never ended by the freeze. */
 export const HARNESS_APPS = ['pgdrill-harness', 'pgdrill-monitor', 'pgdrill-cutover'];
@@ -198,11 +200,14 @@ export async function resumeClients(endpoint: Endpoint): Promise<string> {
 }
 
 /**
- * The steps that end every planned cutover: send clients to `to` (sendClientsTo), fence the
- * old primary, resume clients. `onRepointed` runs right after the endpoint was told about
- * `to`: for strategies whose point of no return is the re-point itself.
+ * The steps that end the blue/green cutovers: send clients to `to` (sendClientsTo), resume
+ * clients (the end of the critical path, marked from the step that took writes away), then,
+ * once the clients' first writes were served on `to` (first-writes.ts), prove the fence of
+ * the old primary: it is read-only since the freeze, so the proof cannot bring writes back
+ * sooner and stays out of the downtime. `onRepointed` runs right after the endpoint was told
+ * about `to`: for strategies whose point of no return is the re-point itself.
  */
-export async function repointFenceResume(
+export async function repointResumeFence(
   steps: StepRunner,
   context: StrategyContext,
   source: pg.Client,
@@ -210,10 +215,16 @@ export async function repointFenceResume(
   to: RuntimeNode,
   options: { promotedAtMs?: number; onRepointed?: () => void } = {},
 ): Promise<void> {
-  const { endpoint, config } = context;
+  const { endpoint, config, recorder } = context;
   await sendClientsTo(steps, context, from, to, options);
-  await steps.run('fence-old-primary', async () => fenceOldPrimary(source, from, config));
+  const repointedAtMs = recorder.now();
   await steps.run('resume', async () => resumeClients(endpoint));
+  markCriticalPath(steps.steps, endpoint.pause ? 'pause-endpoint' : 'freeze-writes', 'resume');
+  await steps.run('first-writes', async () => {
+    const served = await firstWritesServed(recorder, repointedAtMs, { ...FIRST_WRITES, signal: context.signal });
+    return describeFirstWrites(served, to.name, FIRST_WRITES);
+  });
+  await steps.run('fence-old-primary', async () => fenceOldPrimary(source, from, config));
 }
 
 /**

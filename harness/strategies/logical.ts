@@ -27,7 +27,7 @@ import {
   pauseEndpoint,
   frozenPosition,
   openCutoverSession,
-  repointFenceResume,
+  repointResumeFence,
   settleFailedCutover,
 } from './freeze.js';
 import { copyGlobals, dumpDatabase, recreateDatabase, restoreDatabase, type CopyPlan } from './pg-copy.js';
@@ -316,7 +316,7 @@ export const logicalStrategy = plannedStrategy(
       });
 
       // the point of no return: from here on the target takes writes the source will never see
-      await repointFenceResume(steps, context, source!, from, to, {
+      await repointResumeFence(steps, context, source!, from, to, {
         onRepointed: () => {
           repointed = true;
           outcome.promotedAtMs = recorder.now();

@@ -15,7 +15,7 @@ import type { RuntimeNode } from '../runtime/runtime.js';
 import type { PatroniCluster } from '../patroni/patroni-cluster.js';
 import { httpRequest, leaderOf } from '../patroni/rest.js';
 import { StepRunner } from './step-runner.js';
-import { freezeDetail, freezeWrites, frozenPosition, openCutoverSession, pauseEndpoint, probeWrite, repointFenceResume, sendClientsTo, settleFailedCutover } from './freeze.js';
+import { freezeDetail, freezeWrites, frozenPosition, openCutoverSession, pauseEndpoint, probeWrite, repointResumeFence, sendClientsTo, settleFailedCutover } from './freeze.js';
 import { fingerprintAtFreeze, pinSnapshot } from './snapshot.js';
 import { plannedStrategy } from './planned.js';
 import type { CutoverOutcome, StrategyContext } from './strategy.js';
@@ -142,7 +142,7 @@ async function promoteStandbyCluster(context: StrategyContext, cluster: PatroniC
       const view = await cluster.view(2000);
       return `${to.name} accepts writes; /cluster: ${view.members.map((m) => `${m.name} ${m.role}`).join(', ')}`;
     });
-    await repointFenceResume(steps, context, source!, from, to, { promotedAtMs: outcome.promotedAtMs });
+    await repointResumeFence(steps, context, source!, from, to, { promotedAtMs: outcome.promotedAtMs });
     outcome.ok = true;
     await fingerprintAtFreeze(steps, outcome, pinned!, to);
   } catch (err) {

@@ -1,10 +1,13 @@
 // Copying a database between majors with the client tools, as the upgrade runbooks do:
-// pg_dump (custom format) -> drop and recreate the target database -> pg_restore, roles and
+// pg_dump (custom format, or directory format with parallel jobs) -> drop and recreate the target database -> pg_restore, roles and
 // grants through pg_dumpall --globals-only, and the checks that prove the copy (sequences,
 // roles, grants) for what table fingerprints do not cover.
 
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import type pg from 'pg';
-import type { RuntimeNode } from '../runtime/runtime.js';
+import type { RuntimeNode, StagedFile } from '../runtime/runtime.js';
 import { DATABASE } from '../topology/connect.js';
 import { quoteIdent } from '../util/sql.js';
 import { connectionArgs, runClientTool, scratchFile, type ToolRun } from './client-tools.js';
@@ -21,22 +24,62 @@ export interface CopyPlan {
 const DUMP_FILE = 'pgdrill-upgrade.dump';
 const GLOBALS_FILE = 'pgdrill-globals.sql';
 
+/** From this database size on, dump-restore copies with parallel jobs unless strategy.jobs says otherwise. */
+export const PARALLEL_COPY_FROM_BYTES = 64 * 1024 * 1024;
+
+/**
+ * dump-restore's jobs when the scenario gives none (bench/dump-restore-bench.ts, docs/upgrades.md):
+ * at 155 MB two jobs overlap the big tables' loads and index builds (final copy 5.6 s -> 4.8 s
+ * here); at 12 MB the workers' connections and snapshot sync cost more than they save
+ * (230 -> 360 ms), so small databases keep the custom format, one process each.
+ */
+export function copyJobsFor(databaseBytes: number): number {
+  return databaseBytes >= PARALLEL_COPY_FROM_BYTES ? 2 : 1;
+}
+
 function toolOptions(plan: CopyPlan, password: string) {
   // the tools must read the source: its major is the floor for all of them
   return { minMajor: plan.source.version, password, signal: plan.signal };
 }
 
+export interface DumpOptions {
+  schemaOnly?: boolean;
+  /**
+   * Parallel dump: directory format (-Fd) with this many jobs, one table each, on one
+   * synchronized snapshot; pg_restore then loads the tables and builds the indexes with as
+   * many, into `dir` (prepareDumpDirectory).
+   */
+  parallel?: { jobs: number; dir: StagedFile };
+}
+
 /**
- * pg_dump -Fc of the scenario's database into the host's scratch file (overwritten each
- * time). Uncompressed (-Z 0): the final dump runs inside the write freeze, where CPU spent
- * compressing is downtime, and the file never leaves the machine.
+ * An empty directory in the host node's scratch space for one parallel dump (pg_dump -Fd
+ * writes into an empty directory only), owned by its server user: staged from an empty one
+ * here, which also clears what an earlier dump of that name left. remove() when restored.
  */
-export async function dumpDatabase(plan: CopyPlan, options: { schemaOnly?: boolean } = {}): Promise<ToolRun & { file: string }> {
-  const file = scratchFile(plan.host, DUMP_FILE);
-  const args = [...connectionArgs(plan.source), '-d', DATABASE, '-Fc', '-Z', '0', '-f', file];
+export async function prepareDumpDirectory(host: RuntimeNode, name: string): Promise<StagedFile> {
+  const empty = await fsp.mkdtemp(path.join(os.tmpdir(), 'pgdrill-dumpdir-'));
+  try {
+    return await host.stageFile(empty, name);
+  } finally {
+    await fsp.rm(empty, { recursive: true, force: true });
+  }
+}
+
+/**
+ * pg_dump of the scenario's database into the host's scratch space. Uncompressed (-Z 0):
+ * the final dump runs inside the write freeze, where CPU spent compressing is downtime, and
+ * the file never leaves the machine. Custom format (-Fc, one file, overwritten each time)
+ * unless `parallel`.
+ */
+export async function dumpDatabase(plan: CopyPlan, options: DumpOptions = {}): Promise<ToolRun & { file: string; jobs: number }> {
+  const { parallel } = options;
+  const file = parallel ? parallel.dir.path : scratchFile(plan.host, DUMP_FILE);
+  const format = parallel ? ['-Fd', '-j', String(parallel.jobs)] : ['-Fc'];
+  const args = [...connectionArgs(plan.source), '-d', DATABASE, ...format, '-Z', '0', '-f', file];
   if (options.schemaOnly) args.push('--schema-only');
   const run = await runClientTool(plan.host, 'pg_dump', args, toolOptions(plan, plan.source.credentials.superuserPassword));
-  return { ...run, file };
+  return { ...run, file, jobs: parallel?.jobs ?? 1 };
 }
 
 /**
@@ -54,9 +97,12 @@ export async function recreateDatabase(target: RuntimeNode): Promise<void> {
   }
 }
 
-/** pg_restore of the dump into the target's (fresh) database; the first error stops it. */
-export async function restoreDatabase(plan: CopyPlan, file: string): Promise<ToolRun> {
-  const args = [...connectionArgs(plan.target), '-d', DATABASE, '--exit-on-error', file];
+/**
+ * pg_restore of the dump into the target's (fresh) database; the first error stops it (with
+ * jobs too: the other workers finish what they run and nothing more starts).
+ */
+export async function restoreDatabase(plan: CopyPlan, file: string, jobs = 1): Promise<ToolRun> {
+  const args = [...connectionArgs(plan.target), '-d', DATABASE, '--exit-on-error', ...(jobs > 1 ? ['-j', String(jobs)] : []), file];
   return runClientTool(plan.host, 'pg_restore', args, toolOptions(plan, plan.target.credentials.superuserPassword));
 }
 

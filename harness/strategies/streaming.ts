@@ -1,7 +1,8 @@
 // Planned switchover to a physical streaming standby, step by step as a runbook does it:
 // prerequisites (every session opened) -> wait for sync -> freeze writes -> final LSN check ->
-// snapshot -> promote -> validate -> re-point the endpoint -> resume: the critical path, then
-// the fence proof and the fingerprint of the snapshot pinned at the freeze (outside the downtime).
+// snapshot -> promote -> validate -> re-point the endpoint -> resume: the critical path, then,
+// once the clients' first writes are served on the new primary, the fence proof and the
+// fingerprint of the snapshot pinned at the freeze (outside the downtime).
 //
 // The freeze (freeze.ts) makes the old primary read-only and ends its client sessions;
 // after the standby has replayed the old primary's final LSN, nothing acknowledged can be
@@ -24,6 +25,7 @@ import {
   settleFailedCutover,
 } from './freeze.js';
 import { fingerprintAtFreeze, pinSnapshotOn } from './snapshot.js';
+import { describeFirstWrites, FIRST_WRITES, firstWritesServed } from './first-writes.js';
 import { markCriticalPath } from './critical-path.js';
 import { detachFollowers, followNewPrimary } from './followers.js';
 import { rejoinOldPrimary, requireRewind } from './rejoin.js';
@@ -167,8 +169,14 @@ export const streamingStrategy = plannedStrategy(
       // clients go back first; the fence proof (the old primary is read-only since the freeze)
       // and everything else come after: none of it can bring writes back sooner
       await sendClientsTo(steps, context, from, to, { promotedAtMs: outcome.promotedAtMs });
+      const repointedAtMs = recorder.now();
       await steps.run('resume', async () => resumeClients(endpoint));
       markCriticalPath(steps.steps, context.endpoint.pause ? 'pause-endpoint' : 'freeze-writes', 'resume');
+      // the reconnect wave first: pgdrill's own sessions and hashing would compete with it (first-writes.ts)
+      await steps.run('first-writes', async () => {
+        const served = await firstWritesServed(recorder, repointedAtMs, { ...FIRST_WRITES, signal: context.signal });
+        return describeFirstWrites(served, to.name, FIRST_WRITES);
+      });
       await steps.run('fence-old-primary', async () => fenceOldPrimary(source!, from, config));
       outcome.ok = true;
       // every other standby of the old primary follows the new one (followers.ts)

@@ -44,10 +44,13 @@ describe('streaming cutover', () => {
       ['validate-new-primary', true],
       ['repoint-endpoint', true],
       ['resume', true],
+      ['first-writes', true],
       ['fence-old-primary', true],
       ['fingerprint-at-freeze', true],
     ]);
-    // clients waited from the freeze to the resume; the fence proof and the fingerprint come after
+    // clients waited from the freeze to the resume; the fence proof and the fingerprint come after,
+    // once the clients' first writes were served on the new primary
+    expect(results.cutover?.steps.find((s) => s.name === 'first-writes')?.detail).toMatch(/writes in a row/);
     expect(results.cutover?.steps.filter((s) => s.criticalPath).map((s) => s.name)).toEqual([
       'freeze-writes', 'final-lsn-check', 'snapshot', 'promote', 'validate-new-primary', 'repoint-endpoint', 'resume',
     ]);

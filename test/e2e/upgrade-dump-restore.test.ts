@@ -13,7 +13,7 @@ duration: 10s
 nodes:
   blue: { version: 13 }
   green: { version: 17 }
-strategy: { kind: dump-restore, from: blue, to: green, globals: true }
+strategy: { kind: dump-restore, from: blue, to: green, globals: true, jobs: 2 }
 seed: { users: 300, products: 100, orders: 600 }
 workload:
   writes: { rate: 200, connections: 8 }
@@ -57,18 +57,26 @@ describe('dump-restore upgrade', () => {
     expect(results.cutover?.steps.map((s) => [s.name, s.ok])).toEqual([
       ['prerequisites', true],
       ['initial-sync', true],
+      ['prepare-final-sync', true],
       ['freeze-writes', true],
       ['final-sync', true],
       ['validate', true],
       ['snapshot', true],
       ['validate-new-primary', true],
       ['repoint-endpoint', true],
-      ['fence-old-primary', true],
       ['resume', true],
+      ['first-writes', true],
+      ['fence-old-primary', true],
       ['fingerprint-at-freeze', true],
       ['analyze', true],
     ]);
     expect(results.cutover!.steps.find((s) => s.name === 'validate')!.detail).toContain('roles, memberships and grants match');
+    // clients waited from the freeze to the resume; the fence proof and the fingerprint come after
+    expect(results.cutover!.steps.filter((s) => s.criticalPath).map((s) => s.name)).toEqual([
+      'freeze-writes', 'final-sync', 'validate', 'snapshot', 'validate-new-primary', 'repoint-endpoint', 'resume',
+    ]);
+    // jobs: 2 (a database this small would copy in the custom format): the parallel copy, inside the freeze
+    expect(results.cutover!.steps.find((s) => s.name === 'final-sync')!.detail).toMatch(/^pg_dump -Fd -j 2 .*pg_restore -j 2 /);
     expect(onGreen).toEqual({ role: true, canRead: true, canWrite: false });
     // green is the primary now: it was compared, as at the freeze, with the fenced blue
     expect(results.integrity?.source).toBe('blue');

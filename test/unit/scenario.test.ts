@@ -493,6 +493,17 @@ describe('cross-field checks', () => {
     expectProblem(problemsOf(raw), 'strategy.globals', 'expected true or false', 'write true or false, unquoted');
   });
 
+  it('takes strategy.jobs for dump-restore (absent unless written: the strategy picks by size), 1..64', () => {
+    const raw = base();
+    raw.nodes = { old: { version: 13 }, new: { version: 17 } };
+    raw.strategy = { kind: 'dump-restore', from: 'old', to: 'new' };
+    expect(expectValid(raw).strategy).not.toHaveProperty('jobs');
+    raw.strategy = { kind: 'dump-restore', from: 'old', to: 'new', jobs: 4 };
+    expect(expectValid(raw).strategy).toMatchObject({ jobs: 4 });
+    raw.strategy = { kind: 'dump-restore', from: 'old', to: 'new', jobs: 0 };
+    expect(problemsOf(raw).map((p) => p.path)).toContain('strategy.jobs');
+  });
+
   it('requires timeline times to fall inside the load phase', () => {
     const raw = base();
     raw.duration = '30s';
