@@ -68,7 +68,7 @@ export async function runCommandStep(config: CommandStepConfig, context: Command
     // no pid: the spawn failed, and its 'error' is on the way even if the limit came first
     const startError = first instanceof Error ? first : child.pid === undefined ? await exited : undefined;
     if (startError instanceof Error) {
-      return { ok: false, exitCode: null, signal: null, error: `could not start /bin/sh in ${context.cwd}: ${startError.message}`, outputTail: tail.text() };
+      return { ok: false, exitCode: null, signal: null, error: `could not start /bin/sh in ${context.cwd}: ${startError.message}`, outputTail: hideSecrets(tail.text(), context.variables) };
     }
     const reason = typeof first === 'string' ? first : undefined;
     const pgid = child.pid!;
@@ -82,7 +82,7 @@ export async function runCommandStep(config: CommandStepConfig, context: Command
       child.stdout!.destroy();
       child.stderr!.destroy();
     }
-    const base = { exitCode: exit.code, signal: exit.signal, outputTail: tail.text() };
+    const base = { exitCode: exit.code, signal: exit.signal, outputTail: hideSecrets(tail.text(), context.variables) };
     if (reason) {
       const how = escalated ? 'SIGTERM, then SIGKILL' : 'SIGTERM';
       return { ok: false, ...base, error: `the command ${limit.describe(reason)}; pgdrill stopped its process group (${how})` };
@@ -93,6 +93,33 @@ export async function runCommandStep(config: CommandStepConfig, context: Command
   } finally {
     limit.dispose();
   }
+}
+
+/**
+ * The output with the passwords the command was given replaced by ***: a runbook that echoes
+ * $PGDRILL_ENDPOINT_URL must not put the user's password into results.json and the report.
+ * The secrets are the passwords of the URL variables (as written and decoded) and the values
+ * of variables whose name says PASSWORD.
+ */
+export function hideSecrets(text: string, variables: Record<string, string>): string {
+  const secrets = new Set<string>();
+  for (const [name, value] of Object.entries(variables)) {
+    if (/PASSWORD/i.test(name) && value) secrets.add(value);
+    if (!/^postgres(ql)?:\/\//i.test(value)) continue;
+    try {
+      const password = new URL(value).password;
+      if (password) {
+        secrets.add(password);
+        secrets.add(decodeURIComponent(password));
+      }
+    } catch {
+      // not a URL after all: nothing to hide in it
+    }
+  }
+  let out = text;
+  // longest first, so a secret that contains another is hidden whole
+  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) out = out.split(secret).join('***');
+  return out;
 }
 
 /** Why a shell exits 127 or 126, in words; empty for other codes. */

@@ -6,6 +6,7 @@ import { clashingUrlVariables, nodeUrlVariable, postgresUrl, stepUrlVariables } 
 import { OutputTail } from '../../harness/steps/output-tail.js';
 import { describeError, describeResults, totalRowCount } from '../../harness/steps/sql-result-text.js';
 import { stepLabel } from '../../harness/steps/index.js';
+import { hideSecrets } from '../../harness/steps/command-step.js';
 
 const credentials = (superuser: string, superuserPassword: string) => ({
   superuser,
@@ -133,5 +134,21 @@ describe('sql results as text', () => {
     expect(describeError({ message: 'relation "nope" does not exist', sqlstate: '42P01', position: '15' }, ['NOTICE:  before'])).toBe(
       'NOTICE:  before\nERROR:  relation "nope" does not exist\nPOSITION:  character 15\nSQLSTATE:  42P01',
     );
+  });
+});
+
+describe('hideSecrets: what a command step prints is recorded without the passwords it was given', () => {
+  const variables = {
+    PGDRILL_PRIMARY_URL: 'postgres://drill:s3cr%40t@db1:5432/app',
+    PGDRILL_ENDPOINT_URL: 'postgres://drill:other@svc:6432/app',
+    PGDRILL_REPLICA_URL: 'postgres://drill@db2:5432/app',
+    PGPASSWORD: 'from-env',
+  };
+  it('hides URL passwords (as written and decoded) and PASSWORD variables', () => {
+    const out = hideSecrets('url postgres://drill:s3cr%40t@db1:5432/app, raw s3cr@t, svc other, env from-env', variables);
+    expect(out).toBe('url postgres://drill:***@db1:5432/app, raw ***, svc ***, env ***');
+  });
+  it('leaves output without secrets as it was', () => {
+    expect(hideSecrets('promoted replica at 0/3000060', variables)).toBe('promoted replica at 0/3000060');
   });
 });
