@@ -11,7 +11,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { expectEveryOpAccounted, removeRunFolders, runInTemp, scenarioFrom } from './support/runs.js';
-import { freePort, PASSWORD, PG_BIN, startOwnPair, type OwnPair } from './support/external-servers.js';
+import { fenceAndPromoteScript, freePort, PASSWORD, startOwnPair, type OwnPair } from './support/external-servers.js';
 
 let pair: OwnPair;
 let service: net.Server;
@@ -48,27 +48,16 @@ afterAll(async () => {
   await removeRunFolders();
 });
 
+/** The runbook, then the user's endpoint switched and the sessions still on the old primary ended. */
 function runbook(): string {
-  const file = path.join(dir, 'switch.sh');
-  writeFileSync(
-    file,
-    `#!/bin/sh
-set -e
-P=${PG_BIN}
-"$P/psql" -X -q "$PGDRILL_PRIMARY_URL" -c "ALTER SYSTEM SET default_transaction_read_only = on" -c "ALTER SYSTEM SET autovacuum = off" -c "SELECT pg_reload_conf()"
-sleep 0.2
-"$P/psql" -X -q "$PGDRILL_PRIMARY_URL" -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
-LSN=$("$P/psql" -X -At "$PGDRILL_PRIMARY_URL" -c "SELECT pg_current_wal_lsn()")
-until [ "$("$P/psql" -X -At "$PGDRILL_REPLICA_URL" -c "SELECT pg_last_wal_replay_lsn() >= '$LSN'::pg_lsn")" = t ]; do sleep 0.02; done
-runuser -u postgres -- "$P/pg_ctl" promote -w -D ${pair.standby.dir}
-echo ${pair.standby.port} > ${targetFile}
+  return fenceAndPromoteScript(
+    pair,
+    dir,
+    `echo ${pair.standby.port} > ${targetFile}
 # sessions that reconnected to the old primary meanwhile get read-only errors forever: end them
 "$P/psql" -X -q "$PGDRILL_PRIMARY_URL" -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
-echo "service -> replica via $PGDRILL_ENDPOINT_URL"
-`,
-    { mode: 0o755 },
+echo "service -> replica via $PGDRILL_ENDPOINT_URL"`,
   );
-  return file;
 }
 
 describe('runtime external behind the user\'s own endpoint url', () => {

@@ -4,11 +4,11 @@
 // promote) passes with nothing lost, its downtime measured, and both servers still running.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expectEveryOpAccounted, removeRunFolders, runInTemp, scenarioFrom } from './support/runs.js';
-import { PG_BIN, startOwnPair, type OwnPair } from './support/external-servers.js';
+import { fenceAndPromoteScript, startOwnPair, type OwnPair } from './support/external-servers.js';
 import { planRun } from '../../harness/run/run-plan.js';
 
 let pair: OwnPair;
@@ -25,24 +25,7 @@ afterAll(async () => {
 
 /** The runbook: fence the old primary, wait until the standby has replayed it, promote with pg_ctl. */
 function cutoverScript(): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'pgdrill-runbook-'));
-  const file = path.join(dir, 'promote.sh');
-  writeFileSync(
-    file,
-    `#!/bin/sh
-set -e
-P=${PG_BIN}
-"$P/psql" -X -q "$PGDRILL_PRIMARY_URL" -c "ALTER SYSTEM SET default_transaction_read_only = on" -c "ALTER SYSTEM SET autovacuum = off" -c "SELECT pg_reload_conf()"
-sleep 0.2
-"$P/psql" -X -q "$PGDRILL_PRIMARY_URL" -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
-LSN=$("$P/psql" -X -At "$PGDRILL_PRIMARY_URL" -c "SELECT pg_current_wal_lsn()")
-until [ "$("$P/psql" -X -At "$PGDRILL_REPLICA_URL" -c "SELECT pg_last_wal_replay_lsn() >= '$LSN'::pg_lsn")" = t ]; do sleep 0.02; done
-runuser -u postgres -- "$P/pg_ctl" promote -w -D ${pair.standby.dir}
-echo "promoted replica at $LSN"
-`,
-    { mode: 0o755 },
-  );
-  return file;
+  return fenceAndPromoteScript(pair, mkdtempSync(path.join(os.tmpdir(), 'pgdrill-runbook-')), 'echo "promoted replica at $LSN"');
 }
 
 const scenario = (database: string, extra = '') => `

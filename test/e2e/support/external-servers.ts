@@ -126,3 +126,29 @@ export async function startOwnPair(databases: string[]): Promise<OwnPair> {
     throw err;
   }
 }
+
+/**
+ * The runbook both external tests run as their cutover command: fence the old primary (read-only,
+ * its client sessions ended), wait until the standby replayed its last LSN, promote the standby
+ * with pg_ctl; `after` runs last (switching the user's endpoint, say). Written to an executable
+ * file in `dir`; returns its path.
+ */
+export function fenceAndPromoteScript(pair: OwnPair, dir: string, after = ''): string {
+  const file = path.join(dir, 'promote.sh');
+  writeFileSync(
+    file,
+    `#!/bin/sh
+set -e
+P=${PG_BIN}
+"$P/psql" -X -q "$PGDRILL_PRIMARY_URL" -c "ALTER SYSTEM SET default_transaction_read_only = on" -c "ALTER SYSTEM SET autovacuum = off" -c "SELECT pg_reload_conf()"
+sleep 0.2
+"$P/psql" -X -q "$PGDRILL_PRIMARY_URL" -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
+LSN=$("$P/psql" -X -At "$PGDRILL_PRIMARY_URL" -c "SELECT pg_current_wal_lsn()")
+until [ "$("$P/psql" -X -At "$PGDRILL_REPLICA_URL" -c "SELECT pg_last_wal_replay_lsn() >= '$LSN'::pg_lsn")" = t ]; do sleep 0.02; done
+runuser -u postgres -- "$P/pg_ctl" promote -w -D ${pair.standby.dir}
+${after}
+`,
+    { mode: 0o755 },
+  );
+  return file;
+}
