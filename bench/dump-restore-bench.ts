@@ -7,10 +7,9 @@
 // (flags: --jobs 1,2,4 --reps 3).
 
 import os from 'node:os';
-import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { LocalRuntime } from '../harness/runtime/local/local-runtime.js';
+import { benchRuntime } from './support/bench-runtime.js';
 import type { SeedConfig } from '../harness/scenario/scenario.js';
 import { seedDatabase } from '../harness/seed/schema.js';
 import { databaseSize, dumpDatabase, prepareDumpDirectory, recreateDatabase, restoreDatabase, type CopyPlan } from '../harness/strategies/pg-copy.js';
@@ -41,11 +40,7 @@ interface Sample {
 const label = (v: number) => (v === 0 ? 'pg_dump -Fc / pg_restore' : `pg_dump -Fd -j ${v} / pg_restore -j ${v}`);
 
 async function main(): Promise<void> {
-  const password = randomBytes(12).toString('hex');
-  const runtime = new LocalRuntime({
-    runId: `bench-dr-${process.pid}`,
-    credentials: { superuser: 'pgdrill', superuserPassword: password, replicationUser: 'replicator', replicationPassword: password },
-  });
+  const { runtime, password } = benchRuntime('bench-dr');
   const samples: Sample[] = [];
   try {
     const [blue, green] = await Promise.all(

@@ -7,9 +7,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { LocalRuntime } from '../harness/runtime/local/local-runtime.js';
+import { benchRuntime } from './support/bench-runtime.js';
 import { JsonlWriter } from '../harness/record/jsonl-writer.js';
 import { checkLedgerStreaming, ledgerSourceFromFile } from '../harness/checks/ledger-stream.js';
 
@@ -23,11 +22,7 @@ const { values: args } = parseArgs({
 const n = Number(args.writes);
 
 async function main(): Promise<void> {
-  const password = randomBytes(12).toString('hex');
-  const runtime = new LocalRuntime({
-    runId: `ledger-bench-${process.pid}`,
-    credentials: { superuser: 'pgdrill', superuserPassword: password, replicationUser: 'replicator', replicationPassword: password },
-  });
+  const { runtime, password } = benchRuntime('ledger-bench');
   const dir = await mkdtemp(path.join(os.tmpdir(), 'pgdrill-ledger-bench-'));
   try {
     const node = await runtime.createNode({ name: 'bench', version: Number(args.version) });

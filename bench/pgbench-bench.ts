@@ -7,14 +7,13 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
 import hdr from 'hdr-histogram-js';
 import pg from 'pg';
 import { OpAggregates } from '../harness/checks/op-aggregates.js';
 import { Recorder } from '../harness/record/recorder.js';
-import { LocalRuntime } from '../harness/runtime/local/local-runtime.js';
+import { benchRuntime } from './support/bench-runtime.js';
 import type { SeedConfig, WorkloadConfig } from '../harness/scenario/scenario.js';
 import { seedDatabase } from '../harness/seed/schema.js';
 import { checkScripts } from '../harness/workload/script-check.js';
@@ -77,11 +76,7 @@ async function main(): Promise<void> {
   if (!fs.existsSync(args.pgbench)) {
     throw new Error(`pgbench is not at ${args.pgbench}: install Debian's postgresql-15 (apt-get install postgresql-15; .ci/run does) or pass --pgbench PATH`);
   }
-  const password = randomBytes(12).toString('hex');
-  const runtime = new LocalRuntime({
-    runId: `bench-${process.pid}`,
-    credentials: { superuser: 'pgdrill', superuserPassword: password, replicationUser: 'replicator', replicationPassword: password },
-  });
+  const { runtime, password } = benchRuntime('bench');
   const interrupted = new AbortController();
   process.once('SIGINT', () => interrupted.abort());
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pgdrill-bench-'));

@@ -2,12 +2,11 @@
 // PostgreSQL, then the open-loop write load at increasing rates, one fresh database per step.
 // Not a test: run `npm run build && npm run bench` (flags: --rates 200,500 --seconds 10 --version 15).
 
-import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import hdr from 'hdr-histogram-js';
 import pg from 'pg';
 import { Recorder } from '../harness/record/recorder.js';
-import { LocalRuntime } from '../harness/runtime/local/local-runtime.js';
+import { benchRuntime } from './support/bench-runtime.js';
 import type { SeedConfig, WorkloadConfig } from '../harness/scenario/scenario.js';
 import { seedDatabase } from '../harness/seed/schema.js';
 import { startWorkload } from '../harness/workload/workload.js';
@@ -47,11 +46,7 @@ interface Row {
 }
 
 async function main(): Promise<void> {
-  const password = randomBytes(12).toString('hex');
-  const runtime = new LocalRuntime({
-    runId: `bench-${process.pid}`,
-    credentials: { superuser: 'pgdrill', superuserPassword: password, replicationUser: 'replicator', replicationPassword: password },
-  });
+  const { runtime, password } = benchRuntime('bench');
   const interrupted = new AbortController();
   process.once('SIGINT', () => interrupted.abort());
   const rows: Row[] = [];
