@@ -4,7 +4,7 @@
 
 import type { OpError, OpStream, Phase } from './records.js';
 import type { FaultKind } from '../scenario/scenario.js';
-import type { ScriptLoad } from '../results/results.js';
+import type { AppCheckOutcome, ScriptLoad } from '../results/results.js';
 
 interface Counts {
   intended: number;
@@ -119,19 +119,8 @@ export interface EventPayloads {
   'app-exited': { code: number | null; signal: string | null; expected: boolean };
   'app-load-start': { rate: number; connections: number; requests: string[] };
   'app-load-end': { app: Counts };
-  /** one app check (app.checks[index]) after the cutover or at the end of the load */
-  'app-check': {
-    index: number;
-    method: string;
-    path: string;
-    expect: number;
-    status: number | null;
-    ok: boolean;
-    attempts: number;
-    afterMs: number;
-    when: 'after the cutover' | 'at the end of the load';
-    error?: string;
-  };
+  /** one app check (app.checks[index]) after the cutover or at the end of the load: the outcome results.json keeps */
+  'app-check': AppCheckOutcome;
   'app-stop': { how: string; durationMs: number };
   /** runtime external: pgdrill's bookkeeping schema at the end (dropped on the final primary unless --keep; leftOn: nodes that keep a copy) */
   bookkeeping: { node: string; schema: string; dropped: boolean; leftOn: string[]; detail: string };
