@@ -1,7 +1,7 @@
 // Helpers for end-to-end tests that run whole scenarios against real PostgreSQL: build a
 // scenario from YAML, run it into a temporary folder, and check that nothing was left.
 
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
@@ -17,11 +17,32 @@ export function scenarioFrom(yaml: string, overrides: string[] = []): Scenario {
 
 const outFolders: string[] = [];
 
-/** Runs a scenario into a fresh temporary folder (removed by removeRunFolders). */
+/** ms after which a run still going prints where it is (before vitest's 180 s timeout hides it) */
+const SLOW_RUN_MS = 120_000;
+
+/**
+ * Runs a scenario into a fresh temporary folder (removed by removeRunFolders). A run still
+ * going after SLOW_RUN_MS prints its last events to stderr: a test that then times out
+ * says which phase or step the run was stuck in, not only that it took too long.
+ */
 export async function runInTemp(scenario: Scenario, options: RunOptions = {}): Promise<RunResult> {
   const out = await mkdtemp(path.join(os.tmpdir(), 'pgdrill-test-'));
   outFolders.push(out);
-  return runScenario(scenario, { out, ...options });
+  const slow = setTimeout(() => {
+    let tail = '(no events.jsonl yet)';
+    try {
+      tail = readFileSync(path.join(out, 'events.jsonl'), 'utf8').trimEnd().split('\n').slice(-25).join('\n');
+    } catch {
+      // the run has not written its first event
+    }
+    process.stderr.write(`\n[runInTemp] ${scenario.name} still running after ${SLOW_RUN_MS / 1000}s; its last events:\n${tail}\n`);
+  }, SLOW_RUN_MS);
+  slow.unref();
+  try {
+    return await runScenario(scenario, { out, ...options });
+  } finally {
+    clearTimeout(slow);
+  }
 }
 
 export async function removeRunFolders(): Promise<void> {
