@@ -116,7 +116,10 @@ export interface StartClusterInput {
   clusterParameters: Record<string, string>;
 }
 
-const BOOTSTRAP_TIMEOUT_MS = 180_000;
+// Bootstrapping an empty cluster takes seconds (initdb, then a base backup of it per replica):
+// a member stuck for 90 s is stuck for good, and the error with the agents' log tails says why
+// sooner than a longer wait would (and within a CI test's own timeout).
+const BOOTSTRAP_TIMEOUT_MS = 90_000;
 
 /**
  * Starts etcd and the members; resolves once the first member leads (or, in a standby cluster,
