@@ -1,7 +1,7 @@
 // One PostgreSQL server as a local process: initdb, configure, start/stop/kill/pause of the
 // postmaster we spawned ourselves (so we hold its pid), and client tools run beside it.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -12,6 +12,7 @@ import type { Address, ClientTool, DataVolume, NodeCredentials, NodeState, Runti
 import { clientToolHint, findClientTool, serverEnv, type ServerBinaries, type ServerUser } from './pg-binaries.js';
 import { continueTree, isAlive, killTreeSync, signal, stopTree, waitGone } from './proc.js';
 import { runProcess } from './run-process.js';
+import { readLogFrom, spawnLogged } from './spawn-logged.js';
 import { ReaperRegistry } from '../reaper/reaper-registry.js';
 import { STOP_SIGNALS, STOP_TIMEOUTS } from '../server-conventions.js';
 
@@ -310,49 +311,24 @@ export class LocalNode implements RuntimeNode {
     const timeout = options.timeout ?? DEFAULT_START_TIMEOUT;
     const started = Date.now();
     await fsp.chmod(this.dataDir, 0o700).catch(() => undefined);
-    const logOffset = fs.existsSync(this.logFile) ? fs.statSync(this.logFile).size : 0;
-    const logFd = fs.openSync(this.logFile, 'a', 0o640);
-    let child: ChildProcess;
-    try {
-      child = spawn(
-        this.bin('postgres'),
-        [
-          '-D', this.dataDir,
-          '-p', String(this.port),
-          '-c', 'listen_addresses=127.0.0.1',
-          '-c', `unix_socket_directories=${this.runDir}`,
-          '-c', 'unix_socket_permissions=0700',
-        ],
-        {
-          cwd: this.dataDir,
-          env: serverEnv(this.binaries),
-          uid: this.user?.uid,
-          gid: this.user?.gid,
-          // own session: a Ctrl-C in the terminal reaches pgdrill, which tears down in order
-          detached: true,
-          stdio: ['ignore', logFd, logFd],
-        },
-      );
-    } finally {
-      fs.closeSync(logFd);
-    }
-    // the exit hook, not the event loop, keeps a forgotten server from outliving us
-    child.unref();
+    const { child, logOffset, exited } = spawnLogged(
+      this.bin('postgres'),
+      [
+        '-D', this.dataDir,
+        '-p', String(this.port),
+        '-c', 'listen_addresses=127.0.0.1',
+        '-c', `unix_socket_directories=${this.runDir}`,
+        '-c', 'unix_socket_permissions=0700',
+      ],
+      { cwd: this.dataDir, env: serverEnv(this.binaries), user: this.user, logFile: this.logFile },
+    );
     this.child = child;
     this.exitInfo = undefined;
     this.intendedExit = undefined;
-    this.exited = new Promise<void>((resolve) => {
-      child.once('exit', (code, sig) => {
-        livePostmasters.delete(child.pid!);
-        this.exitInfo = { code, signal: sig };
-        if (this.child === child) this._state = this.intendedExit ?? (code === 0 ? 'stopped' : 'killed');
-        resolve();
-      });
-      child.once('error', () => {
-        this.exitInfo = { code: null, signal: null };
-        if (this.child === child) this._state = 'stopped';
-        resolve();
-      });
+    this.exited = exited.then((exit) => {
+      if (child.pid) livePostmasters.delete(child.pid);
+      this.exitInfo = { code: exit.code, signal: exit.signal };
+      if (this.child === child) this._state = exit.spawnFailed ? 'stopped' : this.intendedExit ?? (exit.code === 0 ? 'stopped' : 'killed');
     });
     if (child.pid) registerPostmaster(child.pid);
     this.reaper.process(child.pid, `postgres ${this.name} (postmaster and its children)`);
@@ -363,7 +339,7 @@ export class LocalNode implements RuntimeNode {
       // set by the exit listener meanwhile (a getter, so TypeScript does not narrow it away)
       const exit = this.exitStatus();
       if (exit) {
-        const newLog = await this.readLogFrom(logOffset);
+        const newLog = await readLogFrom(this.logFile, logOffset);
         if (!this.everStarted && /could not bind|Address already in use|could not create any TCP\/IP sockets/.test(newLog)) return 'port-taken';
         throw new EnvironmentError(
           `node "${this.name}" (PostgreSQL ${this.version}) exited during startup (${exit.signal ?? 'exit ' + exit.code}); last log lines:\n${await this.logTail(20)}`,
@@ -490,15 +466,6 @@ export class LocalNode implements RuntimeNode {
       return buffer.toString('utf8').split('\n').filter((l) => l.length > 0).slice(-lines).join('\n');
     } finally {
       await handle.close();
-    }
-  }
-
-  private async readLogFrom(offset: number): Promise<string> {
-    try {
-      const buffer = await fsp.readFile(this.logFile);
-      return buffer.subarray(offset).toString('utf8');
-    } catch {
-      return '';
     }
   }
 

@@ -5,14 +5,14 @@
 // teardown and killed if Node exits without one.
 
 import type { ReaperRegistry } from '../reaper/reaper-registry.js';
-import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { EnvironmentError, InterruptedError } from '../../errors.js';
 import type { RunService, ServiceProgramInfo } from '../runtime.js';
 import type { ServerUser } from './pg-binaries.js';
 import { isAlive, signal, waitGone } from './proc.js';
+import { readLogFrom, spawnLogged } from './spawn-logged.js';
 
 const DEFAULT_START_TIMEOUT = 20_000;
 const STOP_GRACE_MS = 5_000;
@@ -93,35 +93,17 @@ export class ServiceProcess implements RunService {
     if (this.running) throw new Error(`service ${this.name} is already running`);
     if (options.signal?.aborted) throw new InterruptedError(`start of ${this.name} interrupted`);
     const timeout = options.timeout ?? DEFAULT_START_TIMEOUT;
-    const logOffset = fs.existsSync(this.logFile) ? fs.statSync(this.logFile).size : 0;
-    const logFd = fs.openSync(this.logFile, 'a', 0o640);
-    let child: ChildProcess;
-    try {
-      child = spawn(this.program.path, args, {
-        cwd: this.dir,
-        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C', LC_ALL: 'C', HOME: this.dir },
-        uid: this.user?.uid,
-        gid: this.user?.gid,
-        // its own session: a Ctrl-C in the terminal reaches pgdrill, which tears down in order
-        detached: true,
-        stdio: ['ignore', logFd, logFd],
-      });
-    } finally {
-      fs.closeSync(logFd);
-    }
-    child.unref();
+    const { child, logOffset, exited } = spawnLogged(this.program.path, args, {
+      cwd: this.dir,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C', LC_ALL: 'C', HOME: this.dir },
+      user: this.user,
+      logFile: this.logFile,
+    });
     this.child = child;
     this.exit = undefined;
-    this.exited = new Promise<void>((resolve) => {
-      child.once('exit', (code, sig) => {
-        if (child.pid) liveServices.delete(child.pid);
-        this.exit = { code, signal: sig };
-        resolve();
-      });
-      child.once('error', () => {
-        this.exit = { code: null, signal: null };
-        resolve();
-      });
+    this.exited = exited.then((exit) => {
+      if (child.pid) liveServices.delete(child.pid);
+      this.exit = { code: exit.code, signal: exit.signal };
     });
     if (child.pid) register(child.pid);
     this.reaper?.processGroup(child.pid, `${this.name} (${this.program.path})`);
@@ -131,7 +113,7 @@ export class ServiceProcess implements RunService {
       const exit = this.exitStatus();
       if (exit) {
         throw new EnvironmentError(
-          `${this.name} (${this.program.path}) exited during startup (${exit.signal ?? `exit ${exit.code}`}); its log:\n${await this.readLogFrom(logOffset)}`,
+          `${this.name} (${this.program.path}) exited during startup (${exit.signal ?? `exit ${exit.code}`}); its log:\n${await this.logSince(logOffset)}`,
           'PGDRILL_SERVICE_NOT_READY',
         );
       }
@@ -140,7 +122,7 @@ export class ServiceProcess implements RunService {
         throw new InterruptedError(`start of ${this.name} interrupted`);
       }
       if (Date.now() >= deadline) {
-        const log = await this.readLogFrom(logOffset);
+        const log = await this.logSince(logOffset);
         await this.stop();
         throw new EnvironmentError(
           `${this.name} (${this.program.path}) did not become ready within ${Math.round(timeout / 1000)}s; its log:\n${log}`,
@@ -158,7 +140,7 @@ export class ServiceProcess implements RunService {
   }
 
   async logTail(lines = 20): Promise<string> {
-    const text = await this.readLogFrom(0);
+    const text = await readLogFrom(this.logFile, 0);
     return text.split('\n').filter((l) => l.length > 0).slice(-lines).join('\n') || '(empty log)';
   }
 
@@ -171,13 +153,9 @@ export class ServiceProcess implements RunService {
     }
   }
 
-  private async readLogFrom(offset: number): Promise<string> {
-    try {
-      const buffer = await fsp.readFile(this.logFile);
-      return buffer.subarray(offset).toString('utf8').slice(-8192);
-    } catch {
-      return '(no log)';
-    }
+  /** The end of what it logged since `offset`, for an error message. */
+  private async logSince(offset: number): Promise<string> {
+    return (await readLogFrom(this.logFile, offset)).slice(-8192) || '(no log)';
   }
 
   private async waitExit(ms: number): Promise<boolean> {
