@@ -50,7 +50,7 @@ export class AppProcess {
   private stopping = false;
   private stopped?: Promise<string>;
 
-  constructor(private readonly spec: AppProcessSpec) {
+  constructor(spec: AppProcessSpec) {
     this.child = spawn(spec.argv[0], spec.argv.slice(1), {
       cwd: spec.cwd,
       env: spec.env,

@@ -4,7 +4,7 @@
 // primary is, drop sessions to a node, notice a promotion by itself), never its kind.
 
 import type pg from 'pg';
-import type { Address, RuntimeNode } from '../runtime/runtime.js';
+import type { Address, ExternalConnection, RuntimeNode } from '../runtime/runtime.js';
 import type { EndpointKind } from '../scenario/scenario.js';
 import type { TcpProxy } from './tcp-proxy.js';
 
@@ -61,6 +61,13 @@ export interface Endpoint {
    * sockets die with it. A middlebox's sessions to it die by themselves. Returns how many.
    */
   cutSessionsTo(node: RuntimeNode): number;
+
+  /**
+   * present when the endpoint is the user's own (their Service, PgBouncer, DNS name): a client
+   * logs in to it with these credentials and TLS settings, straight to it rather than through a
+   * pgdrill proxy in front of a node
+   */
+  readonly ownLogin?: ExternalConnection;
 
   /** present when the endpoint can hold clients during the freeze */
   readonly pause?: PauseControl;

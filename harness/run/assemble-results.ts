@@ -15,7 +15,7 @@ import { evaluateThresholds } from '../checks/thresholds.js';
 import { runChecks, type StreamAccounting } from '../checks/run-checks.js';
 import { verdictOf } from '../checks/check.js';
 import { errorMessage, type PgdrillError } from '../errors.js';
-import { appResults, summarizeAppLoad } from '../app/app-results.js';
+import { appResults } from '../app/app-results.js';
 import type { AppFacts } from '../app/app-session.js';
 import { patroniResults } from '../patroni/patroni-results.js';
 import { redactScenario } from '../scenario/external-fields.js';

@@ -7,10 +7,7 @@ import type { Recorder } from '../record/recorder.js';
 import type { NodeCredentials, RuntimeNode } from '../runtime/runtime.js';
 import type { Scenario } from '../scenario/scenario.js';
 import type { Topology } from '../topology/topology.js';
-import type { Endpoint } from '../endpoint/endpoint.js';
-import type { DbCredentials } from '../workload/reconnecting-client.js';
-import { UrlEndpoint, endpointUrlFor } from '../endpoint/url-endpoint.js';
-import { tlsThroughProxy } from '../runtime/external/external-connection.js';
+import { endpointUrlFor, externalLogin } from '../endpoint/url-endpoint.js';
 import { connectNode, withNode } from '../topology/connect.js';
 import { listUserTables } from '../checks/integrity.js';
 import { BOOKKEEPING_SCHEMA, BOOKKEEPING_SQL, SEED_TABLES } from '../seed/schema.js';
@@ -29,14 +26,7 @@ export function externalCredentials(primary: RuntimeNode): Partial<NodeCredentia
   return { superuser: c.user, superuserPassword: c.password ?? '' };
 }
 
-/** How the workload logs in through the endpoint: the user's endpoint's URL, or the primary's URL through pgdrill's proxy. */
-export function externalLogin(primary: RuntimeNode, endpoint: Endpoint): DbCredentials {
-  const c = endpoint instanceof UrlEndpoint ? endpoint.connection : primary.external!;
-  const ssl = endpoint instanceof UrlEndpoint ? c.ssl : tlsThroughProxy(c);
-  return { user: c.user, password: c.password ?? '', database: c.database, ...(ssl ? { ssl } : {}) };
-}
-
-export { endpointUrlFor };
+export { endpointUrlFor, externalLogin };
 
 export interface ExternalSeedResult {
   scripts?: CheckedScripts;

@@ -26,7 +26,7 @@ import type { ActiveFault } from '../faults/fault.js';
 import { strategyFor, supportedStrategies } from '../strategies/index.js';
 import type { CutoverOutcome } from '../strategies/strategy.js';
 import { verifyIntegrity } from './verify.js';
-import { postgresUrl, runTimelineStep, stepBaseDir, type StepContext } from '../steps/index.js';
+import { runTimelineStep, stepBaseDir, type StepContext } from '../steps/index.js';
 import { AppSession } from '../app/app-session.js';
 import { assembleResults } from './assemble-results.js';
 import { unsupportedEndpoint } from '../scenario/endpoint-rules.js';

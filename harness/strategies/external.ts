@@ -10,10 +10,9 @@ import pg from 'pg';
 import { connectNode, sleep } from '../topology/connect.js';
 import { identifyStandby, nodeRole } from '../topology/external-topology.js';
 import type { RuntimeNode } from '../runtime/runtime.js';
-import { tlsThroughProxy } from '../runtime/external/external-connection.js';
 import { runCommandStep } from '../steps/command-step.js';
 import { stepBaseDir, stepUrlVariables } from '../steps/index.js';
-import { endpointUrlFor } from '../endpoint/url-endpoint.js';
+import { endpointUrlFor, externalLogin } from '../endpoint/url-endpoint.js';
 import type { Endpoint } from '../endpoint/endpoint.js';
 import { errorMessage } from '../errors.js';
 import { StepRunner } from './step-runner.js';
@@ -258,10 +257,7 @@ async function followEndpoint(steps: StepRunner, endpoint: Endpoint, to: Runtime
 
 /** One write through the endpoint, as a client would make it. */
 async function writeThroughEndpoint(endpoint: Endpoint, primary: RuntimeNode): Promise<void> {
-  const external = primary.external!;
-  const login = endpoint.kind === 'url' ? (endpoint as unknown as { connection: typeof external }).connection : external;
-  const viaProxy = endpoint.kind !== 'url';
-  const ssl = viaProxy ? tlsThroughProxy(login) : login.ssl;
+  const login = externalLogin(primary, endpoint);
   const connect = async (address: { host: string; port: number }) => {
     const client = new pg.Client({
       host: address.host,
@@ -272,7 +268,7 @@ async function writeThroughEndpoint(endpoint: Endpoint, primary: RuntimeNode): P
       connectionTimeoutMillis: 2000,
       query_timeout: 2000,
       application_name: 'pgdrill-cutover',
-      ...(ssl ? { ssl } : {}),
+      ...(login.ssl ? { ssl: login.ssl } : {}),
     });
     client.on('error', () => undefined);
     await client.connect();

@@ -40,7 +40,7 @@ export const patroniStrategy = plannedStrategy('patroni', async (context, { dryR
 });
 
 async function switchover(context: StrategyContext, cluster: PatroniCluster, steps: StepRunner, outcome: CutoverOutcome): Promise<void> {
-  const { config, topology, recorder, signal } = context;
+  const { config, topology, recorder } = context;
   const from = topology.node(config.from);
   const to = topology.node(config.to);
   await steps.run('prerequisites', async () => {

@@ -164,8 +164,7 @@ export class Workload extends EventEmitter<WorkloadEvents> {
   }
 
   private slots(stream: OpStream, count: number): ReconnectingClient[] {
-    const { recorder, credentials, config } = this.options;
-    const timeout = stream === 'write' ? config.writes.timeout : stream === 'read' ? config.reads.timeout : config.probe.timeout;
+    const { recorder, credentials } = this.options;
     const route = stream === 'read' ? this.options.routes?.reads : this.options.routes?.writes;
     const slots = Array.from({ length: count }, (_, slot) => {
       const client = new ReconnectingClient({

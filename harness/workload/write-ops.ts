@@ -3,7 +3,7 @@
 // so every op leaves a ledger entry precise enough to check against the final primary.
 
 import { randomUUID } from 'node:crypto';
-import type { LedgerEntry, OpKind } from '../record/records.js';
+import type { OpKind } from '../record/records.js';
 import type { SeedConfig, WriteMix } from '../scenario/scenario.js';
 import type { OpResult, ScheduledOp } from './open-loop.js';
 import type { QueryOutcome, QueryRequest } from './reconnecting-client.js';
