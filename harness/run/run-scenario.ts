@@ -6,6 +6,7 @@
 
 import { mkdir, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import path from 'node:path';
 import { Recorder } from '../record/recorder.js';
 import type { RunEvent } from '../record/events.js';
@@ -104,6 +105,10 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   const reaper = startReaper({ folder, t0EpochMs: recorder.epochMs(0), keep: options.keep });
   const stopListening = options.onEvent ? recorder.onEvent(options.onEvent) : () => undefined;
   const controller = new AbortController();
+  // every timeline entry waiting for its time, every monitor and fault sleeping, listens on this
+  // signal until it is done: a scenario with a dozen entries is not a leak, and Node's warning
+  // about 11 listeners would only alarm whoever reads the terminal
+  setMaxListeners(0, controller.signal);
   const onAbort = () => controller.abort(new InterruptedError());
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted) onAbort();

@@ -90,7 +90,7 @@ thresholds:
     // pgdrill did not re-point anything: the endpoint is the user's
     expect(names).not.toContain('repoint-endpoint');
     expect(results.cutover!.steps.find((s) => s.name === 'cutover-command')!.detail).toMatch(/service -> replica via postgres:\/\/[^ ]*127\.0\.0\.1:\d+/);
-    expect(run.exitCode).toBe(0);
+    expect(run.exitCode, JSON.stringify(results.checks.filter((c) => c.valid !== true))).toBe(0);
     expect(results.integrity?.lostWrites).toBe(0);
     expect(results.integrity?.acknowledgedWrites).toBeGreaterThan(500);
     expect(results.integrity?.finalPrimary).toBe('replica');
