@@ -38,6 +38,7 @@ const profileRate = args.profile ? Number(args.profile) : undefined;
 const SEED: SeedConfig = { users: 1000, products: 500, orders: 2000, itemsPerOrder: 3 };
 /** ms an op may wait behind its schedule before it is dropped: pgdrill's default, pgbench's -L */
 const LATE_MS = 1000;
+const WARMUP_SECONDS = 3;
 
 // The one statement both tools run. pgdrill wraps a ledgered write in its ledger CTE (the
 // request id comes from the client); pgbench gets that same text with the id made by the
@@ -147,7 +148,7 @@ async function main(): Promise<void> {
       };
     };
 
-    const runPgdrill = async (rep: number, rate: number): Promise<Row> => {
+    const runPgdrill = async (rep: number, rate: number, runSeconds = seconds): Promise<Row> => {
       const folder = fs.mkdtempSync(path.join(work, `pgdrill-${rep}-${rate}-`));
       // as in a run: operations.jsonl and events.jsonl written, the aggregates built as ops arrive
       const recorder = new Recorder(folder);
@@ -169,7 +170,7 @@ async function main(): Promise<void> {
         scripts,
         recorder,
         signal: interrupted.signal,
-        durationMs: seconds * 1000,
+        durationMs: runSeconds * 1000,
       });
       const summary = await handle.done;
       await recorder.close();
@@ -189,6 +190,10 @@ async function main(): Promise<void> {
       };
     };
 
+    // V8 compiles the hot path during the first seconds of a process: pgdrill's first run would
+    // pay for it (a real run lasts minutes). A warm-up run at the first rate, not counted.
+    const warm = await runPgdrill(-1, rates[0] ?? 1000, WARMUP_SECONDS);
+    process.stderr.write(`  (warm-up, not counted: ${describe(warm)})\n`);
     for (let rep = 0; rep < reps && !interrupted.signal.aborted; rep++) {
       // interleaved: each rate runs both tools back to back, the first tool alternating per rep
       for (const rate of [null, ...rates]) {
@@ -209,6 +214,33 @@ async function main(): Promise<void> {
     fs.rmSync(work, { recursive: true, force: true });
   }
   printTable(rows);
+  printWakeCost(await wakeCost(2000));
+}
+
+/**
+ * CPU this process spends per event-loop wake-up that does nothing (a 1 ms timer re-armed,
+ * as the scheduler's loop sleeps), measured for `ms`. Below ~1,000 ops/s every op costs the
+ * client at least two of them (its scheduler timer, its reply arriving): that floor, not the
+ * work per op, sets pgdrill's CPU per op at low rates.
+ */
+async function wakeCost(ms: number): Promise<{ wakes: number; usPerWake: number }> {
+  const began = performance.now();
+  const cpu = process.cpuUsage();
+  let wakes = 0;
+  while (performance.now() - began < ms) {
+    await new Promise<void>((resolve) => setTimeout(resolve, 1));
+    wakes++;
+  }
+  const used = process.cpuUsage(cpu);
+  return { wakes, usPerWake: (used.user + used.system) / wakes };
+}
+
+function printWakeCost(cost: { wakes: number; usPerWake: number }): void {
+  console.log(
+    `\nevent-loop floor: an empty wake-up (a 1 ms timer) costs this process ${cost.usPerWake.toFixed(0)} us of CPU (${cost.wakes} wakes measured); ` +
+      `an op below ~1,000/s takes at least two (its timer, its reply): >= ${((2 * cost.usPerWake) / 1000).toFixed(2)} ms of CPU per op before any work, ` +
+      `i.e. >= ${(2 * cost.usPerWake).toFixed(0)} ms per 1,000 ops`,
+  );
 }
 
 function run(cmd: string, argv: string[], env: NodeJS.ProcessEnv): Promise<{ stdout: string; stderr: string }> {
