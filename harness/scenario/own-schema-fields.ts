@@ -88,6 +88,18 @@ export const scriptLedgerSchema = z.strictObject(
   { error: (iss) => (iss.code === 'invalid_type' ? `expected { table, key, op } (or false: not checked by the ledger), got ${quote(iss.input)}` : undefined) },
 );
 
+/**
+ * `false`, or the ledger mapping validated field by field: a union would swallow the inner
+ * problem ("upsert" is not a ledger op) into "expected { table, key, op }" for the whole value.
+ */
+const ledgerField = z.unknown().transform((value, ctx) => {
+  if (value === false) return false as const;
+  const parsed = scriptLedgerSchema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path as (string | number)[] });
+  return z.NEVER;
+});
+
 export const scriptSchema = z.strictObject(
   {
     name: nameField.optional(),
@@ -98,9 +110,7 @@ export const scriptSchema = z.strictObject(
       .default(1),
     sql: nonEmpty('one SQL statement', '"UPDATE notes SET body = :body WHERE id = :id RETURNING id"'),
     vars: varsField,
-    ledger: z.union([z.literal(false), scriptLedgerSchema], {
-      error: (iss) => `expected { table, key, op } (or false: not checked by the ledger), got ${quote(iss.input)}`,
-    }).optional(),
+    ledger: ledgerField.optional(),
   },
   { error: (iss) => (iss.code === 'invalid_type' ? `expected a script { weight, sql, vars, ledger }, got ${quote(iss.input)}` : undefined) },
 );

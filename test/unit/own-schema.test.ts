@@ -157,6 +157,19 @@ workload:
     expect(p).toEqual([{ path: 'workload.writes.scripts[0].vars.body', message: expect.stringContaining('text takes a length from 1') }]);
   });
 
+  it('names the field of the ledger that is wrong, not only the ledger', () => {
+    const sql = 'INSERT INTO notes (body) VALUES (:body) RETURNING id';
+    expect(problems(base(scripts(sql, '{ body: "text(10)" }', 'ledger: { table: notes, key: id, op: upsert }')))).toEqual([
+      { path: 'workload.writes.scripts[0].ledger.op', message: '"upsert" is not a ledger op; allowed: insert, update, delete' },
+    ]);
+    expect(problems(base(scripts(sql, '{ body: "text(10)" }', 'ledger: { table: notes, op: insert }')))).toEqual([
+      { path: 'workload.writes.scripts[0].ledger.key', message: expect.stringContaining('expected the key column the statement RETURNs') },
+    ]);
+    expect(problems(base(scripts(sql, '{ body: "text(10)" }', 'ledger: yes')))).toEqual([
+      { path: 'workload.writes.scripts[0].ledger', message: expect.stringContaining('expected { table, key, op } (or false: not checked by the ledger)') },
+    ]);
+  });
+
   it('wants a ledger on every write (or false), RETURNING with it, and none on reads', () => {
     expect(problems(base(scripts('UPDATE notes SET a = 1 WHERE id = :id', '{ id: "pick(notes.id)" }', '')))).toEqual([
       { path: 'workload.writes.scripts[0].ledger', message: expect.stringContaining('required: what the statement writes, for the exact ledger') },
