@@ -3,8 +3,6 @@
 // writes. A scenario added to scenarios/ without an entry here fails this file.
 
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { listBundledScenarios } from '../../harness/scenario/bundled.js';
@@ -13,6 +11,7 @@ import { loadComparisonFile } from '../../harness/scenario/comparison.js';
 import { runComparison } from '../../harness/run/run-comparison.js';
 import type { Results } from '../../harness/results/results.js';
 import { leftovers, removeRunFolders, runInTemp } from './support/runs.js';
+import { tempDir } from '../support/temp-dir.js';
 import { appExplanation } from '../../harness/report/app-view.js';
 import { finalUpstreams } from '../../harness/report/replication-model.js';
 
@@ -158,12 +157,8 @@ const RUN_ELSEWHERE: Record<string, string> = {
 };
 
 const bundled = await listBundledScenarios();
-let comparisonOut: string | undefined;
 
-afterAll(async () => {
-  await removeRunFolders();
-  if (comparisonOut) await rm(comparisonOut, { recursive: true, force: true });
-});
+afterAll(removeRunFolders);
 
 describe('bundled scenarios, as shipped', () => {
   it('each has an expected outcome here', () => {
@@ -188,8 +183,7 @@ describe('bundled scenarios, as shipped', () => {
   for (const name of COMPARISONS) {
     it(`${name} runs every variant and passes`, async () => {
       const file = bundled.find((s) => s.name === name)!.file;
-      comparisonOut = await mkdtemp(path.join(os.tmpdir(), 'pgdrill-compare-'));
-      const outcome = await runComparison(await loadComparisonFile(file), { out: comparisonOut });
+      const outcome = await runComparison(await loadComparisonFile(file), { out: tempDir('compare') });
       // each failed variant with the checks that failed it, so a red run says why
       const failed = outcome.runs
         .filter((r) => r.exitCode !== 0)

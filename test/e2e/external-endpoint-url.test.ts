@@ -6,12 +6,12 @@
 // through it, lose nothing, and leave both servers and the forwarder alone.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { expectEveryOpAccounted, removeRunFolders, runInTemp, scenarioFrom } from './support/runs.js';
 import { fenceAndPromoteScript, freePort, PASSWORD, startOwnPair, type OwnPair } from './support/external-servers.js';
+import { tempDir } from '../support/temp-dir.js';
 
 let pair: OwnPair;
 let service: net.Server;
@@ -22,7 +22,7 @@ const served: number[] = [];
 
 beforeAll(async () => {
   pair = await startOwnPair(['app']);
-  dir = mkdtempSync(path.join(os.tmpdir(), 'pgdrill-service-'));
+  dir = tempDir('service');
   targetFile = path.join(dir, 'target');
   writeFileSync(targetFile, String(pair.primary.port));
   servicePort = await freePort();

@@ -4,12 +4,11 @@
 // promote) passes with nothing lost, its downtime measured, and both servers still running.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { expectEveryOpAccounted, removeRunFolders, runInTemp, scenarioFrom } from './support/runs.js';
 import { fenceAndPromoteScript, startOwnPair, type OwnPair } from './support/external-servers.js';
 import { planRun } from '../../harness/run/run-plan.js';
+import { tempDir } from '../support/temp-dir.js';
 
 let pair: OwnPair;
 
@@ -25,7 +24,7 @@ afterAll(async () => {
 
 /** The runbook: fence the old primary, wait until the standby has replayed it, promote with pg_ctl. */
 function cutoverScript(): string {
-  return fenceAndPromoteScript(pair, mkdtempSync(path.join(os.tmpdir(), 'pgdrill-runbook-')), 'echo "promoted replica at $LSN"');
+  return fenceAndPromoteScript(pair, tempDir('runbook'), 'echo "promoted replica at $LSN"');
 }
 
 const scenario = (database: string, extra = '') => `

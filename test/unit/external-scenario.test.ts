@@ -3,14 +3,14 @@
 // are resolved from the URL, a file or the environment; results never hold a password.
 
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidInputError } from '../../harness/errors.js';
 import { parseScenarioText } from '../../harness/scenario/load-scenario.js';
 import { redactScenario, redactUrl } from '../../harness/scenario/external-fields.js';
 import { resolveExternalConnection } from '../../harness/runtime/external/external-connection.js';
 import { writtenTables } from '../../harness/run/external-verify.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const CONTRACT = `
 name: staging
@@ -124,7 +124,7 @@ describe('runtime external: bad input names the field and the fix', () => {
 });
 
 describe('runtime external: connections', () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'pgdrill-unit-'));
+  const dir = tempDir('unit');
   it('takes the password from the URL, then passwordFile, then passwordEnv, then PGPASSWORD', async () => {
     writeFileSync(path.join(dir, 'pw'), 'from-file\n');
     const base = { name: 'primary', url: 'postgres://drill@db.example:6432/app' };

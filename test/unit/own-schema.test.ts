@@ -3,8 +3,7 @@
 // workload on a file seed), recognising seed files, the script executor's ledger entries and
 // its verdict on broken statements, and the tool messages turned into the seed's errors.
 
-import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../harness/errors.js';
@@ -23,6 +22,7 @@ import type { QueryOutcome, QueryRequest } from '../../harness/workload/reconnec
 import type { ScheduledOp } from '../../harness/workload/open-loop.js';
 import { checkLedger, keysOfInterest } from '../../harness/checks/ledger-check.js';
 import type { OpRecord } from '../../harness/record/records.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const base = (extra: string) => `
 name: own
@@ -217,7 +217,7 @@ workload:
 
 describe('seed files', () => {
   it('says a missing file, a plain dump given as dump, an archive given as sql and an empty file, each with the path and the fix', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'pgdrill-seedfiles-'));
+    const dir = tempDir('seedfiles');
     await writeFile(path.join(dir, 'plain.sql'), '--\n-- PostgreSQL database dump\nSET statement_timeout = 0;\n');
     await writeFile(path.join(dir, 'archive.dump'), Buffer.concat([Buffer.from('PGDMP'), Buffer.from([1, 14, 0, 4, 8, 1])]));
     await writeFile(path.join(dir, 'empty.sql'), '');
@@ -241,7 +241,7 @@ describe('seed files', () => {
   });
 
   it('recognises a tar-format dump by its first member', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'pgdrill-tar-'));
+    const dir = tempDir('tar');
     const tar = Buffer.alloc(1024);
     tar.write('toc.dat', 0, 'latin1');
     tar.write('ustar', 257, 'latin1');

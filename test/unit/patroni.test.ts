@@ -2,8 +2,7 @@
 // of other runtimes (exit 2, nothing started), patroni.yml as pgdrill writes it, the leader
 // changes timed from their cause, and the leader-changes check proven both ways.
 import { describe, it, expect } from 'vitest';
-import { mkdtemp, readdir } from 'node:fs/promises';
-import os from 'node:os';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import YAML from 'yaml';
 import { InvalidInputError, type Problem } from '../../harness/errors.js';
@@ -19,6 +18,7 @@ import { composeFile } from '../../harness/compose/compose-export.js';
 import type { RunEvent } from '../../harness/record/events.js';
 import type { Results } from '../../harness/results/results.js';
 import type { PatroniConfig } from '../../harness/scenario/scenario.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const CLUSTER = {
   name: 'p',
@@ -112,7 +112,7 @@ describe('the patroni: section', () => {
 describe('runtimes without Patroni', () => {
   it('refuses a Patroni cluster on the docker runtime with exit 2 and the reason, before anything starts', async () => {
     const scenario = parseScenarioText(YAML.stringify(CLUSTER), 'test');
-    const out = path.join(await mkdtemp(path.join(os.tmpdir(), 'pgdrill-patroni-docker-')), 'never-made');
+    const out = path.join(tempDir('patroni-docker'), 'never-made');
     const run = runScenario(scenario, { runtime: 'docker', out });
     await expect(run).rejects.toBeInstanceOf(InvalidInputError);
     const err = (await run.catch((e: unknown) => e)) as InvalidInputError;

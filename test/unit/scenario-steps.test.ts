@@ -1,13 +1,13 @@
 // The sql and command timeline entries in the scenario file: the accepted forms and their
 // defaults, and every bad input refused with its path, the bad value and the fix.
 import { describe, it, expect } from 'vitest';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Problem } from '../../harness/errors.js';
 import { loadScenarioFile, parseScenarioText, validateScenario } from '../../harness/scenario/load-scenario.js';
 import type { Scenario } from '../../harness/scenario/scenario.js';
 import { stepBaseDir } from '../../harness/steps/index.js';
+import { tempDir } from '../support/temp-dir.js';
 
 function withTimeline(timeline: unknown[], nodes: Record<string, unknown> = { primary: {}, replica: { replicaOf: 'primary' } }) {
   return { name: 'steps', duration: '60s', nodes, timeline };
@@ -181,7 +181,7 @@ describe('sql and command entries: refused inputs', () => {
 
 describe('the scenario folder', () => {
   it('is the file\'s folder when loaded from a file, so relative runs mean the same from any cwd', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'pgdrill-steps-'));
+    const dir = tempDir('steps');
     const file = path.join(dir, 'drill.yaml');
     await writeFile(file, 'name: drill\nnodes: { primary: {} }\ntimeline:\n  - at: 1s\n    command: { run: ./step.sh }\n');
     const s = await loadScenarioFile(path.relative(process.cwd(), file));

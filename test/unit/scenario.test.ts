@@ -1,8 +1,7 @@
 // Scenario loading: defaults, every schema and cross-field rule with its path and message,
 // all problems reported at once, YAML syntax errors, --set overrides, threshold expressions.
 import { describe, it, expect } from 'vitest';
-import { mkdtemp, writeFile, mkdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import YAML from 'yaml';
 import { InvalidInputError, type Problem } from '../../harness/errors.js';
@@ -16,6 +15,7 @@ import { listBundledScenarios, resolveScenarioPath } from '../../harness/scenari
 import { packageRoot } from '../../harness/util/package-info.js';
 import { scenarioFileSchema } from '../../harness/scenario/scenario-schema.js';
 import type { Scenario } from '../../harness/scenario/scenario.js';
+import { tempDir } from '../support/temp-dir.js';
 
 /** The example of product.md, verbatim (comments included). */
 const PRODUCT_EXAMPLE = `
@@ -808,7 +808,7 @@ describe('scenario files and bundled scenarios', () => {
   });
 
   it('loads a file and applies overrides', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'pgdrill-scenario-'));
+    const dir = tempDir('scenario');
     const file = path.join(dir, 'x.yaml');
     await writeFile(file, MINIMAL);
     const s = await loadScenarioFile(file, ['seed.users=5']);
@@ -816,7 +816,7 @@ describe('scenario files and bundled scenarios', () => {
   });
 
   it('lists bundled scenarios with name and description, and resolves a name or a path', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'pgdrill-bundled-'));
+    const dir = tempDir('bundled');
     await writeFile(path.join(dir, 'b.yaml'), 'name: beta-drill\ndescription: Second.\nnodes: { p: {} }\n');
     await writeFile(path.join(dir, 'a.yaml'), 'name: alpha\ndescription: First.\nnodes: { p: {} }\n');
     await writeFile(path.join(dir, 'notes.txt'), 'ignored');
