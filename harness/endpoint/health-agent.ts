@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import type { Address, RuntimeNode } from '../runtime/runtime.js';
 import { errorMessage } from '../errors.js';
+import { destroyClient } from '../topology/connect.js';
 
 export interface HealthChecks {
   /** what answers the checks, in words, for the report */
@@ -25,13 +26,6 @@ export interface HealthChecks {
 /** What a node is, as the checks see it. */
 type Role = { role: 'primary' | 'standby' | 'read-only' } | { role: 'unreachable'; error: string };
 
-function destroy(client: pg.Client): void {
-  try {
-    (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
-  } catch {
-    // already gone
-  }
-}
 
 /** One node's answers: a connection kept open (a check per interval must not pay a SCRAM login), one query per check. */
 class NodeProbe {
@@ -82,7 +76,7 @@ class NodeProbe {
       try {
         await client.connect();
       } catch (err) {
-        destroy(client);
+        destroyClient(client);
         throw err;
       }
       return client;
@@ -97,7 +91,7 @@ class NodeProbe {
   reset(): void {
     const pending = this.client;
     this.client = undefined;
-    void pending?.then(destroy, () => undefined);
+    void pending?.then(destroyClient, () => undefined);
   }
 }
 

@@ -3,6 +3,7 @@
 // time; a command that does not answer leaves its connection unusable, so it is dropped.
 
 import pg from 'pg';
+import { destroyClient } from '../topology/connect.js';
 
 export interface AdminOptions {
   socketDir: string;
@@ -13,13 +14,6 @@ export interface AdminOptions {
 
 export class AdminTimeout extends Error {}
 
-function destroy(client: pg.Client): void {
-  try {
-    (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
-  } catch {
-    // already gone
-  }
-}
 
 export class PgBouncerAdmin {
   private session?: Promise<pg.Client>;
@@ -40,7 +34,7 @@ export class PgBouncerAdmin {
     try {
       await client.connect();
     } catch (err) {
-      destroy(client);
+      destroyClient(client);
       throw err;
     }
     return client;
@@ -62,7 +56,7 @@ export class PgBouncerAdmin {
     } catch (err) {
       // a console session that timed out or broke is not reused
       if (this.session === session) this.session = undefined;
-      destroy(client);
+      destroyClient(client);
       throw err;
     }
   }
@@ -71,7 +65,7 @@ export class PgBouncerAdmin {
     const session = this.session;
     this.session = undefined;
     const client = await session?.catch(() => undefined);
-    if (client) destroy(client);
+    if (client) destroyClient(client);
   }
 }
 
@@ -91,4 +85,3 @@ export async function runOn<T extends Record<string, unknown>>(client: pg.Client
   }
 }
 
-export { destroy as dropConnection };

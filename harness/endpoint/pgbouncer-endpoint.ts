@@ -12,12 +12,12 @@
 
 import type { Address, RunService, RuntimeNode } from '../runtime/runtime.js';
 import type { EndpointConfig } from '../scenario/scenario.js';
-import { DATABASE, withNode } from '../topology/connect.js';
+import { DATABASE, destroyClient, withNode } from '../topology/connect.js';
 import { quoteIdent, quoteLiteral } from '../util/sql.js';
 import { EnvironmentError, errorMessage } from '../errors.js';
 import { describeServiceProgramInfo } from './service-origin.js';
 import { connectionUrl, type ClientRoute, type Endpoint, type PauseControl } from './endpoint.js';
-import { AdminTimeout, PgBouncerAdmin, dropConnection, runOn } from './pgbouncer-admin.js';
+import { AdminTimeout, PgBouncerAdmin, runOn } from './pgbouncer-admin.js';
 import { authFileLine, describeServers, pgbouncerIni, serversOn, type ServerRow } from './pgbouncer-config.js';
 import { TcpProxy } from './tcp-proxy.js';
 import { endpointService, stopService, type EndpointContext } from './endpoint-context.js';
@@ -126,7 +126,7 @@ export class PgBouncerEndpoint implements Endpoint {
       await runOn(client, 'PAUSE', this.config.pauseTimeout);
     } catch (err) {
       // a PAUSE that timed out stays pending on its connection: drop it; the rollback RESUMEs
-      dropConnection(client);
+      destroyClient(client);
       if (!(err instanceof AdminTimeout)) throw err;
       const busy = await this.servers().then(describeServers, (e: unknown) => `SHOW SERVERS failed: ${errorMessage(e)}`);
       const why =
@@ -135,7 +135,7 @@ export class PgBouncerEndpoint implements Endpoint {
           : 'a transaction still open holds its server connection until it ends';
       throw new Error(`PAUSE did not complete within ${this.config.pauseTimeout}ms: server connections still in use (${busy}); ${why}`);
     }
-    await client.end().catch(() => dropConnection(client));
+    await client.end().catch(() => destroyClient(client));
     this.pauseState = 'paused';
     const left = await this.servers();
     return `PAUSE returned after ${Math.round(performance.now() - started)}ms: new queries wait in PgBouncer; server connections left: ${describeServers(left)}`;

@@ -6,6 +6,7 @@
 import type pg from 'pg';
 import type { Address } from '../runtime/runtime.js';
 import { errorMessage } from '../errors.js';
+import { destroyClient } from '../topology/connect.js';
 
 export interface Candidate {
   name: string;
@@ -29,13 +30,6 @@ export class NoWritableNode extends Error {
   }
 }
 
-function destroy(client: pg.Client): void {
-  try {
-    (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
-  } catch {
-    // already gone
-  }
-}
 
 /** libpq's target_session_attrs=read-write: the first node, in order, that is out of recovery and read-write. */
 export const readWriteLookup: PrimaryLookup = {
@@ -59,7 +53,7 @@ export const readWriteLookup: PrimaryLookup = {
       } catch (err) {
         findings.push(`${candidate.name} ${errorMessage(err)}`);
       }
-      destroy(client);
+      destroyClient(client);
     }
     throw new NoWritableNode(findings);
   },

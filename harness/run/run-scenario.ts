@@ -7,6 +7,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
+import { sleepUnlessAborted } from '../util/sleep.js';
 import path from 'node:path';
 import { Recorder } from '../record/recorder.js';
 import type { RunEvent } from '../record/events.js';
@@ -411,18 +412,6 @@ async function runTimeline(
   }
   await Promise.all(tasks);
   return outcome;
-}
-
-function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 /** Every replica has replayed what its primary has written so far. */

@@ -20,6 +20,7 @@ import { StepRunner } from './step-runner.js';
 import { sendClientsTo } from './freeze.js';
 import { eventsOf } from '../record/events.js';
 import type { CutoverOutcome, Strategy, StrategyContext } from './strategy.js';
+import { sleepUnlessAborted } from '../util/sleep.js';
 
 export { compareLsn } from '../util/lsn.js';
 
@@ -75,7 +76,7 @@ export async function watchAndFailover(context: StrategyContext, options: WatchO
         }
         if (consecutive >= detection.failures) break;
       }
-      await sleepFor(detection.interval - (recorder.now() - tickMs), signal);
+      await sleepUnlessAborted(detection.interval - (recorder.now() - tickMs), signal);
     }
   } finally {
     check.close();
@@ -242,7 +243,7 @@ async function watchOldPrimary(context: StrategyContext, outcome: CutoverOutcome
       }
       return;
     }
-    await sleepFor(RETURN_POLL_MS, signal);
+    await sleepUnlessAborted(RETURN_POLL_MS, signal);
   }
   if (config.rejoinOldPrimary && !signal.aborted) {
     const now = recorder.now();
@@ -337,19 +338,6 @@ async function onNode<T>(node: RuntimeNode, body: (client: pg.Client) => Promise
 
 function destroy(client: pg.Client): void {
   (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
-}
-
-function sleepFor(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted || ms <= 0) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 /**

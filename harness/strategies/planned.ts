@@ -3,6 +3,7 @@
 // and end; a real cutover's outcome wins over a dry run's.
 
 import type { ArmContext, CutoverOutcome, Strategy, StrategyContext } from './strategy.js';
+import { sleepUnlessAborted } from '../util/sleep.js';
 
 /** A planned cutover: runs it (or only its checks when dryRun); never throws, failures are in the outcome. */
 export type CutoverFn = (context: StrategyContext, options: { dryRun: boolean }) => Promise<CutoverOutcome>;
@@ -45,16 +46,5 @@ async function runPlanned(kind: string, cutover: CutoverFn, context: ArmContext)
 
 /** Sleeps until run time `ms`, or until the run is aborted. */
 export function sleepUntil(ms: number, context: Pick<ArmContext, 'recorder' | 'signal'>): Promise<void> {
-  const wait = ms - context.recorder.now();
-  const { signal } = context;
-  return new Promise((resolve) => {
-    if (wait <= 0 || signal.aborted) return resolve();
-    const timer = setTimeout(done, wait);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
+  return sleepUnlessAborted(ms - context.recorder.now(), context.signal);
 }

@@ -44,6 +44,15 @@ export async function connectNode(node: RuntimeNode, options: ConnectOptions = {
   return client;
 }
 
+/** Drops a client's socket without the goodbye: end() would wait forever on a paused or partitioned server. */
+export function destroyClient(client: pg.Client): void {
+  try {
+    (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+  } catch {
+    // already gone
+  }
+}
+
 /** Opens a client, runs `body`, always closes it. */
 export async function withNode<T>(
   node: RuntimeNode,

@@ -7,6 +7,7 @@ import type { ConnectionOptions } from 'node:tls';
 import type { OpError } from '../record/records.js';
 import type { Address } from '../runtime/runtime.js';
 import type { SessionOpener } from '../endpoint/endpoint.js';
+import { destroyClient } from '../topology/connect.js';
 
 export interface DbCredentials {
   user: string;
@@ -340,7 +341,7 @@ export class ReconnectingClient {
       await client.connect();
       return client;
     } catch (err) {
-      destroy(client);
+      destroyClient(client);
       throw err;
     }
   }
@@ -404,22 +405,13 @@ export class ReconnectingClient {
   }
 
   private discard(client: pg.Client, error: OpError): void {
-    destroy(client);
+    destroyClient(client);
     this.lost(client, error);
   }
 }
 
-/** Drops the socket without the goodbye: end() would wait forever on a paused server. */
-function destroy(client: pg.Client): void {
-  try {
-    client.connection.stream.destroy();
-  } catch {
-    // already gone
-  }
-}
-
 async function endQuietly(client: pg.Client): Promise<void> {
-  const timer = setTimeout(() => destroy(client), 1000);
+  const timer = setTimeout(() => destroyClient(client), 1000);
   try {
     await client.end();
   } catch {
