@@ -17,7 +17,7 @@ import type { ReaperRegistry } from '../runtime/reaper/reaper-registry.js';
 import { AppProcess, describeExit, type AppExit } from './app-process.js';
 import { runAppChecks } from './app-checks.js';
 import { runAppLoad } from './app-load.js';
-import { freeLoopbackPort } from './free-port.js';
+import { freeListenPort } from '../util/free-port.js';
 import { httpRequest, type AppAddress, type HttpOutcome } from './http-request.js';
 import { sampleServiceEntry } from './sample-service.js';
 import type { OpenLoopSummary } from '../workload/open-loop.js';
@@ -88,7 +88,7 @@ export class AppSession {
     const { config, recorder, signal } = this.options;
     try {
       const { argv, cwd } = this.argv();
-      this.port = await freeLoopbackPort();
+      this.port = await freeListenPort();
       const env: Record<string, string> = {};
       for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
       Object.assign(env, config.env, { DATABASE_URL: this.options.databaseUrl, PORT: String(this.port) });

@@ -13,7 +13,7 @@ import { runAppLoad } from '../../harness/app/app-load.js';
 import { AppLog } from '../../harness/app/app-log.js';
 import { Recorder } from '../../harness/record/recorder.js';
 import type { OpRecord } from '../../harness/record/records.js';
-import { freeLoopbackPort } from '../../harness/app/free-port.js';
+import { freeListenPort } from '../../harness/util/free-port.js';
 
 const servers: http.Server[] = [];
 afterEach(async () => {
@@ -52,7 +52,7 @@ describe('one request to the app', () => {
   });
 
   it('is a connection error when nothing listens', async () => {
-    const port = await freeLoopbackPort();
+    const port = await freeListenPort();
     const outcome = await httpRequest({ host: '127.0.0.1', port }, { method: 'GET', path: '/' }, { timeoutMs: 1000 });
     expect(outcome).toMatchObject({ kind: 'error', code: 'ECONNREFUSED', sent: false });
   });

@@ -3,7 +3,6 @@
 // Everything it makes carries the run's labels; dispose() removes containers, then volumes,
 // then the network, and `pgdrill cleanup` finds what a crashed run left by the same labels.
 
-import net from 'node:net';
 import type Docker from 'dockerode';
 import { EnvironmentError, InterruptedError, errorMessage } from '../../errors.js';
 import type { NodeCredentials, NodeSpec, Runtime, RuntimeNode } from '../runtime.js';
@@ -17,6 +16,7 @@ import { resolveImage, type ImageChoice } from './images.js';
 import { LABEL, runLabels } from './labels.js';
 import { BACKUP_EMPTY_DIRS, BACKUP_SKIP_FILES } from '../server-conventions.js';
 import { ReaperRegistry } from '../reaper/reaper-registry.js';
+import { freeListenPort } from '../../util/free-port.js';
 
 export interface DockerRuntimeOptions {
   runId: string;
@@ -36,19 +36,6 @@ export interface DockerRuntimeOptions {
  */
 export function scenarioFromRunId(runId: string): string {
   return runId.replace(/-(\d{8}T\d{6}|\d{4}-\d{2}-\d{2}T[\d-]+)-[0-9a-f]{4}$/, '') || runId;
-}
-
-/** A port the kernel just gave us on 127.0.0.1; free when we close it, published by Docker later. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0, exclusive: true }, () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 const PORT_TAKEN = /port is already allocated|address already in use/i;
@@ -211,7 +198,7 @@ export class DockerRuntime implements Runtime {
 
   private async pickPort(): Promise<number> {
     for (;;) {
-      const port = await freePort();
+      const port = await freeListenPort();
       if (!this.portsGiven.has(port)) {
         this.portsGiven.add(port);
         return port;

@@ -3,7 +3,6 @@
 
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { EnvironmentError, InterruptedError } from '../../errors.js';
 import type { NodeCredentials, NodeSpec, RunService, Runtime, RuntimeNode, ServiceProgram, ServiceProgramInfo } from '../runtime.js';
@@ -16,6 +15,7 @@ import { ServiceProcess } from './service-process.js';
 import { ManagedLocalNode } from './managed-node.js';
 import { requireServiceProgram } from './service-programs.js';
 import { ReaperRegistry } from '../reaper/reaper-registry.js';
+import { freeListenPort } from '../../util/free-port.js';
 
 export { cleanupStaleLocalRuns, defaultRunsDir, type CleanupResult } from './stale-runs.js';
 
@@ -33,19 +33,6 @@ export interface LocalRuntimeOptions {
 
 /** sockaddr_un holds 108 bytes; stay well under it. */
 const MAX_SOCKET_PATH = 100;
-
-/** A port the kernel just gave us on 127.0.0.1; free when we close it, taken later by postgres. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0, exclusive: true }, () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export class LocalRuntime implements Runtime {
   readonly kind = 'local' as const;
@@ -137,7 +124,7 @@ export class LocalRuntime implements Runtime {
 
   private async pickPort(): Promise<number> {
     for (;;) {
-      const port = await freePort();
+      const port = await freeListenPort();
       if (!this.portsGiven.has(port)) {
         this.portsGiven.add(port);
         return port;

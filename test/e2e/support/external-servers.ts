@@ -5,9 +5,9 @@
 
 import { execFileSync } from 'node:child_process';
 import { chownSync, mkdtempSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freeListenPort } from '../../../harness/util/free-port.js';
 
 export const PG_BIN = '/usr/lib/postgresql/15/bin';
 const USER = 'drill';
@@ -25,16 +25,8 @@ export function asPostgres(program: string, args: string[], env: Record<string, 
   return execFileSync(path.join(PG_BIN, program), args, { uid, gid, encoding: 'utf8', env: { PATH: '/usr/bin:/bin', ...env }, cwd: '/tmp', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+/** A port for a server the test starts itself, picked as pgdrill picks its own (util/free-port.ts). */
+export const freePort = (): Promise<number> => freeListenPort();
 
 export interface OwnServer {
   name: string;
