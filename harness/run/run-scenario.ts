@@ -4,12 +4,13 @@
 // failure: stop load, heal faults, close the endpoint, stop the monitor, stop the nodes and
 // remove their data.
 
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { sleepUnlessAborted } from '../util/sleep.js';
 import path from 'node:path';
-import { Recorder } from '../record/recorder.js';
+import { EVENTS_FILE, OPERATIONS_FILE, Recorder } from '../record/recorder.js';
 import type { RunEvent } from '../record/events.js';
 import { createRuntime } from '../runtime/create-runtime.js';
 import type { NodeCredentials, Runtime } from '../runtime/runtime.js';
@@ -39,7 +40,7 @@ import hdr from 'hdr-histogram-js';
 import type { Results } from '../results/results.js';
 import { writeReports } from '../report/write-reports.js';
 import { startReaper } from '../runtime/reaper/start-reaper.js';
-import { writeRunFile } from './run-file.js';
+import { RUN_FILE, writeRunFile } from './run-file.js';
 import type { ReaperRegistry } from '../runtime/reaper/reaper-registry.js';
 import { InterruptedError, InvalidInputError, PgdrillError, errorMessage } from '../errors.js';
 import { dropBookkeeping, endpointUrlFor, externalCredentials, externalLogin, isExternal, runExternalSeed } from './external-run.js';
@@ -98,6 +99,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   // short: the run id names the run folder, which holds unix sockets (path limit ~107 chars)
   const runId = `${scenario.name.slice(0, 24)}-${stamp.replace(/-/g, '').slice(0, 15)}-${randomBytes(2).toString('hex')}`;
   const folder = path.resolve(options.out ?? path.join('reports', `${scenario.name}-${stamp}`));
+  refuseUsedFolder(folder);
   await mkdir(folder, { recursive: true });
 
   writeRunFile(folder, { runId, startedAt, scenario: resolved });
@@ -359,6 +361,21 @@ function refuseUnsupported(scenario: Scenario): void {
     });
   }
   if (problems.length) throw new InvalidInputError(problems);
+}
+
+/**
+ * A run appends its records to events.jsonl and operations.jsonl: in a folder that holds an
+ * earlier run's, the two would mix (the ledger check then finds twice the writes and says
+ * unknown, the post-mortem reads two runs as one). The earlier run's evidence is not
+ * overwritten either: refused before anything starts.
+ */
+function refuseUsedFolder(folder: string): void {
+  const earlier = [RUN_FILE, EVENTS_FILE, OPERATIONS_FILE, 'results.json'].filter((f) => existsSync(path.join(folder, f)));
+  if (earlier.length === 0) return;
+  throw new InvalidInputError(
+    [{ path: '--out', message: `${folder} already holds a run (${earlier.join(', ')}); give a new folder, or remove that one first` }],
+    'the output folder',
+  );
 }
 
 async function runTimeline(
