@@ -16,14 +16,18 @@ const LOWEST = 10_000;
 /** random tries below the ephemeral range before falling back to listen(0) */
 const TRIES = 40;
 
-/** The kernel's range for the local ports of outgoing connections (Linux), when it can be read. */
+let range: { low: number; high: number } | undefined | null = null;
+
+/** The kernel's range for the local ports of outgoing connections (Linux), when it can be read; read once per process. */
 export function ephemeralPortRange(): { low: number; high: number } | undefined {
+  if (range !== null) return range;
   try {
     const [low, high] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
-    return low > 0 && high >= low ? { low, high } : undefined;
+    range = low > 0 && high >= low ? { low, high } : undefined;
   } catch {
-    return undefined;
+    range = undefined;
   }
+  return range;
 }
 
 /** Binds `port` (0: any) on `host` and lets go again; the port bound, or undefined when it was taken. */

@@ -5,21 +5,17 @@
 
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Results } from '../../harness/results/results.js';
 import { cutoverStep as step, expectPassedWithNothingLost, PRIMARY_AND_STANDBY, smallLoad } from './support/endpoint-runs.js';
 import { expectCutoverDuringLoad, leftovers, removeRunFolders, runInTemp, scenarioFrom, runIdIn } from './support/runs.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const cli = path.join(root, 'dist/harness/cli/main.js');
-const folders: string[] = [];
-afterAll(async () => {
-  await removeRunFolders();
-  await Promise.all(folders.map((f) => rm(f, { recursive: true, force: true })));
-});
+afterAll(removeRunFolders);
 
 const LOAD = smallLoad({ reads: true });
 const statesOf = (r: Results, server: string) => r.endpoint!.serverStates.filter((s) => s.backend === 'pgdrill_write' && s.server === server).map((s) => s.state);
@@ -88,8 +84,7 @@ ${LOAD}`),
   });
 
   it('Ctrl-C during the load stops HAProxy, its health agent and the servers, and exits 130', async () => {
-    const tmp = await mkdtemp(path.join(os.tmpdir(), 'pgdrill-haproxy-int-'));
-    folders.push(tmp);
+    const tmp = tempDir('haproxy-int');
     const file = path.join(tmp, 'scenario.yaml');
     const out = path.join(tmp, 'out');
     await writeFile(

@@ -6,21 +6,16 @@
 
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadScenarioFile } from '../../harness/scenario/load-scenario.js';
 import { defaultRunsDir } from '../../harness/runtime/local/local-runtime.js';
 import { expectCutoverDuringLoad, expectEveryOpAccounted, leftovers, processesOf, removeRunFolders, runInTemp } from './support/runs.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const cli = path.join(root, 'dist/harness/cli/main.js');
-const folders: string[] = [];
-afterAll(async () => {
-  await removeRunFolders();
-  await Promise.all(folders.map((f) => rm(f, { recursive: true, force: true })));
-});
+afterAll(removeRunFolders);
 
 describe('single node -> Patroni', () => {
   it('single-to-patroni: exit 0, 0 lost, tables match, legacy fenced, the standby cluster promoted with no leader change', async () => {
@@ -52,8 +47,7 @@ describe('single node -> Patroni', () => {
 
 describe('Ctrl-C', () => {
   it('during the load of a Patroni run stops every agent, etcd and PostgreSQL, and exits 130', async () => {
-    const tmp = await mkdtemp(path.join(os.tmpdir(), 'pgdrill-patroni-int-'));
-    folders.push(tmp);
+    const tmp = tempDir('patroni-int');
     const out = path.join(tmp, 'out');
     const child = spawn(process.execPath, [cli, 'run', 'patroni-switchover', '--out', out, '--set', 'duration=60s'], { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
@@ -84,8 +78,7 @@ describe('Ctrl-C', () => {
 
 describe('kill -9 of pgdrill', () => {
   it("the run's reaper kills every Patroni agent, etcd and the servers Patroni started, and removes the run folder", async () => {
-    const tmp = await mkdtemp(path.join(os.tmpdir(), 'pgdrill-patroni-reap-'));
-    folders.push(tmp);
+    const tmp = tempDir('patroni-reap');
     const out = path.join(tmp, 'out');
     const child = spawn(process.execPath, [cli, 'run', 'patroni-switchover', '--out', out, '--set', 'duration=60s'], { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
