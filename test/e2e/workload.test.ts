@@ -90,6 +90,68 @@ describe('workload against a real PostgreSQL', () => {
       expect(again.outcome === 'ok' && pid.outcome === 'ok' && again.rows[0].pid === pid.rows[0].pid).toBe(true);
     });
 
+    // named statements go the lean way (harness/workload/lean-query.ts): Bind/Execute/Sync, the
+    // row shape learnt once per connection. Their answers must be pg's own, value for value.
+    it('answers a named statement with the rows and types pg.Client gives, on its first and later executions', async () => {
+      const client = slot();
+      const text =
+        'SELECT $1::int AS n, $2::text AS t, $1::bigint * 3 AS big, $1::numeric / 4 AS num, ' +
+        "json_build_object('k', $1::int) AS j, ARRAY[$1::int, 2] AS arr, now() AS ts, NULL::int AS nothing, " +
+        "$1::int > 1 AS flag, '\\x0102'::bytea AS bin, NULL::text AS empty";
+      const pids = new Set<unknown>();
+      await withAdmin(async (admin) => {
+        for (const [n, t] of [[1, 'one'], [2, "two's"], [3, 'drei']] as const) {
+          const lean = await client.query({ name: 'lean_types', text: `${text}, pg_backend_pid() AS pid`, values: [n, t] }, 2000);
+          const own = await admin.query({ text, values: [n, t] });
+          expect(lean.outcome).toBe('ok');
+          if (lean.outcome !== 'ok') return;
+          expect(lean.rowCount).toBe(1);
+          const { pid, ts, ...rest } = lean.rows[0];
+          const { ts: ownTs, ...ownRest } = own.rows[0];
+          pids.add(pid);
+          expect(rest).toEqual(ownRest);
+          expect(ts).toBeInstanceOf(Date);
+          expect(ownTs).toBeInstanceOf(Date);
+        }
+      });
+      expect(pids.size).toBe(1); // one connection: prepared once, executed three times
+      const prepared = await client.query({ text: `SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name = 'lean_types'` }, 2000);
+      expect(prepared.outcome === 'ok' && prepared.rows[0].n).toBe(1);
+    });
+
+    it('counts the rows of a named statement that returns none, and of one that touches none', async () => {
+      const client = slot();
+      await withAdmin((admin) => admin.query('CREATE TABLE IF NOT EXISTS lean_counts (id int PRIMARY KEY, v text)'));
+      for (const id of [1, 2]) {
+        const insert = await client.query({ name: 'lean_insert', text: 'INSERT INTO lean_counts (id, v) VALUES ($1, $2)', values: [id, 'x'] }, 2000);
+        expect(insert).toEqual({ outcome: 'ok', rows: [], rowCount: 1 });
+      }
+      const all = await client.query({ name: 'lean_update', text: 'UPDATE lean_counts SET v = $1 WHERE id > $2', values: ['y', 0] }, 2000);
+      expect(all).toEqual({ outcome: 'ok', rows: [], rowCount: 2 });
+      const none = await client.query({ name: 'lean_update', text: 'UPDATE lean_counts SET v = $1 WHERE id > $2', values: ['z', 99] }, 2000);
+      expect(none).toEqual({ outcome: 'ok', rows: [], rowCount: 0 });
+      const returning = await client.query({ name: 'lean_delete', text: 'DELETE FROM lean_counts WHERE id = $1 RETURNING id, v', values: [2] }, 2000);
+      expect(returning).toEqual({ outcome: 'ok', rows: [{ id: 2, v: 'y' }], rowCount: 1 });
+    });
+
+    it('keeps a named statement prepared and its connection after the server rejects an execution, and after a parse error', async () => {
+      const client = slot();
+      const text = "INSERT INTO users (email, name) VALUES ($1, 'lean') RETURNING id, pg_backend_pid() AS pid";
+      const first = await client.query({ name: 'lean_user', text, values: ['lean-1@example.test'] }, 2000);
+      expect(first.outcome).toBe('ok');
+      const duplicate = await client.query({ name: 'lean_user', text, values: ['lean-1@example.test'] }, 2000);
+      expect(duplicate).toMatchObject({ outcome: 'failed', error: { sqlstate: '23505', class: 'constraint' } });
+      const broken = await client.query({ name: 'lean_broken', text: 'SELEC $1::int', values: [1] }, 2000);
+      expect(broken).toMatchObject({ outcome: 'failed', error: { sqlstate: '42601' } });
+      const second = await client.query({ name: 'lean_user', text, values: ['lean-2@example.test'] }, 2000);
+      expect(second.outcome).toBe('ok');
+      if (first.outcome !== 'ok' || second.outcome !== 'ok') return;
+      expect(second.rows[0].pid).toBe(first.rows[0].pid);
+      // users.id is a bigint: pg hands it over as a string, and so does the lean path
+      expect(typeof second.rows[0].id).toBe('string');
+      expect(Number(second.rows[0].id)).toBeGreaterThan(Number(first.rows[0].id));
+    });
+
     it('reports a write to a read-only session as failed read-only (25006)', async () => {
       await withAdmin(async (admin) => {
         await admin.query(`DROP ROLE IF EXISTS ro_writer`);
@@ -111,6 +173,28 @@ describe('workload against a real PostgreSQL', () => {
       const next = await client.query({ text: 'SELECT pg_backend_pid() AS pid' }, 2000);
       expect(next.outcome).toBe('ok');
       expect(next.outcome === 'ok' && first.outcome === 'ok' && next.rows[0].pid !== first.rows[0].pid).toBe(true);
+    });
+
+    // the client's one deadline timer is armed for the first statement and fires before a later
+    // one's deadline: the later statement must still be given up at its own deadline
+    it('gives up on each statement at its own deadline when the shared timer was armed for an earlier one', async () => {
+      const client = slot();
+      expect((await client.query({ text: 'SELECT 1' }, 400)).outcome).toBe('ok');
+      await new Promise((r) => setTimeout(r, 150));
+      const started = performance.now();
+      const slow = await client.query({ text: 'SELECT pg_sleep(3)' }, 400);
+      const took = performance.now() - started;
+      expect(slow).toMatchObject({ outcome: 'indeterminate', error: { class: 'timeout' } });
+      expect(took).toBeGreaterThanOrEqual(395);
+      expect(took).toBeLessThan(1500);
+      // and a statement queued behind a long one with a shorter timeout is given up first
+      const long = client.query({ text: 'SELECT pg_sleep(3)' }, 5000);
+      const shortStarted = performance.now();
+      const short = await client.query({ text: 'SELECT 1' }, 300);
+      expect(short).toMatchObject({ outcome: 'indeterminate', error: { class: 'timeout' } });
+      expect(performance.now() - shortStarted).toBeLessThan(1500);
+      // giving up destroyed the connection both were on: the long one ends with it, undecided
+      expect((await long).outcome).not.toBe('ok');
     });
 
     it('reports a backend terminated mid-statement (57P01) as indeterminate', async () => {
