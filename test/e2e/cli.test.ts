@@ -2,14 +2,14 @@
 // it): exit codes, every problem of a broken scenario at once, nothing started on bad
 // input, and Ctrl-C in the middle of a run cleaning up everything it started.
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultRunsDir } from '../../harness/runtime/local/local-runtime.js';
-import { leftovers } from './support/runs.js';
+import { leftovers, startCliRun } from './support/runs.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const cli = path.join(root, 'dist/harness/cli/main.js');
@@ -101,26 +101,11 @@ describe('pgdrill list and doctor', () => {
 describe('Ctrl-C during a run', () => {
   it('stops the run, cleans up every server and data dir, and exits 130', async () => {
     const out = path.join(tmp, 'interrupted');
-    const child = spawn(process.execPath, [cli, 'run', 'streaming-cutover', '--set', 'duration=60s', '--out', out], {
-      cwd: tmp,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    let runId = '';
-    const loadStarted = new Promise<void>((resolve, reject) => {
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-        runId ||= /run (\S+) started/.exec(stderr)?.[1] ?? '';
-        if (stderr.includes('phase load')) resolve();
-      });
-      child.on('exit', () => reject(new Error(`exited before the load phase:\n${stderr}`)));
-    });
-    await loadStarted;
+    const { child, runId, exited } = await startCliRun(['run', 'streaming-cutover', '--set', 'duration=60s', '--out', out], tmp, out);
     await new Promise((r) => setTimeout(r, 2000));
     expect(leftovers(runId).length).toBeGreaterThan(0); // the servers are up
     child.kill('SIGINT');
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-    expect(code).toBe(130);
+    expect(await exited).toBe(130);
     expect(leftovers(runId)).toEqual([]);
     // the record of the interrupted run is kept
     expect(existsSync(path.join(out, 'events.jsonl'))).toBe(true);

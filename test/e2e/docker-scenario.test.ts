@@ -3,7 +3,7 @@
 // behind (after a run, after Ctrl-C in the middle), and a missing image is exit 3 with a
 // message that says how to build or pull it. Skips loudly when Docker is unusable.
 
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -14,7 +14,7 @@ import { loadScenarioFile } from '../../harness/scenario/load-scenario.js';
 import { resolveScenarioPath } from '../../harness/scenario/bundled.js';
 import { dockerAvailability, skipBanner } from '../../harness/runtime/docker/availability.js';
 import { LABEL } from '../../harness/runtime/docker/labels.js';
-import { runIdIn } from './support/runs.js';
+import { startCliRun } from './support/runs.js';
 
 const availability = await dockerAvailability(15);
 if (!availability.available) {
@@ -81,53 +81,31 @@ describe.skipIf(!availability.available)(`streaming-cutover on the docker runtim
 
   it('Ctrl-C in the middle of a run (pgdrill run --runtime docker) exits 130 and removes every container and network', async () => {
     const out = path.join(tmp, 'interrupted');
-    const args = [cli, 'run', 'streaming-cutover', '--runtime', 'docker', '--out', out, ...withImage.flatMap((s) => ['--set', s])];
+    const args = ['run', 'streaming-cutover', '--runtime', 'docker', '--out', out, ...withImage.flatMap((s) => ['--set', s])];
     // long enough that the interrupt lands in the load phase
     args[args.indexOf('duration=15s')] = 'duration=60s';
-    const child = spawn(process.execPath, args, { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    let runId = '';
-    const loadStarted = new Promise<void>((resolve, reject) => {
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-        runId ||= runIdIn(stderr);
-        if (stderr.includes('phase load')) resolve();
-      });
-      child.on('exit', () => reject(new Error(`exited before the load phase:\n${stderr}`)));
-    });
-    await loadStarted;
+    const { child, runId, exited } = await startCliRun(args, tmp, out);
     await new Promise((r) => setTimeout(r, 2000));
-    if (!runId) runId = /"runId":\s*"([^"]+)"/.exec(readFileSync(path.join(out, 'events.jsonl'), 'utf8'))?.[1] ?? '';
-    expect(runId).not.toBe('');
     expect(labelled('ps', runId).length).toBe(2); // the servers are up
     child.kill('SIGINT');
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-    expect(code).toBe(130);
+    expect(await exited).toBe(130);
     expect(labelled('ps', runId)).toEqual([]);
     expect(labelled('network', runId)).toEqual([]);
   });
 
   it('after a crash that took the reaper too (both SIGKILLed mid-run) `pgdrill cleanup` removes its containers and network and says so', async () => {
     const out = path.join(tmp, 'crashed');
-    const child = spawn(process.execPath, [cli, 'run', 'streaming-cutover', '--runtime', 'docker', '--out', out, ...[...withImage, 'duration=60s'].flatMap((s) => ['--set', s])], {
-      cwd: tmp,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    await new Promise<void>((resolve, reject) => {
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-        if (stderr.includes('phase load')) resolve();
-      });
-      child.on('exit', () => reject(new Error(`exited before the load phase:\n${stderr}`)));
-    });
+    const { child, runId, exited } = await startCliRun(
+      ['run', 'streaming-cutover', '--runtime', 'docker', '--out', out, ...[...withImage, 'duration=60s'].flatMap((s) => ['--set', s])],
+      tmp,
+      out,
+    );
     const events = readFileSync(path.join(out, 'events.jsonl'), 'utf8');
-    const runId = /"runId":"([^"]+)"/.exec(events)![1];
     // what a reboot does: the reaper dies with pgdrill, so nothing cleans up but `pgdrill cleanup`
     const reaper = Number(/"kind":"reaper-started","pid":(\d+)/.exec(events)![1]);
     process.kill(reaper, 'SIGKILL');
     child.kill('SIGKILL');
-    await new Promise((resolve) => child.on('exit', resolve));
+    await exited;
     await new Promise((r) => setTimeout(r, 1000));
     expect(labelled('ps', runId).length).toBe(2); // nobody cleaned up
     const r = spawnSync(process.execPath, [cli, 'cleanup'], { cwd: tmp, encoding: 'utf8', timeout: 120_000 });

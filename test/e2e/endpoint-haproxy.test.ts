@@ -3,18 +3,15 @@
 // maintenance until its cutover enables it, and Ctrl-C leaving no HAProxy (nor anything else)
 // running. The synchronous failover behind HAProxy is the bundled failover-haproxy.
 
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Results } from '../../harness/results/results.js';
 import { cutoverStep as step, expectPassedWithNothingLost, PRIMARY_AND_STANDBY, smallLoad } from './support/endpoint-runs.js';
-import { expectCutoverDuringLoad, leftovers, removeRunFolders, runInTemp, scenarioFrom, runIdIn } from './support/runs.js';
+import { expectCutoverDuringLoad, leftovers, removeRunFolders, runInTemp, scenarioFrom, startCliRun } from './support/runs.js';
 import { tempDir } from '../support/temp-dir.js';
 
-const root = path.resolve(import.meta.dirname, '../..');
-const cli = path.join(root, 'dist/harness/cli/main.js');
 afterAll(removeRunFolders);
 
 const LOAD = smallLoad({ reads: true });
@@ -95,22 +92,11 @@ ${PRIMARY_AND_STANDBY}
 endpoint: { kind: haproxy, check: { inter: 200ms, fall: 2, rise: 1 } }
 ${LOAD}`,
     );
-    const child = spawn(process.execPath, [cli, 'run', file, '--out', out], { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    let runId = '';
-    await new Promise<void>((resolve, reject) => {
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-        runId ||= runIdIn(stderr);
-        if (stderr.includes('phase load')) resolve();
-      });
-      child.on('exit', () => reject(new Error(`exited before the load phase:\n${stderr}`)));
-    });
+    const { child, runId, exited } = await startCliRun(['run', file, '--out', out], tmp, out);
     await new Promise((r) => setTimeout(r, 1500));
     expect(leftovers(runId).some((p) => p.includes('haproxy'))).toBe(true);
     child.kill('SIGINT');
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-    expect(code).toBe(130);
+    expect(await exited).toBe(130);
     expect(leftovers(runId)).toEqual([]);
     expect(existsSync(path.join(out, 'haproxy.log'))).toBe(true);
   });

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadScenarioFile } from '../../harness/scenario/load-scenario.js';
 import { defaultRunsDir } from '../../harness/runtime/local/local-runtime.js';
-import { expectCutoverDuringLoad, expectEveryOpAccounted, leftovers, processesOf, removeRunFolders, runInTemp } from './support/runs.js';
+import { expectCutoverDuringLoad, expectEveryOpAccounted, leftovers, processesOf, removeRunFolders, runInTemp, startCliRun } from './support/runs.js';
 import { tempDir } from '../support/temp-dir.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -49,17 +49,7 @@ describe('Ctrl-C', () => {
   it('during the load of a Patroni run stops every agent, etcd and PostgreSQL, and exits 130', async () => {
     const tmp = tempDir('patroni-int');
     const out = path.join(tmp, 'out');
-    const child = spawn(process.execPath, [cli, 'run', 'patroni-switchover', '--out', out, '--set', 'duration=60s'], { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    let runId = '';
-    await new Promise<void>((resolve, reject) => {
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-        runId ||= /run (\S+) started/.exec(stderr)?.[1] ?? '';
-        if (stderr.includes('phase load')) resolve();
-      });
-      child.on('exit', () => reject(new Error(`exited before the load phase:\n${stderr}`)));
-    });
+    const { child, runId, exited } = await startCliRun(['run', 'patroni-switchover', '--out', out, '--set', 'duration=60s'], tmp, out);
     await new Promise((r) => setTimeout(r, 1500));
     // an empty id would match every process on the machine
     expect(runId).toMatch(/^patroni-switchover-/);
@@ -67,8 +57,7 @@ describe('Ctrl-C', () => {
     expect(running.filter((p) => /patroni\.yml/.test(p))).toHaveLength(3);
     expect(running.some((p) => /\/etcd /.test(p))).toBe(true);
     child.kill('SIGINT');
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-    expect(code).toBe(130);
+    expect(await exited).toBe(130);
     expect(leftovers(runId)).toEqual([]);
     // the record of the interrupted run is kept, with the agents' logs
     expect(existsSync(path.join(out, 'results.json'))).toBe(true);

@@ -3,7 +3,7 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { parseScenarioText } from '../../../harness/scenario/load-scenario.js';
@@ -114,4 +114,42 @@ export function expectCutoverDuringLoad(result: RunResult, marginMs = 1000): voi
 /** The run id in pgdrill's output: the progress line "run <id> started", or a JSON event with it (--verbose). */
 export function runIdIn(output: string): string {
   return /\brun (\S+) started \(/.exec(output)?.[1] ?? /"runId":"([^"]+)"/.exec(output)?.[1] ?? '';
+}
+
+/** The CLI the tests run, as a user would: the built one. */
+export const CLI = path.resolve(import.meta.dirname, '../../../dist/harness/cli/main.js');
+
+export interface CliRun {
+  child: ChildProcess;
+  /** the run's id, from its output (or, when the output had none yet, from events.jsonl) */
+  runId: string;
+  /** everything it wrote to stderr so far */
+  stderr: () => string;
+  /** its exit code (null when a signal ended it) */
+  exited: Promise<number | null>;
+}
+
+/**
+ * Starts `pgdrill <args>` in `cwd` and resolves once the run reports its load phase: the
+ * moment the Ctrl-C and kill -9 tests interrupt it, with every server up. `out` is the run's
+ * --out folder, read for the run id when the progress line had none.
+ */
+export async function startCliRun(args: string[], cwd: string, out: string): Promise<CliRun> {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (stderr.includes('phase load')) resolve();
+    });
+    void exited.then(() => reject(new Error(`pgdrill exited before the load phase:\n${stderr}`)));
+  });
+  let runId = runIdIn(stderr);
+  if (!runId) {
+    const events = path.join(out, 'events.jsonl');
+    runId = existsSync(events) ? runIdIn(readFileSync(events, 'utf8')) : '';
+  }
+  if (!runId) throw new Error(`no run id in pgdrill's output or ${out}/events.jsonl:\n${stderr}`);
+  return { child, runId, stderr: () => stderr, exited };
 }
