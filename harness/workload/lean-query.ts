@@ -58,9 +58,8 @@ export class LeanQuery implements pg.Submittable {
   private readonly rows: Record<string, unknown>[] = [];
   private rowCount = 0;
   private shape: RowShape | undefined;
+  /** the connection it went out on; until `shape` is known, a Describe of the statement went with it */
   private connection: WireConnection | undefined;
-  /** a Describe of the statement went with this execution: its answer is the row shape */
-  private describing = false;
   private rowError: Error | undefined;
 
   constructor(
@@ -99,7 +98,7 @@ export class LeanQuery implements pg.Submittable {
     // One buffer, one write. Corking several writes (as pg.Query does) costs the stream's
     // buffered-write machinery on every op: an eighth of the load's main thread at 2,000/s.
     if (previous !== undefined && this.shape) {
-      connection.stream.write(concat2(bind, EXECUTE_SYNC));
+      connection.stream.write(Buffer.concat([bind, EXECUTE_SYNC]));
       return null;
     }
     // The first time on a connection, Parse and a Describe of the statement go in front.
@@ -110,7 +109,6 @@ export class LeanQuery implements pg.Submittable {
     }
     if (!this.shape) {
       // prepared here (or by pg.Query before) but its row shape not yet known on this connection
-      this.describing = true;
       parts.push(serialize.describe({ type: 'S', name: this.name }));
     }
     parts.push(bind, EXECUTE_SYNC);
@@ -120,7 +118,7 @@ export class LeanQuery implements pg.Submittable {
 
   /** Only in answer to our Describe of the statement (an Execute never sends one). */
   handleRowDescription(message: { fields: FieldDescription[] }): void {
-    if (this.describing) this.learn(shapeOf(message.fields));
+    if (!this.shape) this.learn(shapeOf(message.fields));
   }
 
   handleDataRow(message: { fields: Array<string | null> }): void {
@@ -165,24 +163,15 @@ export class LeanQuery implements pg.Submittable {
   handleReadyForQuery(): void {
     // a statement without result columns answers the Describe with NoData, which pg does not
     // pass on: it got this far without a RowDescription, so it has none
-    if (this.describing) this.learn(NO_ROWS);
+    if (!this.shape) this.learn(NO_ROWS);
     if (this.rowError) this.callback(this.rowError, undefined);
     else this.callback(null, { rows: this.rows, rowCount: this.rowCount });
   }
 
   private learn(shape: RowShape): void {
-    this.describing = false;
     this.shape = shape;
     if (this.connection) shapes.get(this.connection)?.set(this.name, shape);
   }
-}
-
-/** Buffer.concat for the hot path's two parts, without its array and loop. */
-function concat2(a: Buffer, b: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(a.length + b.length);
-  a.copy(out, 0);
-  b.copy(out, a.length);
-  return out;
 }
 
 function shapeOf(fields: FieldDescription[]): RowShape {
