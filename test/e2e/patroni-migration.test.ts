@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadScenarioFile } from '../../harness/scenario/load-scenario.js';
 import { defaultRunsDir } from '../../harness/runtime/local/local-runtime.js';
-import { expectCutoverDuringLoad, expectEveryOpAccounted, leftovers, processesOf, removeRunFolders, runInTemp, startCliRun } from './support/runs.js';
+import { expectCutoverDuringLoad, expectEveryOpAccounted, leftovers, processesOf, reaperOf, removeRunFolders, runInTemp, startCliRun } from './support/runs.js';
 import { tempDir } from '../support/temp-dir.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -89,7 +89,7 @@ describe('kill -9 of pgdrill', () => {
     await exited;
     const killedAt = Date.now();
     for (;;) {
-      const left = leftovers(runId);
+      const left = [...leftovers(runId), ...reaperOf(out).map((pid) => `reaper: ${pid}`)];
       if (left.length === 0) break;
       if (Date.now() - killedAt > 15_000) throw new Error(`still there 15 s after the kill:\n${left.join('\n')}`);
       await new Promise((r) => setTimeout(r, 200));

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultRunsDir } from '../../harness/runtime/local/local-runtime.js';
 import { dockerAvailability } from '../../harness/runtime/docker/availability.js';
 import { LABEL } from '../../harness/runtime/docker/labels.js';
-import { processesOf } from './support/runs.js';
+import { processesOf, reaperOf } from './support/runs.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const cli = path.join(root, 'dist/harness/cli/main.js');
@@ -105,7 +105,7 @@ describe('the reaper after kill -9 of pgdrill', () => {
         ...processesOf(runId).map((p) => `server: ${p}`),
         ...pgrep('sleep 377.5').map((p) => `command step: ${p}`),
         ...(existsSync(runDir) ? [`data dirs: ${runDir}`] : []),
-        ...(pgrep(`reaper-main.js --registry ${out}`).length ? [`reaper ${reaper} still running`] : []),
+        ...(reaperOf(out).length ? [`reaper ${reaper} still running`] : []),
       ],
       killedAt,
     );
@@ -144,7 +144,7 @@ describe('the reaper after kill -9 of pgdrill', () => {
     const run = spawnSync(process.execPath, [cli, 'run', file, '--out', out, '--quiet'], { cwd: tmp, encoding: 'utf8', timeout: 120_000 });
     expect(run.status, run.stderr).toBe(0);
     await sleep(500);
-    expect(pgrep(`reaper-main.js --registry ${out}`)).toEqual([]);
+    expect(reaperOf(out)).toEqual([]);
     const registry = readFileSync(path.join(out, 'reaper.jsonl'), 'utf8');
     expect(registry).toMatch(/"kind":"done"/);
     expect(readFileSync(path.join(out, 'events.jsonl'), 'utf8')).not.toContain('reaper-reaped');
@@ -156,8 +156,17 @@ describe.skipIf(!availability.available)(`the reaper after kill -9 of a docker r
   it('removes the run\'s containers and network', async () => {
     const image = availability.image!;
     const yaml = LOCAL.replace(/version: 17/g, `version: 15, image: "${image}"`).replace('name: reaper-local', 'name: reaper-docker').replace(/timeline:[\s\S]*$/, '');
-    const { runId, killedAt } = await runAndKill('docker', yaml, ['--runtime', 'docker']);
-    const tookMs = await goneWithin10s(() => labelled(runId), killedAt);
-    console.log(`docker run ${runId}: containers and network gone ${tookMs} ms after kill -9`);
+    const { out, runId, reaper, killedAt } = await runAndKill('docker', yaml, ['--runtime', 'docker']);
+    // the reaper too: it writes its event into the run folder after the last container is
+    // gone, so a test that stopped at the containers raced it (afterAll's rm got ENOTEMPTY)
+    const tookMs = await goneWithin10s(
+      () => [...labelled(runId), ...(reaperOf(out).length ? [`reaper ${reaper} still running`] : [])],
+      killedAt,
+    );
+    console.log(`docker run ${runId}: containers, network and reaper gone ${tookMs} ms after kill -9`);
+    const reaped = JSON.parse(readFileSync(path.join(out, 'events.jsonl'), 'utf8').split('\n').find((l) => l.includes('"reaper-reaped"'))!);
+    expect(reaped.failures).toEqual([]);
+    expect(reaped.containers.length, reaped.containers.join("\n")).toBeGreaterThanOrEqual(2);
+    expect(reaped.networks.length, reaped.networks.join("\n")).toBeGreaterThanOrEqual(1);
   });
 });

@@ -60,6 +60,19 @@ export function processesOf(runId: string): string[] {
   }
 }
 
+/**
+ * The pids of the reaper watching the run written to `out` (its command line names the
+ * run folder's registry). A test that killed pgdrill waits for this to be empty too: the
+ * reaper writes its event into `out` after everything else is gone.
+ */
+export function reaperOf(out: string): number[] {
+  try {
+    return execFileSync('pgrep', ['-f', `reaper-main.js --registry ${out}`], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+  } catch {
+    return []; // pgrep exits 1 when nothing matches
+  }
+}
+
 /** What a run left behind: live server processes and its run folder. Empty when clean. */
 export function leftovers(runId: string): string[] {
   // an empty id would match every process on the machine
