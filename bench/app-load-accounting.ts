@@ -8,16 +8,28 @@
 
 import http from 'node:http';
 import type net from 'node:net';
-import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Recorder } from '../harness/record/recorder.js';
 import type { OpRecord } from '../harness/record/records.js';
 import { runAppLoad } from '../harness/app/app-load.js';
 import { downtimeWindows } from '../harness/checks/downtime.js';
 import { summarizeLoad } from '../harness/checks/load-summary.js';
+import { benchArgs, choiceFlag, numberFlag } from './support/bench-args.js';
 
-const { values: args } = parseArgs({
-  options: {
+const USAGE = `
+npm run bench:app-load -- [flags]     (node dist/bench/app-load-accounting.js, after npm run build)
+
+One HTTP server that stalls for a while, loaded by autocannon and by pgdrill's app load.
+  --rate N          requests per second (default 100)
+  --connections N   connections (default 10)
+  --seconds N       length of the load (default 6)
+  --stall-from N    second the stall begins (default 2)
+  --stall N         seconds the stall lasts (default 2)
+  --mode MODE       hold: the server holds every request; down: it stops listening (default hold)
+`;
+const { rate, connections, seconds, stallFromMs, stallMs, mode } = benchArgs(
+  USAGE,
+  {
     rate: { type: 'string', default: '100' },
     connections: { type: 'string', default: '10' },
     seconds: { type: 'string', default: '6' },
@@ -25,13 +37,15 @@ const { values: args } = parseArgs({
     stall: { type: 'string', default: '2' },
     mode: { type: 'string', default: 'hold' },
   },
-});
-const rate = Number(args.rate);
-const connections = Number(args.connections);
-const seconds = Number(args.seconds);
-const stallFromMs = Number(args['stall-from']) * 1000;
-const stallMs = Number(args.stall) * 1000;
-const mode = args.mode === 'down' ? 'down' : 'hold';
+  (args) => ({
+    rate: numberFlag('rate', args.rate, { min: 1 }),
+    connections: numberFlag('connections', args.connections, { min: 1, integer: true }),
+    seconds: numberFlag('seconds', args.seconds, { min: 1 }),
+    stallFromMs: numberFlag('stall-from', args['stall-from']) * 1000,
+    stallMs: numberFlag('stall', args.stall) * 1000,
+    mode: choiceFlag('mode', args.mode, ['hold', 'down'] as const),
+  }),
+);
 
 /** A server that holds every request arriving in [from, from + stall) until the stall ends. */
 async function stallingServer(): Promise<{ port: number; arm: () => void; close: () => Promise<void>; seen: () => number }> {

@@ -6,21 +6,30 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
 import { loadComparisonFile } from '../harness/scenario/comparison.js';
 import { runComparison } from '../harness/run/run-comparison.js';
 import { compareRow, ENDPOINT_STEP_NAMES } from '../harness/report/compare.js';
 import type { Results } from '../harness/results/results.js';
+import { benchArgs, numberFlag } from './support/bench-args.js';
 
-const { values: args } = parseArgs({
-  options: {
+const USAGE = `
+node dist/bench/compare-endpoints.js [flags]     (after npm run build)
+
+The same streaming cutover through each endpoint kind, several times, and the median of each figure.
+  --runs N       runs of the comparison (default 3)
+  --file PATH    the comparison file (default scenarios/compare-endpoints.yaml)
+  --keep         keep the run folders
+`;
+const { args, runs } = benchArgs(
+  USAGE,
+  {
     runs: { type: 'string', default: '3' },
     file: { type: 'string', default: 'scenarios/compare-endpoints.yaml' },
     keep: { type: 'boolean', default: false },
   },
-});
-const runs = Math.max(1, Number(args.runs));
+  (args) => ({ args, runs: numberFlag('runs', args.runs, { min: 1, integer: true }) }),
+);
 
 function median(values: number[]): number | null {
   if (values.length === 0) return null;

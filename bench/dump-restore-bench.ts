@@ -7,7 +7,6 @@
 // (flags: --jobs 1,2,4 --reps 3).
 
 import os from 'node:os';
-import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { benchRuntime } from './support/bench-runtime.js';
 import type { SeedConfig } from '../harness/scenario/scenario.js';
@@ -15,20 +14,39 @@ import { seedDatabase } from '../harness/seed/schema.js';
 import { databaseSize, dumpDatabase, prepareDumpDirectory, recreateDatabase, restoreDatabase, type CopyPlan } from '../harness/strategies/pg-copy.js';
 import { DATABASE } from '../harness/topology/connect.js';
 import { formatBytes } from '../harness/util/units.js';
+import { benchArgs, numberFlag, numberListFlag } from './support/bench-args.js';
 
-const { values: args } = parseArgs({
-  options: {
+const USAGE = `
+npm run bench:dump-restore -- [flags]     (node dist/bench/dump-restore-bench.js, after npm run build)
+
+dump-restore's final sync alone, PostgreSQL 13 -> 17: -Fc and -Fd -j N, repeated and interleaved.
+  --users N       seeded users (default 1000)
+  --products N    seeded products (default 500)
+  --orders N      seeded orders (default 2000)
+  --jobs LIST     parallel jobs of the directory format, comma-separated (default 1,2,4)
+  --reps N        repetitions (default 3)
+`;
+const { SEED, variants, reps } = benchArgs(
+  USAGE,
+  {
     users: { type: 'string', default: '1000' },
     products: { type: 'string', default: '500' },
     orders: { type: 'string', default: '2000' },
     jobs: { type: 'string', default: '1,2,4' },
     reps: { type: 'string', default: '3' },
   },
-});
-const SEED: SeedConfig = { users: Number(args.users), products: Number(args.products), orders: Number(args.orders), itemsPerOrder: 3 };
-/** 0 = custom format (-Fc), as before; N = directory format with N jobs */
-const variants = [0, ...args.jobs.split(',').map(Number).filter((j) => j > 0)];
-const reps = Number(args.reps);
+  (args) => ({
+    SEED: {
+      users: numberFlag('users', args.users, { min: 1, integer: true }),
+      products: numberFlag('products', args.products, { min: 1, integer: true }),
+      orders: numberFlag('orders', args.orders, { min: 0, integer: true }),
+      itemsPerOrder: 3,
+    } satisfies SeedConfig,
+    /** 0 = custom format (-Fc), as before; N = directory format with N jobs */
+    variants: [0, ...numberListFlag('jobs', args.jobs, { min: 1, integer: true })],
+    reps: numberFlag('reps', args.reps, { min: 1, integer: true }),
+  }),
+);
 
 interface Sample {
   variant: number;

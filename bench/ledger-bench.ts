@@ -6,20 +6,33 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { benchRuntime } from './support/bench-runtime.js';
 import { JsonlWriter } from '../harness/record/jsonl-writer.js';
 import { checkLedgerStreaming, ledgerSourceFromFile } from '../harness/checks/ledger-stream.js';
+import { benchArgs, numberFlag } from './support/bench-args.js';
 
-const { values: args } = parseArgs({
-  options: {
+const USAGE = `
+node dist/bench/ledger-bench.js [flags]     (after npm run build)
+
+The ledger check of N acknowledged inserts over their operations.jsonl, with RSS sampled.
+  --writes N       acknowledged inserts (default 1800000)
+  --partition N    keys per partition of the check (default 100000)
+  --version N      PostgreSQL major (default 15)
+`;
+const { args, n } = benchArgs(
+  USAGE,
+  {
     writes: { type: 'string', default: '1800000' },
     partition: { type: 'string', default: '100000' },
     version: { type: 'string', default: '15' },
   },
-});
-const n = Number(args.writes);
+  (args) => {
+    numberFlag('partition', args.partition, { min: 1, integer: true });
+    numberFlag('version', args.version, { min: 13, integer: true });
+    return { args, n: numberFlag('writes', args.writes, { min: 1, integer: true }) };
+  },
+);
 
 async function main(): Promise<void> {
   const { runtime, password } = benchRuntime('ledger-bench');

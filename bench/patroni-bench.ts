@@ -8,7 +8,6 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import YAML from 'yaml';
 import Table from 'cli-table3';
 import { parseScenarioText } from '../harness/scenario/load-scenario.js';
@@ -17,18 +16,33 @@ import { loadComparisonFile } from '../harness/scenario/comparison.js';
 import { runComparison } from '../harness/run/run-comparison.js';
 import { runScenario } from '../harness/run/run-scenario.js';
 import type { Results } from '../harness/results/results.js';
+import { benchArgs, choiceFlag, numberFlag } from './support/bench-args.js';
 
-const { values: args } = parseArgs({
-  options: {
+const USAGE = `
+node dist/bench/patroni-bench.js [flags]     (after npm run build)
+
+Patroni switchover and failover downtime as clients see it, several runs each, and the ttl comparison.
+  --runs N         runs of each scenario (default 3)
+  --ttl-runs N     runs of each ttl in the comparison (default 1)
+  --only LIST      which parts, comma-separated: switchover, failover, ttl (default all three)
+  --keep           keep the run folders
+`;
+const PARTS = ['switchover', 'failover', 'ttl'] as const;
+const { args, runs, ttlRuns, only } = benchArgs(
+  USAGE,
+  {
     runs: { type: 'string', default: '3' },
     'ttl-runs': { type: 'string', default: '1' },
-    only: { type: 'string', default: 'switchover,failover,ttl' },
+    only: { type: 'string', default: PARTS.join(',') },
     keep: { type: 'boolean', default: false },
   },
-});
-const runs = Math.max(1, Number(args.runs));
-const ttlRuns = Math.max(0, Number(args['ttl-runs']));
-const only = new Set(args.only.split(','));
+  (args) => ({
+    args,
+    runs: numberFlag('runs', args.runs, { min: 1, integer: true }),
+    ttlRuns: numberFlag('ttl-runs', args['ttl-runs'], { min: 0, integer: true }),
+    only: new Set<string>(args.only.split(',').map((p) => choiceFlag('only', p.trim(), PARTS))),
+  }),
+);
 
 function median(values: number[]): number | null {
   if (values.length === 0) return null;

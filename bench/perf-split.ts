@@ -10,9 +10,19 @@
 // Without --tid it takes the busiest thread named node (the bench's main thread).
 
 import readline from 'node:readline';
-import { parseArgs } from 'node:util';
+import { benchArgs, numberFlag } from './support/bench-args.js';
 
-const { values: args } = parseArgs({ options: { tid: { type: 'string' }, top: { type: 'string', default: '30' } } });
+const USAGE = `
+perf script -i perf.data -F tid,ip,sym,dso | node dist/bench/perf-split.js [flags]
+
+Where one thread's CPU went (perf's samples of a perf record -g), by binary and by nearest JavaScript function.
+  --tid N    the thread (default: the busiest)
+  --top N    how many JavaScript functions to list (default 30)
+`;
+const args = benchArgs(USAGE, { tid: { type: 'string' }, top: { type: 'string', default: '30' } }, (args) => ({
+  tid: args.tid === undefined ? undefined : numberFlag('tid', args.tid, { min: 1, integer: true }),
+  top: numberFlag('top', args.top, { min: 1, integer: true }),
+}));
 
 interface Frame {
   symbol: string;
@@ -49,7 +59,7 @@ async function main(): Promise<void> {
   end();
   if (samples.size === 0) throw new Error('no samples on stdin: pipe `perf script -F tid,ip,sym,dso` of a `perf record -g` into this');
 
-  const chosen = args.tid ? Number(args.tid) : [...samples.entries()].sort((a, b) => b[1].length - a[1].length)[0][0];
+  const chosen = args.tid ?? [...samples.entries()].sort((a, b) => b[1].length - a[1].length)[0][0];
   const stacks = samples.get(chosen);
   if (!stacks) throw new Error(`no samples of thread ${chosen}; threads: ${[...samples.keys()].join(', ')}`);
   const n = stacks.length;
@@ -67,7 +77,7 @@ async function main(): Promise<void> {
   console.log('by binary the sample was in:');
   for (const [k, v] of top(byBinary, 8)) console.log(`  ${pct(v)}  ${k}`);
   console.log('by nearest JavaScript function (* optimized, ^ baseline, ~ interpreted):');
-  for (const [k, v] of top(byJs, Number(args.top))) console.log(`  ${pct(v)}  ${k.replace(/^JS:/, '').replace(/file:\/\/\/?[^ ]*?\/(dist|node_modules)\//, '$1/')}`);
+  for (const [k, v] of top(byJs, args.top)) console.log(`  ${pct(v)}  ${k.replace(/^JS:/, '').replace(/file:\/\/\/?[^ ]*?\/(dist|node_modules)\//, '$1/')}`);
 }
 
 main().catch((err) => {

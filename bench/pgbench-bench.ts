@@ -8,7 +8,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Session } from 'node:inspector/promises';
-import { parseArgs } from 'node:util';
 import hdr from 'hdr-histogram-js';
 import pg from 'pg';
 import { OpAggregates } from '../harness/checks/op-aggregates.js';
@@ -18,23 +17,38 @@ import type { SeedConfig, WorkloadConfig } from '../harness/scenario/scenario.js
 import { seedDatabase } from '../harness/seed/schema.js';
 import { checkScripts } from '../harness/workload/script-check.js';
 import { startWorkload } from '../harness/workload/workload.js';
+import { benchArgs, numberFlag, numberListFlag } from './support/bench-args.js';
 
-const { values: args } = parseArgs({
-  options: {
+const USAGE = `
+npm run bench -- [flags]     (node dist/bench/pgbench-bench.js, after npm run build)
+
+pgdrill's write load and pgbench on the same statement, one PostgreSQL 15, interleaved.
+  --rates LIST        intended writes per second, comma-separated (default 1000,2000,3000,3500,4000,5000)
+  --seconds N         seconds per run (default 8)
+  --reps N            repetitions of the whole ladder (default 2)
+  --connections N     connections of both tools (default 16)
+  --profile RATE      profile pgdrill's run at this rate (node:inspector), print the top functions
+  --pgbench PATH      the pgbench binary (default /usr/lib/postgresql/15/bin/pgbench)
+`;
+const { args, rates, seconds, reps, connections, profileRate } = benchArgs(
+  USAGE,
+  {
     rates: { type: 'string', default: '1000,2000,3000,3500,4000,5000' },
     seconds: { type: 'string', default: '8' },
     reps: { type: 'string', default: '2' },
     connections: { type: 'string', default: '16' },
-    /** profile pgdrill's run at this rate (node:inspector) and print the top functions by self time */
     profile: { type: 'string' },
     pgbench: { type: 'string', default: '/usr/lib/postgresql/15/bin/pgbench' },
   },
-});
-const rates = args.rates.split(',').map(Number).filter((r) => r > 0);
-const seconds = Number(args.seconds);
-const reps = Number(args.reps);
-const connections = Number(args.connections);
-const profileRate = args.profile ? Number(args.profile) : undefined;
+  (args) => ({
+    args,
+    rates: numberListFlag('rates', args.rates, { min: 1 }),
+    seconds: numberFlag('seconds', args.seconds, { min: 1 }),
+    reps: numberFlag('reps', args.reps, { min: 1, integer: true }),
+    connections: numberFlag('connections', args.connections, { min: 1, integer: true }),
+    profileRate: args.profile === undefined ? undefined : numberFlag('profile', args.profile, { min: 1 }),
+  }),
+);
 const SEED: SeedConfig = { users: 1000, products: 500, orders: 2000, itemsPerOrder: 3 };
 /** ms an op may wait behind its schedule before it is dropped: pgdrill's default, pgbench's -L */
 const LATE_MS = 1000;

@@ -9,12 +9,28 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { parseScenarioText } from '../harness/scenario/load-scenario.js';
 import { runScenario } from '../harness/run/run-scenario.js';
+import { parseDuration } from '../harness/util/units.js';
+import { BenchArgsError, benchArgs, numberFlag } from './support/bench-args.js';
 
-const { values: args } = parseArgs({
-  options: {
+const USAGE = `
+npm run bench:soak -- [flags]     (node dist/bench/soak-bench.js, after npm run build)
+
+One whole pgdrill run (primary + streaming replica, steady writes) with this process's RSS sampled.
+  --minutes N          length of the load (default 30)
+  --rate N             writes per second (default 1000)
+  --connections N      connections (default 25)
+  --version N          PostgreSQL major (default 17)
+  --sample-every DUR   how often RSS is sampled, e.g. 5s or 500ms (default 5s)
+  --check              exit 1 when RSS grew, peaked or an operation went unaccounted for (CI's soak step)
+  --max-growth-mb N    --check: RSS growth allowed from minute 1 to the end of the load (default 50)
+  --max-rss-mb N       --check: peak RSS allowed (default 300)
+  --keep               keep the run folder
+`;
+const { args, minutes, rate, sampleMs } = benchArgs(
+  USAGE,
+  {
     minutes: { type: 'string', default: '30' },
     rate: { type: 'string', default: '1000' },
     connections: { type: 'string', default: '25' },
@@ -25,10 +41,13 @@ const { values: args } = parseArgs({
     'max-rss-mb': { type: 'string', default: '300' },
     keep: { type: 'boolean', default: false },
   },
-});
-const minutes = Number(args.minutes);
-const rate = Number(args.rate);
-const sampleMs = parseFloat(args['sample-every']) * (args['sample-every'].endsWith('ms') ? 1 : 1000);
+  (args) => {
+    const sampleMs = parseDuration(args['sample-every']);
+    if (sampleMs === undefined || sampleMs <= 0) throw new BenchArgsError(`--sample-every must be a duration such as 5s or 500ms, not '${args['sample-every']}'`);
+    for (const flag of ['connections', 'version', 'max-growth-mb', 'max-rss-mb'] as const) numberFlag(flag, args[flag], { min: 1, integer: flag === 'connections' || flag === 'version' });
+    return { args, minutes: numberFlag('minutes', args.minutes, { min: 0.1 }), rate: numberFlag('rate', args.rate, { min: 1 }), sampleMs };
+  },
+);
 
 interface Sample {
   /** ms since the load's first intended operation (negative: before it) */

@@ -7,20 +7,29 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { runScenario } from '../harness/run/run-scenario.js';
 import { loadScenarioFile } from '../harness/scenario/load-scenario.js';
 import { resolveScenarioPath } from '../harness/scenario/bundled.js';
 import type { Results } from '../harness/results/results.js';
+import { benchArgs, numberFlag } from './support/bench-args.js';
 
-const { values: args } = parseArgs({
-  options: {
+const USAGE = `
+node dist/bench/tls-cutover-bench.js [flags]     (after npm run build)
+
+A TLS streaming cutover against the same cutover without TLS, alternating, and the medians.
+  --runs N           runs of each (default 3)
+  --scenario NAME    bundled scenario or file (default streaming-cutover-tls)
+  --set KEY=VALUE    override a scenario field, as pgdrill run --set (repeatable)
+`;
+const { args, runs } = benchArgs(
+  USAGE,
+  {
     runs: { type: 'string', default: '3' },
     scenario: { type: 'string', default: 'streaming-cutover-tls' },
     set: { type: 'string', multiple: true, default: [] },
   },
-});
-const runs = Number(args.runs);
+  (args) => ({ args, runs: numberFlag('runs', args.runs, { min: 1, integer: true }) }),
+);
 
 interface Figures {
   exitCode: number;

@@ -3,7 +3,6 @@
 // want to see the numbers. `npm run build && node dist/bench/verdict-cases.js`
 // With --old DIR it also runs an older build's checks (DIR/dist/harness/checks) side by side.
 
-import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { OpRecord, OpOutcome } from '../harness/record/records.js';
@@ -11,8 +10,15 @@ import { checkLedger } from '../harness/checks/ledger-check.js';
 import { downtimeWindows, serverWriteGapMs } from '../harness/checks/downtime.js';
 import { summarizeLoad } from '../harness/checks/load-summary.js';
 import { parseLimit } from '../harness/checks/threshold-grammar.js';
+import { benchArgs } from './support/bench-args.js';
 
-const { values } = parseArgs({ options: { old: { type: 'string' } } });
+const USAGE = `
+node dist/bench/verdict-cases.js [--old DIR]     (after npm run build)
+
+The crafted histories of issue 10's cases through the pure checks, and what the verdict says of each.
+  --old DIR    also run an older build's checks (DIR/dist/harness/checks) side by side
+`;
+const values = benchArgs(USAGE, { old: { type: 'string' } }, (args) => args);
 
 const rid = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
 let n = 0;

@@ -1,8 +1,7 @@
 // How much write load pgdrill's load generator can drive on this machine: a throwaway local
 // PostgreSQL, then the open-loop write load at increasing rates, one fresh database per step.
-// Not a test: run `npm run build && npm run bench` (flags: --rates 200,500 --seconds 10 --version 15).
+// Not a test: run `npm run build && npm run bench:mix` (flags: --rates 200,500 --seconds 10 --version 15).
 
-import { parseArgs } from 'node:util';
 import hdr from 'hdr-histogram-js';
 import pg from 'pg';
 import { Recorder } from '../harness/record/recorder.js';
@@ -10,16 +9,29 @@ import { benchRuntime } from './support/bench-runtime.js';
 import type { SeedConfig, WorkloadConfig } from '../harness/scenario/scenario.js';
 import { seedDatabase } from '../harness/seed/schema.js';
 import { startWorkload } from '../harness/workload/workload.js';
+import { benchArgs, numberFlag, numberListFlag } from './support/bench-args.js';
 
-const { values: args } = parseArgs({
-  options: {
+const USAGE = `
+npm run bench:mix -- [flags]     (node dist/bench/workload-bench.js, after npm run build)
+
+The open-loop write load alone at increasing rates on a throwaway local PostgreSQL.
+  --rates LIST     intended writes per second, comma-separated (default 200,500,1000,2000,4000)
+  --seconds N      seconds per rate (default 10)
+  --version N      PostgreSQL major (default 15)
+`;
+const { args, rates, seconds } = benchArgs(
+  USAGE,
+  {
     rates: { type: 'string', default: '200,500,1000,2000,4000' },
     seconds: { type: 'string', default: '10' },
     version: { type: 'string', default: '15' },
   },
-});
-const rates = args.rates.split(',').map(Number).filter((r) => r > 0);
-const seconds = Number(args.seconds);
+  (args) => ({
+    args: { ...args, version: String(numberFlag('version', args.version, { min: 13, integer: true })) },
+    rates: numberListFlag('rates', args.rates, { min: 1 }),
+    seconds: numberFlag('seconds', args.seconds, { min: 1 }),
+  }),
+);
 const SEED: SeedConfig = { users: 1000, products: 500, orders: 2000, itemsPerOrder: 3 };
 const MAX_CONNECTIONS = 100;
 
