@@ -132,12 +132,19 @@ export function fenceAndPromoteScript(pair: OwnPair, dir: string, after = ''): s
     `#!/bin/sh
 set -e
 P=${PG_BIN}
+# each stage's time since the start, in the step's output: a slow cutover says where it waited
+T0=$(date +%s%N)
+at() { echo "$1 at +$(( ($(date +%s%N) - T0) / 1000000 )) ms"; }
 "$P/psql" -X -q "$PGDRILL_PRIMARY_URL" -c "ALTER SYSTEM SET default_transaction_read_only = on" -c "ALTER SYSTEM SET autovacuum = off" -c "SELECT pg_reload_conf()"
 sleep 0.2
+at fenced
 "$P/psql" -X -q "$PGDRILL_PRIMARY_URL" -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
 LSN=$("$P/psql" -X -At "$PGDRILL_PRIMARY_URL" -c "SELECT pg_current_wal_lsn()")
+at "sessions ended, primary at $LSN"
 until [ "$("$P/psql" -X -At "$PGDRILL_REPLICA_URL" -c "SELECT pg_last_wal_replay_lsn() >= '$LSN'::pg_lsn")" = t ]; do sleep 0.02; done
+at "replica replayed $LSN"
 runuser -u postgres -- "$P/pg_ctl" promote -w -D ${pair.standby.dir}
+at promoted
 ${after}
 `,
     { mode: 0o755 },

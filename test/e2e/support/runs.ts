@@ -61,6 +61,21 @@ export function processesOf(runId: string): string[] {
 }
 
 /**
+ * Why a run did not pass, for an assertion's message: each check that is not valid, and each
+ * cutover step with when it ran (ms of the run) and its detail, so a cutover that came too
+ * late on a loaded machine says which step it waited in.
+ */
+export function whyNotPassed(result: RunResult): string {
+  const { results } = result;
+  const checks = results.checks.filter((c) => c.valid !== true).map((c) => `check ${c.name} (${String(c.valid)}): ${c.detail}`);
+  const steps = (results.cutover?.steps ?? []).map(
+    (s) => `step ${s.name} ${Math.round(s.startMs)}-${Math.round(s.endMs)} ms${s.ok ? '' : ' FAILED'}: ${(s.detail ?? '').replace(/\s+/g, ' ').slice(0, 400)}`,
+  );
+  const load = results.phases.find((p) => p.name === 'load');
+  return [`exit ${result.exitCode}, load ${load ? `${Math.round(load.startMs)}-${Math.round(load.endMs)} ms` : 'never ran'}`, ...checks, ...steps].join('\n');
+}
+
+/**
  * The pids of the reaper watching the run written to `out` (its command line names the
  * run folder's registry). A test that killed pgdrill waits for this to be empty too: the
  * reaper writes its event into `out` after everything else is gone.
