@@ -1,8 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 // End-to-end tests start real PostgreSQL servers: run files one at a time (the machines
-// have 2 cores) and give them time; unit tests are fast either way. `npm test` runs two of
-// these one-at-a-time lanes side by side (scripts/test.sh).
+// have 2 cores) and give them time; unit tests are fast either way.
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
