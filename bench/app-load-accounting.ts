@@ -16,26 +16,17 @@ import { downtimeWindows } from '../harness/checks/downtime.js';
 import { summarizeLoad } from '../harness/checks/load-summary.js';
 import { benchArgs, choiceFlag, numberFlag } from './support/bench-args.js';
 
-const USAGE = `
-npm run bench:app-load -- [flags]     (node dist/bench/app-load-accounting.js, after npm run build)
-
-One HTTP server that stalls for a while, loaded by autocannon and by pgdrill's app load.
-  --rate N          requests per second (default 100)
-  --connections N   connections (default 10)
-  --seconds N       length of the load (default 6)
-  --stall-from N    second the stall begins (default 2)
-  --stall N         seconds the stall lasts (default 2)
-  --mode MODE       hold: the server holds every request; down: it stops listening (default hold)
-`;
 const { rate, connections, seconds, stallFromMs, stallMs, mode } = benchArgs(
-  USAGE,
+  `npm run bench:app-load -- [flags]     (node dist/bench/app-load-accounting.js, after npm run build)
+
+One HTTP server that stalls for a while, loaded by autocannon and by pgdrill's app load.`,
   {
-    rate: { type: 'string', default: '100' },
-    connections: { type: 'string', default: '10' },
-    seconds: { type: 'string', default: '6' },
-    'stall-from': { type: 'string', default: '2' },
-    stall: { type: 'string', default: '2' },
-    mode: { type: 'string', default: 'hold' },
+    rate: { type: 'string', default: '100', value: 'N', help: 'requests per second' },
+    connections: { type: 'string', default: '10', value: 'N', help: 'connections' },
+    seconds: { type: 'string', default: '6', value: 'N', help: 'length of the load' },
+    'stall-from': { type: 'string', default: '2', value: 'N', help: 'second the stall begins' },
+    stall: { type: 'string', default: '2', value: 'N', help: 'seconds the stall lasts' },
+    mode: { type: 'string', default: 'hold', value: 'MODE', help: 'hold: the server holds every request; down: it stops listening' },
   },
   (args) => ({
     rate: numberFlag('rate', args.rate, { min: 1 }),

@@ -13,20 +13,14 @@ import { compareRow, ENDPOINT_STEP_NAMES } from '../harness/report/compare.js';
 import type { Results } from '../harness/results/results.js';
 import { benchArgs, numberFlag } from './support/bench-args.js';
 
-const USAGE = `
-node dist/bench/compare-endpoints.js [flags]     (after npm run build)
-
-The same streaming cutover through each endpoint kind, several times, and the median of each figure.
-  --runs N       runs of the comparison (default 3)
-  --file PATH    the comparison file (default scenarios/compare-endpoints.yaml)
-  --keep         keep the run folders
-`;
 const { args, runs } = benchArgs(
-  USAGE,
+  `node dist/bench/compare-endpoints.js [flags]     (after npm run build)
+
+The same streaming cutover through each endpoint kind, several times, and the median of each figure.`,
   {
-    runs: { type: 'string', default: '3' },
-    file: { type: 'string', default: 'scenarios/compare-endpoints.yaml' },
-    keep: { type: 'boolean', default: false },
+    runs: { type: 'string', default: '3', value: 'N', help: 'runs of the comparison' },
+    file: { type: 'string', default: 'scenarios/compare-endpoints.yaml', value: 'PATH', help: 'the comparison file' },
+    keep: { type: 'boolean', default: false, help: 'keep the run folders' },
   },
   (args) => ({ args, runs: numberFlag('runs', args.runs, { min: 1, integer: true }) }),
 );

@@ -16,24 +16,16 @@ import { DATABASE } from '../harness/topology/connect.js';
 import { formatBytes } from '../harness/util/units.js';
 import { benchArgs, numberFlag, numberListFlag } from './support/bench-args.js';
 
-const USAGE = `
-npm run bench:dump-restore -- [flags]     (node dist/bench/dump-restore-bench.js, after npm run build)
-
-dump-restore's final sync alone, PostgreSQL 13 -> 17: -Fc and -Fd -j N, repeated and interleaved.
-  --users N       seeded users (default 1000)
-  --products N    seeded products (default 500)
-  --orders N      seeded orders (default 2000)
-  --jobs LIST     parallel jobs of the directory format, comma-separated (default 1,2,4)
-  --reps N        repetitions (default 3)
-`;
 const { SEED, variants, reps } = benchArgs(
-  USAGE,
+  `npm run bench:dump-restore -- [flags]     (node dist/bench/dump-restore-bench.js, after npm run build)
+
+dump-restore's final sync alone, PostgreSQL 13 -> 17: -Fc and -Fd -j N, repeated and interleaved.`,
   {
-    users: { type: 'string', default: '1000' },
-    products: { type: 'string', default: '500' },
-    orders: { type: 'string', default: '2000' },
-    jobs: { type: 'string', default: '1,2,4' },
-    reps: { type: 'string', default: '3' },
+    users: { type: 'string', default: '1000', value: 'N', help: 'seeded users' },
+    products: { type: 'string', default: '500', value: 'N', help: 'seeded products' },
+    orders: { type: 'string', default: '2000', value: 'N', help: 'seeded orders' },
+    jobs: { type: 'string', default: '1,2,4', value: 'LIST', help: 'parallel jobs of the directory format, comma-separated' },
+    reps: { type: 'string', default: '3', value: 'N', help: 'repetitions' },
   },
   (args) => ({
     SEED: {

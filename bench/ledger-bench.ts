@@ -12,33 +12,27 @@ import { JsonlWriter } from '../harness/record/jsonl-writer.js';
 import { checkLedgerStreaming, ledgerSourceFromFile } from '../harness/checks/ledger-stream.js';
 import { benchArgs, numberFlag } from './support/bench-args.js';
 
-const USAGE = `
-node dist/bench/ledger-bench.js [flags]     (after npm run build)
+const { n, partition, version } = benchArgs(
+  `node dist/bench/ledger-bench.js [flags]     (after npm run build)
 
-The ledger check of N acknowledged inserts over their operations.jsonl, with RSS sampled.
-  --writes N       acknowledged inserts (default 1800000)
-  --partition N    keys per partition of the check (default 100000)
-  --version N      PostgreSQL major (default 15)
-`;
-const { args, n } = benchArgs(
-  USAGE,
+The ledger check of N acknowledged inserts over their operations.jsonl, with RSS sampled.`,
   {
-    writes: { type: 'string', default: '1800000' },
-    partition: { type: 'string', default: '100000' },
-    version: { type: 'string', default: '15' },
+    writes: { type: 'string', default: '1800000', value: 'N', help: 'acknowledged inserts' },
+    partition: { type: 'string', default: '100000', value: 'N', help: 'keys per partition of the check' },
+    version: { type: 'string', default: '15', value: 'N', help: 'PostgreSQL major' },
   },
-  (args) => {
-    numberFlag('partition', args.partition, { min: 1, integer: true });
-    numberFlag('version', args.version, { min: 13, integer: true });
-    return { args, n: numberFlag('writes', args.writes, { min: 1, integer: true }) };
-  },
+  (args) => ({
+    n: numberFlag('writes', args.writes, { min: 1, integer: true }),
+    partition: numberFlag('partition', args.partition, { min: 1, integer: true }),
+    version: numberFlag('version', args.version, { min: 13, integer: true }),
+  }),
 );
 
 async function main(): Promise<void> {
   const { runtime, password } = benchRuntime('ledger-bench');
   const dir = await mkdtemp(path.join(os.tmpdir(), 'pgdrill-ledger-bench-'));
   try {
-    const node = await runtime.createNode({ name: 'bench', version: Number(args.version) });
+    const node = await runtime.createNode({ name: 'bench', version });
     await node.initdb();
     await node.start();
     const client = new pg.Client({ ...node.address, user: 'pgdrill', password, database: 'postgres' });
@@ -63,12 +57,12 @@ async function main(): Promise<void> {
     let peak = before;
     const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
     const t0 = performance.now();
-    const result = await checkLedgerStreaming(client, ledgerSourceFromFile(file, n), { partitionSize: Number(args.partition), tmpDir: dir });
+    const result = await checkLedgerStreaming(client, ledgerSourceFromFile(file, n), { partitionSize: partition, tmpDir: dir });
     const took = performance.now() - t0;
     clearInterval(timer);
     await client.end();
     const mb = (b: number) => (b / 1024 / 1024).toFixed(0);
-    console.log(`ledger check of ${n} acknowledged writes, partitions of ${args.partition}: ${(took / 1000).toFixed(1)} s; RSS ${mb(before)} MB before, peak ${mb(peak)} MB`);
+    console.log(`ledger check of ${n} acknowledged writes, partitions of ${partition}: ${(took / 1000).toFixed(1)} s; RSS ${mb(before)} MB before, peak ${mb(peak)} MB`);
     console.log(`result: ${result.acknowledgedWrites} acknowledged, ${result.lostWrites} lost`);
   } finally {
     await runtime.dispose();

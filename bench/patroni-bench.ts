@@ -18,23 +18,16 @@ import { runScenario } from '../harness/run/run-scenario.js';
 import type { Results } from '../harness/results/results.js';
 import { benchArgs, choiceFlag, numberFlag } from './support/bench-args.js';
 
-const USAGE = `
-node dist/bench/patroni-bench.js [flags]     (after npm run build)
-
-Patroni switchover and failover downtime as clients see it, several runs each, and the ttl comparison.
-  --runs N         runs of each scenario (default 3)
-  --ttl-runs N     runs of each ttl in the comparison (default 1)
-  --only LIST      which parts, comma-separated: switchover, failover, ttl (default all three)
-  --keep           keep the run folders
-`;
 const PARTS = ['switchover', 'failover', 'ttl'] as const;
 const { args, runs, ttlRuns, only } = benchArgs(
-  USAGE,
+  `node dist/bench/patroni-bench.js [flags]     (after npm run build)
+
+Patroni switchover and failover downtime as clients see it, several runs each, and the ttl comparison.`,
   {
-    runs: { type: 'string', default: '3' },
-    'ttl-runs': { type: 'string', default: '1' },
-    only: { type: 'string', default: PARTS.join(',') },
-    keep: { type: 'boolean', default: false },
+    runs: { type: 'string', default: '3', value: 'N', help: 'runs of each scenario' },
+    'ttl-runs': { type: 'string', default: '1', value: 'N', help: 'runs of each ttl in the comparison' },
+    only: { type: 'string', default: PARTS.join(','), value: 'LIST', help: 'which parts, comma-separated' },
+    keep: { type: 'boolean', default: false, help: 'keep the run folders' },
   },
   (args) => ({
     args,

@@ -12,17 +12,19 @@
 import readline from 'node:readline';
 import { benchArgs, numberFlag } from './support/bench-args.js';
 
-const USAGE = `
-perf script -i perf.data -F tid,ip,sym,dso | node dist/bench/perf-split.js [flags]
+const args = benchArgs(
+  `perf script -i perf.data -F tid,ip,sym,dso | node dist/bench/perf-split.js [flags]
 
-Where one thread's CPU went (perf's samples of a perf record -g), by binary and by nearest JavaScript function.
-  --tid N    the thread (default: the busiest)
-  --top N    how many JavaScript functions to list (default 30)
-`;
-const args = benchArgs(USAGE, { tid: { type: 'string' }, top: { type: 'string', default: '30' } }, (args) => ({
-  tid: args.tid === undefined ? undefined : numberFlag('tid', args.tid, { min: 1, integer: true }),
-  top: numberFlag('top', args.top, { min: 1, integer: true }),
-}));
+Where one thread's CPU went (perf's samples of a perf record -g), by binary and by nearest JavaScript function.`,
+  {
+    tid: { type: 'string', value: 'N', help: 'the thread (default: the busiest)' },
+    top: { type: 'string', default: '30', value: 'N', help: 'how many JavaScript functions to list' },
+  },
+  (args) => ({
+    tid: args.tid === undefined ? undefined : numberFlag('tid', args.tid, { min: 1, integer: true }),
+    top: numberFlag('top', args.top, { min: 1, integer: true }),
+  }),
+);
 
 interface Frame {
   symbol: string;

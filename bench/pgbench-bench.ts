@@ -19,26 +19,17 @@ import { checkScripts } from '../harness/workload/script-check.js';
 import { startWorkload } from '../harness/workload/workload.js';
 import { benchArgs, numberFlag, numberListFlag } from './support/bench-args.js';
 
-const USAGE = `
-npm run bench -- [flags]     (node dist/bench/pgbench-bench.js, after npm run build)
-
-pgdrill's write load and pgbench on the same statement, one PostgreSQL 15, interleaved.
-  --rates LIST        intended writes per second, comma-separated (default 1000,2000,3000,3500,4000,5000)
-  --seconds N         seconds per run (default 8)
-  --reps N            repetitions of the whole ladder (default 2)
-  --connections N     connections of both tools (default 16)
-  --profile RATE      profile pgdrill's run at this rate (node:inspector), print the top functions
-  --pgbench PATH      the pgbench binary (default /usr/lib/postgresql/15/bin/pgbench)
-`;
 const { args, rates, seconds, reps, connections, profileRate } = benchArgs(
-  USAGE,
+  `npm run bench -- [flags]     (node dist/bench/pgbench-bench.js, after npm run build)
+
+pgdrill's write load and pgbench on the same statement, one PostgreSQL 15, interleaved.`,
   {
-    rates: { type: 'string', default: '1000,2000,3000,3500,4000,5000' },
-    seconds: { type: 'string', default: '8' },
-    reps: { type: 'string', default: '2' },
-    connections: { type: 'string', default: '16' },
-    profile: { type: 'string' },
-    pgbench: { type: 'string', default: '/usr/lib/postgresql/15/bin/pgbench' },
+    rates: { type: 'string', default: '1000,2000,3000,3500,4000,5000', value: 'LIST', help: 'intended writes per second, comma-separated' },
+    seconds: { type: 'string', default: '8', value: 'N', help: 'seconds per run' },
+    reps: { type: 'string', default: '2', value: 'N', help: 'repetitions of the whole ladder' },
+    connections: { type: 'string', default: '16', value: 'N', help: 'connections of both tools' },
+    profile: { type: 'string', value: 'RATE', help: "profile pgdrill's run at this rate (node:inspector), print the top functions" },
+    pgbench: { type: 'string', default: '/usr/lib/postgresql/15/bin/pgbench', value: 'PATH', help: 'the pgbench binary' },
   },
   (args) => ({
     args,

@@ -14,38 +14,34 @@ import { runScenario } from '../harness/run/run-scenario.js';
 import { parseDuration } from '../harness/util/units.js';
 import { BenchArgsError, benchArgs, numberFlag } from './support/bench-args.js';
 
-const USAGE = `
-npm run bench:soak -- [flags]     (node dist/bench/soak-bench.js, after npm run build)
+const { args, minutes, rate, sampleMs, connections, version, maxGrowthMb, maxRssMb } = benchArgs(
+  `npm run bench:soak -- [flags]     (node dist/bench/soak-bench.js, after npm run build)
 
-One whole pgdrill run (primary + streaming replica, steady writes) with this process's RSS sampled.
-  --minutes N          length of the load (default 30)
-  --rate N             writes per second (default 1000)
-  --connections N      connections (default 25)
-  --version N          PostgreSQL major (default 17)
-  --sample-every DUR   how often RSS is sampled, e.g. 5s or 500ms (default 5s)
-  --check              exit 1 when RSS grew, peaked or an operation went unaccounted for (CI's soak step)
-  --max-growth-mb N    --check: RSS growth allowed from minute 1 to the end of the load (default 50)
-  --max-rss-mb N       --check: peak RSS allowed (default 300)
-  --keep               keep the run folder
-`;
-const { args, minutes, rate, sampleMs } = benchArgs(
-  USAGE,
+One whole pgdrill run (primary + streaming replica, steady writes) with this process's RSS sampled.`,
   {
-    minutes: { type: 'string', default: '30' },
-    rate: { type: 'string', default: '1000' },
-    connections: { type: 'string', default: '25' },
-    version: { type: 'string', default: '17' },
-    'sample-every': { type: 'string', default: '5s' },
-    check: { type: 'boolean', default: false },
-    'max-growth-mb': { type: 'string', default: '50' },
-    'max-rss-mb': { type: 'string', default: '300' },
-    keep: { type: 'boolean', default: false },
+    minutes: { type: 'string', default: '30', value: 'N', help: 'length of the load' },
+    rate: { type: 'string', default: '1000', value: 'N', help: 'writes per second' },
+    connections: { type: 'string', default: '25', value: 'N', help: 'connections' },
+    version: { type: 'string', default: '17', value: 'N', help: 'PostgreSQL major' },
+    'sample-every': { type: 'string', default: '5s', value: 'DUR', help: 'how often RSS is sampled, e.g. 5s or 500ms' },
+    check: { type: 'boolean', default: false, help: "exit 1 when RSS grew, peaked or an operation went unaccounted for (CI's soak step)" },
+    'max-growth-mb': { type: 'string', default: '50', value: 'N', help: '--check: RSS growth allowed from minute 1 to the end of the load' },
+    'max-rss-mb': { type: 'string', default: '300', value: 'N', help: '--check: peak RSS allowed' },
+    keep: { type: 'boolean', default: false, help: 'keep the run folder' },
   },
   (args) => {
     const sampleMs = parseDuration(args['sample-every']);
     if (sampleMs === undefined || sampleMs <= 0) throw new BenchArgsError(`--sample-every must be a duration such as 5s or 500ms, not '${args['sample-every']}'`);
-    for (const flag of ['connections', 'version', 'max-growth-mb', 'max-rss-mb'] as const) numberFlag(flag, args[flag], { min: 1, integer: flag === 'connections' || flag === 'version' });
-    return { args, minutes: numberFlag('minutes', args.minutes, { min: 0.1 }), rate: numberFlag('rate', args.rate, { min: 1 }), sampleMs };
+    return {
+      args,
+      minutes: numberFlag('minutes', args.minutes, { min: 0.1 }),
+      rate: numberFlag('rate', args.rate, { min: 1 }),
+      sampleMs,
+      connections: numberFlag('connections', args.connections, { min: 1, integer: true }),
+      version: numberFlag('version', args.version, { min: 13, integer: true }),
+      maxGrowthMb: numberFlag('max-growth-mb', args['max-growth-mb'], { min: 1 }),
+      maxRssMb: numberFlag('max-rss-mb', args['max-rss-mb'], { min: 1 }),
+    };
   },
 );
 
@@ -66,11 +62,11 @@ async function main(): Promise<void> {
 description: memory over a long run
 duration: ${minutes}m
 nodes:
-  primary: { version: ${args.version}, settings: { max_connections: "200" } }
-  replica: { version: ${args.version}, replicaOf: primary }
+  primary: { version: ${version}, settings: { max_connections: "200" } }
+  replica: { version: ${version}, replicaOf: primary }
 seed: { users: 1000, products: 500, orders: 2000 }
 workload:
-  writes: { rate: ${rate}, connections: ${args.connections}, mix: { insert: 50, update: 40, delete: 10 } }
+  writes: { rate: ${rate}, connections: ${connections}, mix: { insert: 50, update: 40, delete: 10 } }
   reads: { rate: 50, connections: 2 }
   probe: { interval: 20ms }
 `,
@@ -91,7 +87,7 @@ workload:
   let lastPrinted = -1;
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
-  process.stderr.write(`soak: ${rate} writes/s for ${minutes} min, PostgreSQL ${args.version} primary + replica, run folder ${out}\n`);
+  process.stderr.write(`soak: ${rate} writes/s for ${minutes} min, PostgreSQL ${version} primary + replica, run folder ${out}\n`);
   let result;
   try {
     result = await runScenario(scenario, {
@@ -149,10 +145,10 @@ workload:
     const problems: string[] = [];
     const first = at(1);
     if (!first || !lastLoad) problems.push('no RSS sample at minute 1 or at the end of the load (run at least 2 minutes)');
-    else if (lastLoad.rssMb - first.rssMb > Number(args['max-growth-mb'])) {
-      problems.push(`RSS grew ${(lastLoad.rssMb - first.rssMb).toFixed(0)} MB between minute 1 and the end of the load (limit ${args['max-growth-mb']} MB)`);
+    else if (lastLoad.rssMb - first.rssMb > maxGrowthMb) {
+      problems.push(`RSS grew ${(lastLoad.rssMb - first.rssMb).toFixed(0)} MB between minute 1 and the end of the load (limit ${maxGrowthMb} MB)`);
     }
-    if (peak.rssMb > Number(args['max-rss-mb'])) problems.push(`peak RSS ${peak.rssMb.toFixed(0)} MB (limit ${args['max-rss-mb']} MB)`);
+    if (peak.rssMb > maxRssMb) problems.push(`peak RSS ${peak.rssMb.toFixed(0)} MB (limit ${maxRssMb} MB)`);
     if (accounting?.valid !== true) problems.push(`operations not accounted for: ${accounting?.detail ?? 'no accounting check'}`);
     if (w.ok + w.failed + w.indeterminate + w.dropped !== w.intended) problems.push(`writes: ${w.intended} intended but ${w.ok + w.failed + w.indeterminate + w.dropped} recorded`);
     if (results.verdict !== 'pass') problems.push(`verdict ${results.verdict}: ${results.checks.filter((c) => c.valid !== true).map((c) => `${c.name}: ${c.detail}`).join('; ')}`);

@@ -13,20 +13,14 @@ import { resolveScenarioPath } from '../harness/scenario/bundled.js';
 import type { Results } from '../harness/results/results.js';
 import { benchArgs, numberFlag } from './support/bench-args.js';
 
-const USAGE = `
-node dist/bench/tls-cutover-bench.js [flags]     (after npm run build)
-
-A TLS streaming cutover against the same cutover without TLS, alternating, and the medians.
-  --runs N           runs of each (default 3)
-  --scenario NAME    bundled scenario or file (default streaming-cutover-tls)
-  --set KEY=VALUE    override a scenario field, as pgdrill run --set (repeatable)
-`;
 const { args, runs } = benchArgs(
-  USAGE,
+  `node dist/bench/tls-cutover-bench.js [flags]     (after npm run build)
+
+A TLS streaming cutover against the same cutover without TLS, alternating, and the medians.`,
   {
-    runs: { type: 'string', default: '3' },
-    scenario: { type: 'string', default: 'streaming-cutover-tls' },
-    set: { type: 'string', multiple: true, default: [] },
+    runs: { type: 'string', default: '3', value: 'N', help: 'runs of each' },
+    scenario: { type: 'string', default: 'streaming-cutover-tls', value: 'NAME', help: 'bundled scenario or file' },
+    set: { type: 'string', multiple: true, default: [], value: 'KEY=VALUE', help: 'override a scenario field, as pgdrill run --set (repeatable)' },
   },
   (args) => ({ args, runs: numberFlag('runs', args.runs, { min: 1, integer: true }) }),
 );

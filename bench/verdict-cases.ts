@@ -12,13 +12,13 @@ import { summarizeLoad } from '../harness/checks/load-summary.js';
 import { parseLimit } from '../harness/checks/threshold-grammar.js';
 import { benchArgs } from './support/bench-args.js';
 
-const USAGE = `
-node dist/bench/verdict-cases.js [--old DIR]     (after npm run build)
+const values = benchArgs(
+  `node dist/bench/verdict-cases.js [flags]     (after npm run build)
 
-The crafted histories of issue 10's cases through the pure checks, and what the verdict says of each.
-  --old DIR    also run an older build's checks (DIR/dist/harness/checks) side by side
-`;
-const values = benchArgs(USAGE, { old: { type: 'string' } }, (args) => args);
+The crafted histories of issue 10's cases through the pure checks, and what the verdict says of each.`,
+  { old: { type: 'string', value: 'DIR', help: "also run an older build's checks (DIR/dist/harness/checks) side by side" } },
+  (args) => args,
+);
 
 const rid = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
 let n = 0;

@@ -11,25 +11,19 @@ import { seedDatabase } from '../harness/seed/schema.js';
 import { startWorkload } from '../harness/workload/workload.js';
 import { benchArgs, numberFlag, numberListFlag } from './support/bench-args.js';
 
-const USAGE = `
-npm run bench:mix -- [flags]     (node dist/bench/workload-bench.js, after npm run build)
+const { rates, seconds, version } = benchArgs(
+  `npm run bench:mix -- [flags]     (node dist/bench/workload-bench.js, after npm run build)
 
-The open-loop write load alone at increasing rates on a throwaway local PostgreSQL.
-  --rates LIST     intended writes per second, comma-separated (default 200,500,1000,2000,4000)
-  --seconds N      seconds per rate (default 10)
-  --version N      PostgreSQL major (default 15)
-`;
-const { args, rates, seconds } = benchArgs(
-  USAGE,
+The open-loop write load alone at increasing rates on a throwaway local PostgreSQL.`,
   {
-    rates: { type: 'string', default: '200,500,1000,2000,4000' },
-    seconds: { type: 'string', default: '10' },
-    version: { type: 'string', default: '15' },
+    rates: { type: 'string', default: '200,500,1000,2000,4000', value: 'LIST', help: 'intended writes per second, comma-separated' },
+    seconds: { type: 'string', default: '10', value: 'N', help: 'seconds per rate' },
+    version: { type: 'string', default: '15', value: 'N', help: 'PostgreSQL major' },
   },
   (args) => ({
-    args: { ...args, version: String(numberFlag('version', args.version, { min: 13, integer: true })) },
     rates: numberListFlag('rates', args.rates, { min: 1 }),
     seconds: numberFlag('seconds', args.seconds, { min: 1 }),
+    version: numberFlag('version', args.version, { min: 13, integer: true }),
   }),
 );
 const SEED: SeedConfig = { users: 1000, products: 500, orders: 2000, itemsPerOrder: 3 };
@@ -63,12 +57,12 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => interrupted.abort());
   const rows: Row[] = [];
   try {
-    const node = await runtime.createNode({ name: 'bench', version: Number(args.version) });
+    const node = await runtime.createNode({ name: 'bench', version });
     await node.initdb();
     await node.configure({ max_connections: String(MAX_CONNECTIONS + 20) });
     await node.start();
     const credentials = { user: 'pgdrill', password };
-    process.stderr.write(`PostgreSQL ${args.version} on ${node.address.host}:${node.address.port}; ${seconds}s per rate\n`);
+    process.stderr.write(`PostgreSQL ${version} on ${node.address.host}:${node.address.port}; ${seconds}s per rate\n`);
 
     for (const [step, rate] of rates.entries()) {
       if (interrupted.signal.aborted) break;

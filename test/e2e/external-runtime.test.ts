@@ -4,7 +4,6 @@
 // promote) passes with nothing lost, its downtime measured, and both servers still running.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import path from 'node:path';
 import { expectEveryOpAccounted, removeRunFolders, runInTemp, scenarioFrom, whyNotPassed } from './support/runs.js';
 import { fenceAndPromoteScript, startOwnPair, type OwnPair } from './support/external-servers.js';
 import { planRun } from '../../harness/run/run-plan.js';

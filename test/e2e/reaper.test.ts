@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultRunsDir } from '../../harness/runtime/local/local-runtime.js';
 import { dockerAvailability } from '../../harness/runtime/docker/availability.js';
 import { LABEL } from '../../harness/runtime/docker/labels.js';
-import { processesOf, reaperOf } from './support/runs.js';
+import { pidsMatching, processesOf, reaperOf } from './support/runs.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const cli = path.join(root, 'dist/harness/cli/main.js');
@@ -31,13 +31,9 @@ afterAll(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** pids of processes whose command line contains `marker` (pgrep -f), without pgrep itself. */
-function pgrep(marker: string): number[] {
-  try {
-    return execFileSync('pgrep', ['-f', marker], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
+/** The first event of `kind` in the run folder's events.jsonl (the reaper's own are written there too). */
+function firstEvent(out: string, kind: 'reaper-started' | 'reaper-reaped') {
+  return JSON.parse(readFileSync(path.join(out, 'events.jsonl'), 'utf8').split('\n').find((l) => l.includes(`"${kind}"`))!);
 }
 
 function labelled(runId: string): string[] {
@@ -65,7 +61,7 @@ async function runAndKill(name: string, yaml: string, args: string[] = [], loadM
   }
   await sleep(loadMs);
   const runId = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')).runId as string;
-  const reaper = JSON.parse(readFileSync(path.join(out, 'events.jsonl'), 'utf8').split('\n').find((l) => l.includes('"reaper-started"'))!).pid as number;
+  const reaper = firstEvent(out, 'reaper-started').pid as number;
   child.kill('SIGKILL');
   await exited;
   return { out, runId, reaper, killedAt: Date.now() };
@@ -103,15 +99,14 @@ describe('the reaper after kill -9 of pgdrill', () => {
     const tookMs = await goneWithin10s(
       () => [
         ...processesOf(runId).map((p) => `server: ${p}`),
-        ...pgrep('sleep 377.5').map((p) => `command step: ${p}`),
+        ...pidsMatching('sleep 377.5').map((p) => `command step: ${p}`),
         ...(existsSync(runDir) ? [`data dirs: ${runDir}`] : []),
         ...(reaperOf(out).length ? [`reaper ${reaper} still running`] : []),
       ],
       killedAt,
     );
     console.log(`local run ${runId}: everything gone ${tookMs} ms after kill -9`);
-    const events = readFileSync(path.join(out, 'events.jsonl'), 'utf8');
-    const reaped = JSON.parse(events.split('\n').find((l) => l.includes('"reaper-reaped"'))!);
+    const reaped = firstEvent(out, 'reaper-reaped');
     expect(reaped.failures).toEqual([]);
     expect(reaped.removedDirs).toEqual([runDir]);
     expect(reaped.killed.join(' ')).toMatch(/postgres primary .*postgres replica|postgres replica .*postgres primary/);
@@ -164,9 +159,9 @@ describe.skipIf(!availability.available)(`the reaper after kill -9 of a docker r
       killedAt,
     );
     console.log(`docker run ${runId}: containers, network and reaper gone ${tookMs} ms after kill -9`);
-    const reaped = JSON.parse(readFileSync(path.join(out, 'events.jsonl'), 'utf8').split('\n').find((l) => l.includes('"reaper-reaped"'))!);
+    const reaped = firstEvent(out, 'reaper-reaped');
     expect(reaped.failures).toEqual([]);
-    expect(reaped.containers.length, reaped.containers.join("\n")).toBeGreaterThanOrEqual(2);
-    expect(reaped.networks.length, reaped.networks.join("\n")).toBeGreaterThanOrEqual(1);
+    expect(reaped.containers.length, reaped.containers.join('\n')).toBeGreaterThanOrEqual(2);
+    expect(reaped.networks.length, reaped.networks.join('\n')).toBeGreaterThanOrEqual(1);
   });
 });

@@ -2,7 +2,7 @@
 // what runs, what is recorded, and that a command cut short leaves no process behind.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,6 +13,7 @@ import { DATABASE, withNode } from '../../harness/topology/connect.js';
 import { quoteIdent, quoteLiteral } from '../../harness/util/sql.js';
 import { nodeUrl, runTimelineStep, type StepContext } from '../../harness/steps/index.js';
 import { startThrowawayPostgres, type ThrowawayPostgres } from './support/throwaway-postgres.js';
+import { pidsMatching } from './support/runs.js';
 
 // a role whose name and password need encoding in a URL: the command must still get in with them
 const ODD_USER = 'drill odd';
@@ -55,19 +56,14 @@ async function script(name: string, body: string): Promise<void> {
 }
 
 /** Processes whose command line matches `pattern` (pgrep -f), zombies aside. */
-function running(pattern: string): string[] {
-  try {
-    const pids = execFileSync('pgrep', ['-f', pattern], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
-    return pids.filter((pid) => {
-      try {
-        return !/^\S+ \(.*\) Z/.test(execFileSync('cat', [`/proc/${pid}/stat`], { encoding: 'utf8' }));
-      } catch {
-        return false;
-      }
-    });
-  } catch {
-    return []; // pgrep exits 1 when nothing matches
-  }
+function running(pattern: string): number[] {
+  return pidsMatching(pattern).filter((pid) => {
+    try {
+      return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      return false; // gone since pgrep listed it
+    }
+  });
 }
 
 const query = <T extends Record<string, unknown>>(text: string, database = DATABASE) =>

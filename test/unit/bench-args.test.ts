@@ -3,7 +3,7 @@
 // a server.
 
 import { describe, expect, it } from 'vitest';
-import { BenchArgsError, choiceFlag, numberFlag, numberListFlag, parseBenchArgv } from '../../bench/support/bench-args.js';
+import { BenchArgsError, choiceFlag, numberFlag, numberListFlag, parseBenchArgv, usageOf } from '../../bench/support/bench-args.js';
 
 const OPTIONS = {
   rates: { type: 'string', default: '1000,2000' },
@@ -42,5 +42,16 @@ describe('bench flags', () => {
   it('takes one of a set of words, and lists them when given another', () => {
     expect(choiceFlag('mode', 'down', ['hold', 'down'])).toBe('down');
     expect(() => choiceFlag('mode', 'up', ['hold', 'down'])).toThrow("--mode must be one of hold, down, not 'up'");
+  });
+
+  it('prints each flag once, with its placeholder, what it does and its default', () => {
+    const usage = usageOf('node bench.js [flags]\n\nWhat it does.', {
+      rates: { type: 'string', default: '1000,2000', value: 'LIST', help: 'writes per second' },
+      profile: { type: 'string', value: 'RATE', help: 'profile at this rate' },
+      keep: { type: 'boolean', default: false, help: 'keep the run folder' },
+    });
+    expect(usage).toBe(
+      ['node bench.js [flags]', '', 'What it does.', '  --rates LIST     writes per second (default 1000,2000)', '  --profile RATE   profile at this rate', '  --keep           keep the run folder'].join('\n'),
+    );
   });
 });

@@ -75,17 +75,22 @@ export function whyNotPassed(result: RunResult): string {
   return [`exit ${result.exitCode}, load ${load ? `${Math.round(load.startMs)}-${Math.round(load.endMs)} ms` : 'never ran'}`, ...checks, ...steps].join('\n');
 }
 
+/** pids of the processes whose command line matches `pattern` (pgrep -f, which never lists itself). */
+export function pidsMatching(pattern: string): number[] {
+  try {
+    return execFileSync('pgrep', ['-f', pattern], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+  } catch {
+    return []; // pgrep exits 1 when nothing matches
+  }
+}
+
 /**
  * The pids of the reaper watching the run written to `out` (its command line names the
  * run folder's registry). A test that killed pgdrill waits for this to be empty too: the
  * reaper writes its event into `out` after everything else is gone.
  */
 export function reaperOf(out: string): number[] {
-  try {
-    return execFileSync('pgrep', ['-f', `reaper-main.js --registry ${out}`], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
-  } catch {
-    return []; // pgrep exits 1 when nothing matches
-  }
+  return pidsMatching(`reaper-main.js --registry ${out}`);
 }
 
 /** What a run left behind: live server processes and its run folder. Empty when clean. */
